@@ -1,0 +1,29 @@
+# Project-wide compile flags and the two helpers every directory uses:
+#   vmmd_library(NAME SRCS ... DEPS ...)   a static library of project code (-Werror)
+#   vmmd_test(NAME SRCS ... DEPS ...)      a GoogleTest binary registered with CTest (label "unit")
+
+set(VMMD_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+    -Wconversion -Wno-sign-conversion -Wimplicit-fallthrough -Werror)
+if(VMMD_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+function(vmmd_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  target_compile_options(${name} PRIVATE ${VMMD_WARNINGS})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+endfunction()
+
+function(vmmd_test name)
+  if(NOT VMMD_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_compile_options(${name} PRIVATE ${VMMD_WARNINGS} -Wno-conversion)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 120)
+endfunction()

@@ -1,0 +1,47 @@
+#include "core/common/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <string>
+
+namespace vmmd {
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "D";
+    case LogLevel::kInfo:
+      return "I";
+    case LogLevel::kWarning:
+      return "W";
+    case LogLevel::kError:
+      return "E";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void SetMinLogLevel(LogLevel level) { g_min_level.store(static_cast<int>(level)); }
+
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_min_level.load(); }
+
+void EmitLog(LogLevel level, std::string_view message) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  std::string line = absl::StrFormat("%ld.%06ld %s %s\n", static_cast<long>(ts.tv_sec),
+                                     ts.tv_nsec / 1000, LevelName(level), message);
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace vmmd

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything vmmd's build and test need on a Debian 12 (bookworm) x86_64 machine:
+#   * native toolchain + libraries (gRPC, Protobuf, Abseil, libfdt, prometheus-cpp, GoogleTest,
+#     Google Benchmark) for the x86_64 build and its unit/integration tests;
+#   * the aarch64 cross toolchain and arm64 multiarch libraries for the vmmd/vmmctl arm64 build;
+#   * the tools of the nested arm64 end-to-end bed (QEMU 10 from bookworm-backports, edk2
+#     firmware, acpica-tools, cpio).
+# trixie and bookworm-backports are added pinned at priority 100, with the same URI as the
+# machine's existing Debian source, so nothing from bookworm is replaced unless asked for.
+# Idempotent: a second run only checks. Needs root (or sudo).
+set -euo pipefail
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+STAMP=/var/lib/vmmd-build-deps.v1
+
+native_pkgs=(cmake g++ make pkg-config ninja-build
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libfdt-dev device-tree-compiler prometheus-cpp-dev libgtest-dev libgmock-dev googletest
+  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3)
+cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
+  libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64)
+e2e_pkgs=(qemu-efi-aarch64)
+bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)
+
+if [ -f "$STAMP" ] && dpkg -s "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" \
+     >/dev/null 2>&1; then
+  exit 0
+fi
+
+# The URI the machine already uses for Debian bookworm (deb822 or one-line format).
+debian_uri() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN{RS=""} /Suites:[^\n]*bookworm([ \n]|$)/ && !/security/ {
+           for (i = 1; i <= NF; i++) if ($i == "URIs:") { print $(i+1); exit } }' "$f"
+  done | head -n1
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" && $3 == "bookworm" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f"
+  done | head -n1
+}
+uri=$(debian_uri | head -n1)
+[ -n "$uri" ] || { echo "install-build-deps: no Debian bookworm source found in /etc/apt" >&2; exit 1; }
+
+src=/etc/apt/sources.list.d/vmmd-extra-suites.sources
+if [ ! -f "$src" ]; then
+  $SUDO tee "$src" >/dev/null <<SRC
+# Added by vmmd deploy/host/install-build-deps.sh: only what bookworm lacks is taken from here.
+Types: deb
+URIs: $uri
+Suites: trixie bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  $SUDO tee /etc/apt/preferences.d/vmmd-extra-suites >/dev/null <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+
+Package: *
+Pin: release n=bookworm-backports
+Pin-Priority: 100
+PIN
+fi
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}"
+$SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
+$SUDO touch "$STAMP"

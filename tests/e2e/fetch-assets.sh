@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Fetches (never installs) the arm64 pieces of the nested end-to-end bed and builds the L2 guest
+# initramfs. Everything lands under OUT_DIR:
+#   OUT_DIR/kernel-6.12/Image    Debian trixie's arm64 kernel (L1 kernel and the default L2 guest)
+#   OUT_DIR/kernel-6.1/Image     Debian bookworm's arm64 kernel (the "pre-hotplug" L2 guest)
+#   OUT_DIR/kernel-*/config      their kernel configs; kernel-*/version the exact package
+#   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
+#   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
+# The downloads are done once (stamp OUT_DIR/.fetched.v1); the guest initramfs is rebuilt
+# whenever tests/e2e/guest/init is newer than it.
+# Exact kernel versions come from the linux-image-arm64 metapackages that apt knows (trixie's
+# via `-t trixie`, bookworm's = the default candidate), so nothing here names a version.
+#
+# usage: tests/e2e/fetch-assets.sh OUT_DIR        (make e2e-assets calls it with build/e2e)
+set -euo pipefail
+
+out=$(realpath -m "${1:?usage: fetch-assets.sh OUT_DIR}")
+here=$(cd "$(dirname "$0")" && pwd)
+stamp=$out/.fetched.v1
+
+log() { echo "fetch-assets: $*" >&2; }
+die() { echo "fetch-assets: error: $*" >&2; exit 1; }
+
+# The unsigned image package the arm64 metapackage points at, e.g.
+#   resolve_kernel trixie 6.12  ->  "linux-image-6.12.107+deb13-arm64-unsigned 6.12.107-1"
+# $1: release for `apt-cache -t` ("" = default candidate), $2: expected upstream series.
+resolve_kernel() {
+  local rel=$1 series=$2 targs=() meta dep pkg ver
+  [ -n "$rel" ] && targs=(-t "$rel")
+  meta=$(apt-cache "${targs[@]}" show --no-all-versions linux-image-arm64:arm64 2>/dev/null) ||
+    die "apt-cache knows no linux-image-arm64:arm64${rel:+ in $rel} (run: make deps; apt-get update)"
+  dep=$(awk -F': ' '$1 == "Depends" { print $2; exit }' <<<"$meta" |
+    tr ',' '\n' | grep -oE 'linux-image-[0-9][^ ]*-arm64' | head -n1) || true
+  [ -n "$dep" ] || die "cannot read the kernel package from linux-image-arm64${rel:+/$rel}: $meta"
+  case "$dep" in
+    "linux-image-$series".*) ;;
+    *) die "linux-image-arm64${rel:+/$rel} points at $dep, expected a $series kernel" ;;
+  esac
+  pkg=$dep-unsigned
+  ver=$(apt-cache "${targs[@]}" show --no-all-versions "$pkg:arm64" 2>/dev/null |
+    awk -F': ' '$1 == "Version" { print $2; exit }') || true
+  [ -n "$ver" ] || die "apt-cache knows no $pkg:arm64"
+  echo "$pkg $ver"
+}
+
+# Downloads PKG:arm64=VER into $out/debs (once) and prints the .deb path.
+download() {
+  local pkg=$1 ver=$2 file err
+  file=$out/debs/${pkg}_${ver//:/%3a}_arm64.deb
+  if [ ! -s "$file" ]; then
+    log "downloading $pkg:arm64 $ver"
+    # (as root apt warns that it downloads unsandboxed: only shown when the download fails)
+    err=$(cd "$out/debs" && apt-get download -q "$pkg:arm64=$ver" 2>&1 >/dev/null) ||
+      die "apt-get download $pkg:arm64=$ver failed: $err"
+  fi
+  [ -s "$file" ] || die "expected $file after apt-get download"
+  echo "$file"
+}
+
+# Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub) and config.
+unpack_kernel() {
+  local deb=$1 dir=$2 pkg=$3 ver=$4 tmp img
+  tmp=$(mktemp -d "$out/.unpack.XXXXXX")
+  dpkg-deb -x "$deb" "$tmp"
+  img=$(ls "$tmp"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
+  [ -n "$img" ] || die "no /boot/vmlinuz-* in $deb"
+  # Raw arm64 Image: "ARMd" magic at offset 56 (QEMU and vmmd load it as is).
+  [ "$(dd if="$img" bs=1 skip=56 count=4 2>/dev/null)" = ARMd ] ||
+    die "$img is not a raw arm64 Image (compressed?)"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$img" "$dir/Image"
+  cp "$tmp"/boot/config-* "$dir/config" 2>/dev/null || true
+  echo "$pkg $ver" >"$dir/version"
+  rm -rf "$tmp"
+}
+
+fetch() {
+  mkdir -p "$out/debs"
+  local k612 k61 bb_ver deb tmp
+  k612=$(resolve_kernel trixie 6.12)
+  k61=$(resolve_kernel "" 6.1)
+  bb_ver=$(apt-cache show --no-all-versions busybox-static:arm64 2>/dev/null |
+    awk -F': ' '$1 == "Version" { print $2; exit }') || true
+  [ -n "$bb_ver" ] || die "apt-cache knows no busybox-static:arm64 (is arm64 multiarch enabled?)"
+
+  set -- $k612
+  deb=$(download "$1" "$2")
+  unpack_kernel "$deb" "$out/kernel-6.12" "$1" "$2"
+  set -- $k61
+  deb=$(download "$1" "$2")
+  unpack_kernel "$deb" "$out/kernel-6.1" "$1" "$2"
+
+  deb=$(download busybox-static "$bb_ver")
+  tmp=$(mktemp -d "$out/.unpack.XXXXXX")
+  dpkg-deb -x "$deb" "$tmp"
+  [ -f "$tmp/bin/busybox" ] || die "no bin/busybox in $deb"
+  cp "$tmp/bin/busybox" "$out/busybox.tmp" && mv "$out/busybox.tmp" "$out/busybox"
+  rm -rf "$tmp"
+
+  # The .debs are not needed any more (the kernels' modules alone are hundreds of MB unpacked;
+  # the .debs ~100 MB): keep the disk small.
+  rm -f "$out"/debs/linux-image-*.deb
+  {
+    echo "kernel-6.12: $k612"
+    echo "kernel-6.1: $k61"
+    echo "busybox-static: $bb_ver"
+  } >"$out/versions.txt"
+  touch "$stamp"
+  log "assets ready in $out ($(tr '\n' ';' <"$out/versions.txt"))"
+}
+
+# L2 guest initramfs: /bin/busybox (+ sh link), /init, empty mount points. Applets are linked
+# at boot by /init (busybox --install -s), which keeps the cpio small.
+build_guest_initrd() {
+  local root=$out/guest-root cpio=$out/guest-initrd.cpio
+  rm -rf "$root"
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run}
+  cp "$out/busybox" "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"
+  install -m 0755 "$here/guest/init" "$root/init"
+  # /dev/console lets the kernel give /init its console even before devtmpfs is mounted
+  # (the kernel's built-in initramfs has one too; this is belt and braces, root only).
+  mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
+  (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$cpio.tmp"
+  mv "$cpio.tmp" "$cpio"
+  rm -rf "$root"
+  log "built $cpio ($(du -h "$cpio" | cut -f1))"
+}
+
+mkdir -p "$out"
+if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel-6.1/Image" ] ||
+   [ ! -f "$out/busybox" ]; then
+  fetch
+fi
+if [ ! -f "$out/guest-initrd.cpio" ] || [ "$here/guest/init" -nt "$out/guest-initrd.cpio" ] ||
+   [ "$out/busybox" -nt "$out/guest-initrd.cpio" ]; then
+  build_guest_initrd
+fi

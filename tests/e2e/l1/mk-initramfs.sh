@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Builds the L1 initramfs (uncompressed newc cpio: no decompression cost under TCG):
+#   /init                     tests/e2e/l1/init
+#   /bin/busybox (+ sh)       busybox-static:arm64 (applets linked at boot)
+#   /usr/bin/vmmd, vmmctl     the cross-built binaries + their shared-library closure
+#                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1)
+#   /guest/Image              trixie 6.12 arm64 Image (the default L2 guest kernel)
+#   /guest/Image-6.1          bookworm 6.1 arm64 Image (the pre-hotplug guest kernel)
+#   /guest/initrd.cpio        the L2 guest initramfs (tests/e2e/guest/init)
+#   /guest/QEMU_EFI.fd        edk2 firmware (UEFI + ACPI boots)
+#   /e2e/lib.sh, /e2e/script  the scenario helpers and the scenario
+#   /extra/...                the contents of $L1_EXTRA_DIR, if set
+# usage: mk-initramfs.sh SCRIPT OUT_CPIO
+# env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/vmmd),
+#        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing)
+set -euo pipefail
+
+script=${1:?usage: mk-initramfs.sh SCRIPT OUT_CPIO}
+out_cpio=$(realpath -m "${2:?usage: mk-initramfs.sh SCRIPT OUT_CPIO}")
+here=$(cd "$(dirname "$0")" && pwd)
+e2e=$(cd "$here/.." && pwd)
+repo=$(cd "$e2e/../.." && pwd)
+assets=${E2E_ASSETS:-$repo/build/e2e}
+bindir=${VMMD_BIN_DIR:-$repo/build/arm64/vmmd}
+efi=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+libdirs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu
+  "$repo/build/cross/sysroot/usr/lib/aarch64-linux-gnu" /usr/aarch64-linux-gnu/lib)
+
+die() { echo "mk-initramfs: error: $*" >&2; exit 1; }
+
+[ -f "$script" ] || die "no scenario script $script"
+for f in "$assets/busybox" "$assets/kernel-6.12/Image" "$assets/kernel-6.1/Image" \
+  "$assets/guest-initrd.cpio"; do
+  [ -f "$f" ] || die "missing $f (run: make e2e-assets)"
+done
+[ -f "$efi" ] || die "missing $efi (install qemu-efi-aarch64: make deps)"
+
+root=$out_cpio.root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/lib/aarch64-linux-gnu,lib,etc,dev,proc,sys,tmp,run,root,guest,e2e,extra}
+cp "$assets/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+install -m 0755 "$here/init" "$root/init"
+mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
+echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+echo "root:x:0:" >"$root/etc/group"
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$root/etc/hosts"
+
+# ---- vmmd, vmmctl and their shared-library closure (readelf -d NEEDED, recursively)
+resolve_lib() {
+  local so=$1 d
+  for d in "${libdirs[@]}"; do
+    if [ -e "$d/$so" ]; then realpath "$d/$so"; return 0; fi
+  done
+  return 1
+}
+declare -A have=()
+pack_closure() {
+  local queue=("$@") f so real
+  while [ ${#queue[@]} -gt 0 ]; do
+    f=${queue[0]}
+    queue=("${queue[@]:1}")
+    while read -r so; do
+      [ -n "$so" ] || continue
+      [ -z "${have[$so]:-}" ] || continue
+      have[$so]=1
+      real=$(resolve_lib "$so") || die "cannot find $so (needed by $f) in ${libdirs[*]}"
+      if [[ $so == ld-linux-* ]]; then
+        cp "$real" "$root/lib/$so"
+      else
+        cp "$real" "$root/usr/lib/aarch64-linux-gnu/$so"
+      fi
+      queue+=("$real")
+    done < <(readelf -d "$f" | sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]/\1/p')
+  done
+}
+missing=()
+for b in vmmd vmmctl; do [ -x "$bindir/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then
+  for b in vmmd vmmctl; do
+    readelf -h "$bindir/$b" | grep -q 'Machine:.*AArch64' || die "$bindir/$b is not an aarch64 ELF"
+    cp "$bindir/$b" "$root/usr/bin/$b"
+  done
+  interp=$(readelf -l "$bindir/vmmd" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+  pack_closure "$bindir/vmmd" "$bindir/vmmctl"
+  if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
+    real=$(resolve_lib "$(basename "$interp")") || die "cannot find the ELF interpreter $interp"
+    mkdir -p "$root$(dirname "$interp")"
+    cp "$real" "$root$interp"
+  fi
+  echo "mk-initramfs: vmmd+vmmctl with ${#have[@]} shared libraries" \
+    "($(du -sh "$root/usr/lib/aarch64-linux-gnu" | cut -f1) of libraries)" >&2
+elif [ "${L1_ALLOW_NO_VMMD:-0}" = 1 ]; then
+  echo "mk-initramfs: WARNING: ${missing[*]} not in $bindir: L1 has no vmmd/vmmctl" >&2
+else
+  die "${missing[*]} not built in $bindir (run: make build-arm64)"
+fi
+
+# ---- guest payloads, scenario, extras
+cp "$assets/kernel-6.12/Image" "$root/guest/Image"
+cp "$assets/kernel-6.1/Image" "$root/guest/Image-6.1"
+cp "$assets/guest-initrd.cpio" "$root/guest/initrd.cpio"
+cp "$efi" "$root/guest/QEMU_EFI.fd"
+install -m 0644 "$e2e/lib.sh" "$root/e2e/lib.sh"
+install -m 0755 "$script" "$root/e2e/script"
+if [ -n "${L1_EXTRA_DIR:-}" ]; then
+  [ -d "$L1_EXTRA_DIR" ] || die "L1_EXTRA_DIR=$L1_EXTRA_DIR is not a directory"
+  cp -a "$L1_EXTRA_DIR"/. "$root/extra/"
+fi
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$out_cpio.tmp"
+mv "$out_cpio.tmp" "$out_cpio"
+rm -rf "$root"
+echo "mk-initramfs: $out_cpio ($(du -h "$out_cpio" | cut -f1))" >&2

@@ -1,0 +1,195 @@
+# Helpers for the end-to-end scenario scripts. They run inside L1 under busybox ash (no bash),
+# sourced as `. /e2e/lib.sh`. Markers the runner and the reader look for:
+#   @@FAIL <why>        then the tails of /tmp/vmmd.log and /tmp/*.console; the script exits 1
+#   @@PASS <what>       one per check that held
+#   @@TIME <phase> <ms> phase timings (benchmarks report numbers; nothing asserts on them)
+# A failing helper exits the whole script, also from inside $(...).
+
+VMMD_SOCK=${VMMD_SOCK:-/run/vmmd/vmmd.sock}
+VMMD_LOG=/tmp/vmmd.log
+VMMD_PID=
+GUEST_KERNEL=/guest/Image
+GUEST_KERNEL_61=/guest/Image-6.1
+GUEST_INITRD=/guest/initrd.cpio
+GUEST_FIRMWARE=/guest/QEMU_EFI.fd
+# Kernel command line of a DT-booted test guest; append the vmmd.e2e options.
+GUEST_CMDLINE="console=ttyAMA0 quiet loglevel=1 panic=-1"
+
+# fd 9 = the script's real stdout, so messages from inside $(...) still reach the console.
+exec 9>&1
+# fail() inside a subshell signals the main shell, which exits 1 once the subshell is done.
+_E2E_MAIN=$$
+trap 'exit 1' TERM
+
+log() { echo "$*" >&9; }
+
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# Phase timings: time_start NAME; ...; time_end NAME  ->  "@@TIME NAME <ms>".
+# time_since NAME START_MS prints the time since a now_ms value.
+time_start() { eval "_T_$1=\$(now_ms)"; }
+time_end() {
+  local t0
+  eval "t0=\${_T_$1:-}"
+  [ -n "$t0" ] || fail "time_end $1 without time_start $1"
+  log "@@TIME $1 $(($(now_ms) - t0))"
+}
+time_since() { log "@@TIME $1 $(($(now_ms) - $2))"; }
+
+fail() {
+  {
+    echo "@@FAIL $*"
+    if [ -f "$VMMD_LOG" ]; then
+      echo "---- tail of $VMMD_LOG"
+      tail -n 40 "$VMMD_LOG"
+    fi
+    for f in /tmp/*.console; do
+      [ -f "$f" ] || continue
+      echo "---- tail of $f"
+      tail -n 15 "$f"
+    done
+    if [ -n "$VMMD_PID" ] && kill -0 "$VMMD_PID" 2>/dev/null; then
+      echo "---- vmmctl list"
+      vmmctl --socket "$VMMD_SOCK" list 2>&1
+    fi
+    echo "----"
+  } >&9 2>&1
+  kill -TERM "$_E2E_MAIN" 2>/dev/null
+  exit 1
+}
+
+pass() { log "@@PASS $*"; }
+
+# Starts vmmd in the background (log: /tmp/vmmd.log) and waits until it answers `vmmctl list`.
+start_vmmd() {
+  local t0 i=0 rc=0
+  [ -c /dev/kvm ] || fail "no /dev/kvm in L1"
+  command -v vmmd >/dev/null || fail "vmmd is not in this L1 initramfs (was it built?)"
+  mkdir -p "$(dirname "$VMMD_SOCK")"
+  t0=$(now_ms)
+  vmmd --socket "$VMMD_SOCK" "$@" >"$VMMD_LOG" 2>&1 &
+  VMMD_PID=$!
+  while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
+    if ! kill -0 "$VMMD_PID" 2>/dev/null; then
+      wait "$VMMD_PID" || rc=$?
+      VMMD_PID=
+      fail "vmmd exited (rc=$rc) before serving"
+    fi
+    i=$((i + 1))
+    [ "$i" -le 300 ] || fail "vmmd does not answer on $VMMD_SOCK after 30 s"
+    sleep 0.1
+  done
+  log "vmmd up (pid $VMMD_PID, socket $VMMD_SOCK) in $(($(now_ms) - t0)) ms"
+}
+
+# Fails when vmmd is no longer running (call it in loops; a crash must not look like a timeout).
+check_vmmd() {
+  [ -z "$VMMD_PID" ] && return 0
+  kill -0 "$VMMD_PID" 2>/dev/null || fail "vmmd died (pid $VMMD_PID)"
+}
+
+# ctl ARGS...: vmmctl ARGS; stdout passes through, a non-zero exit fails the scenario with
+# vmmctl's stderr (the gRPC code and message).
+ctl() {
+  local err rc=0
+  { err=$(vmmctl --socket "$VMMD_SOCK" "$@" 2>&1 >&8) || rc=$?; } 8>&1
+  [ "$rc" = 0 ] || fail "vmmctl $* -> exit $rc: $err"
+  [ -z "$err" ] || echo "$err" >&2
+}
+
+# expect_error CODE [vmmctl] ARGS...: the command must fail (non-zero exit) with
+# "vmmctl: CODE: <message>" on stderr.
+expect_error() {
+  local code=$1 rc=0 err
+  shift
+  [ "${1:-}" = vmmctl ] && shift
+  vmmctl --socket "$VMMD_SOCK" "$@" >/tmp/.expect.out 2>/tmp/.expect.err || rc=$?
+  err=$(cat /tmp/.expect.err)
+  [ "$rc" != 0 ] || fail "vmmctl $* succeeded; expected $code (stdout: $(cat /tmp/.expect.out))"
+  case "$err" in
+    *"vmmctl: $code: "*) ;;
+    *) fail "vmmctl $* -> exit $rc, expected $code, got: $err" ;;
+  esac
+  log "ok: $code <- vmmctl $*"
+  log "    ${err#vmmctl: }"
+  check_vmmd
+}
+
+# wait_for_line FILE REGEX TIMEOUT_S: polls FILE (grep -E) and prints the first matching line.
+wait_for_line() {
+  local f=$1 re=$2 to=$3 end l
+  end=$(($(now_ms) + to * 1000))
+  while :; do
+    l=
+    [ -f "$f" ] && l=$(grep -aE -m1 -- "$re" "$f" 2>/dev/null | tr -d '\r')
+    if [ -n "$l" ]; then
+      echo "$l"
+      return 0
+    fi
+    check_vmmd
+    [ "$(now_ms)" -lt "$end" ] || fail "no line matching /$re/ in $f after ${to}s"
+    sleep 0.2
+  done
+}
+
+# vm_field VM KEY: the value of "KEY: value" from `vmmctl get VM`.
+vm_field() {
+  local g
+  g=$(ctl get "$1" 2>/dev/null)
+  echo "$g" | awk -v k="$2" 'index($0, k ": ") == 1 { print substr($0, length(k) + 3); exit }'
+}
+
+# wait_for_state VM STATE TIMEOUT_S: polls `vmmctl get VM` until "state: STATE".
+wait_for_state() {
+  local end s
+  end=$(($(now_ms) + $3 * 1000))
+  while :; do
+    s=$(vm_field "$1" state)
+    [ "$s" = "$2" ] && return 0
+    [ "$(now_ms)" -lt "$end" ] ||
+      fail "VM $1 is in state '$s' (reason: $(vm_field "$1" reason)), expected $2 after $3s"
+    sleep 0.2
+  done
+}
+
+# cpu_states VM: "id:STATE" of every possible vCPU, space-separated (from `vmmctl cpus`).
+cpu_states() {
+  ctl cpus "$1" 2>/dev/null | awk 'NR > 1 && NF { printf "%s%s:%s", sep, $1, $3; sep = " " } END { print "" }'
+}
+
+# expect_cpu_states VM "0:ONLINE 1:ONLINE 2:PARKED ..." TIMEOUT_S (states may lag the guest).
+expect_cpu_states() {
+  local end c
+  end=$(($(now_ms) + $3 * 1000))
+  while :; do
+    c=$(cpu_states "$1")
+    [ "$c" = "$2" ] && return 0
+    [ "$(now_ms)" -lt "$end" ] ||
+      fail "vmmctl cpus $1: got '$c', expected '$2'; table: $(ctl cpus "$1" 2>/dev/null)"
+    sleep 0.2
+  done
+}
+
+# list_row VM: "STATE ONLINE/MAX MEMORY_MIB" from `vmmctl list` (empty when not listed).
+list_row() {
+  ctl list 2>/dev/null | awk -v n="$1" 'NR > 1 && $1 == n { print $2, $3, $4; exit }'
+}
+
+# list_names: the VM names `vmmctl list` shows, space-separated.
+list_names() {
+  ctl list 2>/dev/null | awk 'NR > 1 && NF { printf "%s%s", sep, $1; sep = " " } END { print "" }'
+}
+
+# field LINE KEY: the value of "KEY=value" in a marker line.
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+# create_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [vmmctl create options...]: a DT-booted test
+# guest (256 MiB, console in /tmp/NAME.console).
+create_vm() {
+  local n=$1 v=$2 m=$3 x=${4:-}
+  shift 3
+  [ $# -eq 0 ] || shift
+  ctl create "$n" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+    --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib 256 --vcpus "$v" --max-vcpus "$m" \
+    --console-log "/tmp/$n.console" "$@"
+}

@@ -1,0 +1,54 @@
+#!/bin/sh
+# Bad requests get exact gRPC codes, leave nothing behind, and do not hurt the daemon: after all
+# of them vmmctl list still works and a good VM still boots.
+set -eu
+. /e2e/lib.sh
+
+start_vmmd
+
+K=$GUEST_KERNEL
+I=$GUEST_INITRD
+C="$GUEST_CMDLINE vmmd.e2e=idle"
+good() { echo --kernel "$K" --initrd "$I" --memory-mib 256; }   # (no spaces in these paths)
+
+ctl create good --kernel "$K" --initrd "$I" --cmdline "$C" --memory-mib 256 --vcpus 2 --max-vcpus 4 \
+  --console-log /tmp/good.console
+pass "good VM created"
+
+# vCPU counts
+expect_error INVALID_ARGUMENT create b1 $(good) --vcpus 2 --max-vcpus 1
+expect_error INVALID_ARGUMENT create b2 $(good) --vcpus 0 --max-vcpus 1
+expect_error INVALID_ARGUMENT create b3 $(good) --vcpus 1 --max-vcpus 100000
+# files
+expect_error NOT_FOUND create b4 --kernel /guest/no-such-Image --memory-mib 256 --vcpus 1 --max-vcpus 1
+# names
+expect_error ALREADY_EXISTS create good $(good) --vcpus 1 --max-vcpus 1
+expect_error INVALID_ARGUMENT create Bad_Name $(good) --vcpus 1 --max-vcpus 1
+expect_error INVALID_ARGUMENT create -x $(good) --vcpus 1 --max-vcpus 1
+long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+[ ${#long} = 64 ] || fail "test bug: the long name has ${#long} chars"
+expect_error INVALID_ARGUMENT create "$long" $(good) --vcpus 1 --max-vcpus 1
+# memory
+expect_error INVALID_ARGUMENT create b5 --kernel "$K" --memory-mib 0 --vcpus 1 --max-vcpus 1
+expect_error INVALID_ARGUMENT create b6 --kernel "$K" --memory-mib 999999999 --vcpus 1 --max-vcpus 1
+expect_error RESOURCE_EXHAUSTED create b7 --kernel "$K" --memory-mib 8192 --vcpus 1 --max-vcpus 1
+# unknown VMs
+for verb in start get stop delete cpus; do
+  expect_error NOT_FOUND "$verb" nosuchvm
+done
+pass "every bad request got its exact code"
+
+names=$(list_names)
+[ "$names" = good ] || fail "vmmctl list shows '$names' after the bad requests, expected only 'good'"
+pass "vmmctl list still works and shows only 'good'"
+
+t0=$(now_ms)
+ctl start good
+up=$(wait_for_line /tmp/good.console '^@@GUEST-UP ' 180)
+time_since start_to_guest_up "$t0"
+[ "$(field "$up" online)" = 0-1 ] || fail "good's guest sees online=$(field "$up" online), expected 0-1"
+pass "a good VM still boots (online=0-1)"
+
+expect_error FAILED_PRECONDITION start good
+[ "$(vm_field good state)" = RUNNING ] || fail "good is '$(vm_field good state)' after a refused start, expected RUNNING"
+pass "start of a RUNNING VM is refused and harmless"

@@ -1,0 +1,268 @@
+#include "hw/pl031/pl031.h"
+
+#include <libfdt.h>
+
+#include <ctime>
+#include <iterator>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::hw {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::vmmd::testing::IsOk;
+namespace r = pl031;
+
+class RecordingIrq : public core::IrqLine {
+ public:
+  void SetLevel(bool high) override { levels.push_back(high); }
+  std::vector<bool> levels;
+};
+
+uint64_t ReadN(core::BusDevice& dev, uint64_t offset, size_t size) {
+  uint8_t buf[8] = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
+  dev.Read(offset, absl::MakeSpan(buf, size));
+  return core::LoadLe(absl::MakeConstSpan(buf, size));
+}
+uint32_t Read32(core::BusDevice& dev, uint64_t offset) {
+  return static_cast<uint32_t>(ReadN(dev, offset, 4));
+}
+void WriteN(core::BusDevice& dev, uint64_t offset, uint64_t value, size_t size) {
+  uint8_t buf[8];
+  core::StoreLe(absl::MakeSpan(buf, size), value);
+  dev.Write(offset, absl::MakeConstSpan(buf, size));
+}
+void Write32(core::BusDevice& dev, uint64_t offset, uint32_t value) {
+  WriteN(dev, offset, value, 4);
+}
+
+class Pl031Test : public ::testing::Test {
+ protected:
+  int64_t now_ = 1'700'000'000;  // 2023-11-14
+  RecordingIrq irq_;
+  Pl031 rtc_{&irq_, [this] { return now_; }};
+};
+
+TEST_F(Pl031Test, Edk2ProbeSequence) {
+  // As traced: PCellID then PeriphID byte-wide, then IMSC, RIS, CR, DR.
+  const uint8_t cell[4] = {0x0D, 0xF0, 0x05, 0xB1};
+  const uint8_t periph[4] = {0x31, 0x10, 0x14, 0x00};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadN(rtc_, r::kCellId0 + 4 * i, 1), cell[i]) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(ReadN(rtc_, r::kPeriphId0 + 4 * i, 1), periph[i]) << i;
+  EXPECT_EQ(Read32(rtc_, r::kImsc), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kCr), 1u);
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1'700'000'000u);
+  EXPECT_THAT(irq_.levels, IsEmpty());
+  EXPECT_EQ(rtc_.GetStats().unknown_accesses, 0u);
+}
+
+TEST_F(Pl031Test, IdRegistersWithEverySize) {
+  const uint8_t expected[8] = {0x31, 0x10, 0x14, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
+  uint32_t pid = 0, cid = 0;
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t reg = r::kPeriphId0 + 4 * i;
+    SCOPED_TRACE(reg);
+    EXPECT_EQ(ReadN(rtc_, reg, 2), expected[i]);
+    EXPECT_EQ(ReadN(rtc_, reg, 4), expected[i]);
+    EXPECT_EQ(ReadN(rtc_, reg, 8), expected[i]);
+    EXPECT_EQ(ReadN(rtc_, reg + 1, 1), 0u);
+    EXPECT_EQ(ReadN(rtc_, reg + 3, 1), 0u);
+    (i < 4 ? pid : cid) |= (Read32(rtc_, reg) & 0xFF) << (8 * (i % 4));
+  }
+  EXPECT_EQ(pid, 0x00141031u);
+  EXPECT_EQ(pid & 0x000FFFFF, 0x00041031u);  // the amba_id rtc-pl031 matches
+  EXPECT_EQ(cid, 0xB105F00Du);
+}
+
+TEST_F(Pl031Test, DataRegisterFollowsTheClock) {
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1'700'000'000u);
+  now_ += 5;
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1'700'000'005u);
+  // Sub-word reads see the shifted counter.
+  now_ = 0x1234'5678;
+  EXPECT_EQ(ReadN(rtc_, r::kDr, 1), 0x78u);
+  EXPECT_EQ(ReadN(rtc_, r::kDr + 1, 1), 0x56u);
+  EXPECT_EQ(ReadN(rtc_, r::kDr + 2, 2), 0x1234u);
+  EXPECT_EQ(ReadN(rtc_, r::kDr, 8), 0x1234'5678u);
+}
+
+TEST_F(Pl031Test, LoadRegisterSetsTheCounter) {
+  Write32(rtc_, r::kLr, 500);
+  EXPECT_EQ(Read32(rtc_, r::kDr), 500u);
+  EXPECT_EQ(Read32(rtc_, r::kLr), 500u);
+  now_ += 10;
+  EXPECT_EQ(Read32(rtc_, r::kDr), 510u);
+  EXPECT_EQ(Read32(rtc_, r::kLr), 500u);  // the last value written, not the counter
+  Write32(rtc_, r::kLr, 0xFFFF'FFFF);
+  now_ += 2;
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1u);  // 32-bit wrap
+}
+
+TEST_F(Pl031Test, DefaultClockIsRealTime) {
+  Pl031 real(nullptr);
+  const auto before = static_cast<uint32_t>(std::time(nullptr));
+  const uint32_t dr = Read32(real, r::kDr);
+  const auto after = static_cast<uint32_t>(std::time(nullptr));
+  EXPECT_GE(dr, before);
+  EXPECT_LE(dr, after);
+}
+
+TEST_F(Pl031Test, ControlRegisterReadsStartedAndIgnoresWrites) {
+  Write32(rtc_, r::kCr, 0);
+  EXPECT_EQ(Read32(rtc_, r::kCr), 1u);
+  now_ += 1;
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1'700'000'001u);  // still counting
+  Write32(rtc_, r::kCr, 0xFFFF'FFFF);
+  EXPECT_EQ(Read32(rtc_, r::kCr), 1u);
+}
+
+TEST_F(Pl031Test, MatchInterruptWhenTheCounterReachesMr) {
+  Write32(rtc_, r::kMr, 1'700'000'003);
+  Write32(rtc_, r::kImsc, 1);
+  EXPECT_EQ(Read32(rtc_, r::kMr), 1'700'000'003u);
+  now_ += 1;
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  now_ += 1;
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_THAT(irq_.levels, IsEmpty());
+  now_ += 1;
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+  EXPECT_EQ(Read32(rtc_, r::kMis), 1u);
+  EXPECT_THAT(irq_.levels, ElementsAre(true));
+  Write32(rtc_, r::kIcr, 1);
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_THAT(irq_.levels, ElementsAre(true, false));
+  now_ += 1;  // past the match: nothing new
+  rtc_.Poll();
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_THAT(irq_.levels, ElementsAre(true, false));
+}
+
+TEST_F(Pl031Test, PollCatchesAMatchThatWasSkippedOver) {
+  Write32(rtc_, r::kMr, 1'700'000'005);
+  Write32(rtc_, r::kImsc, 1);
+  now_ += 10;  // nobody looked at 1'700'000'005
+  rtc_.Poll();
+  EXPECT_THAT(irq_.levels, ElementsAre(true));
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+}
+
+TEST_F(Pl031Test, MatchAcrossTheWrap) {
+  Write32(rtc_, r::kLr, 0xFFFF'FFFE);
+  Write32(rtc_, r::kMr, 1);
+  now_ += 2;  // counter 0
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  now_ += 1;  // counter 1
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+}
+
+TEST_F(Pl031Test, ImmediateMatchOnMrOrLrWrite) {
+  Write32(rtc_, r::kMr, 1'700'000'000);  // equals the counter now
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+  Write32(rtc_, r::kIcr, 1);
+  Write32(rtc_, r::kMr, 42);
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  Write32(rtc_, r::kLr, 42);  // loading MR's value
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+  Write32(rtc_, r::kIcr, 1);
+  Write32(rtc_, r::kLr, 100);  // jumping past MR by a load is not a match
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+}
+
+TEST_F(Pl031Test, ClockSteppingBackDoesNotMatch) {
+  Write32(rtc_, r::kMr, 1'699'999'990);
+  now_ -= 20;
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  now_ += 10;  // counts forward onto MR again
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+}
+
+TEST_F(Pl031Test, MaskControlsTheLineNotRis) {
+  Write32(rtc_, r::kMr, 1'700'000'001);
+  now_ += 1;
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+  EXPECT_EQ(Read32(rtc_, r::kMis), 0u);
+  EXPECT_THAT(irq_.levels, IsEmpty());
+  Write32(rtc_, r::kImsc, 0xFFFF'FFFF);
+  EXPECT_EQ(Read32(rtc_, r::kImsc), 1u);
+  Write32(rtc_, r::kImsc, 0);
+  Write32(rtc_, r::kImsc, 1);
+  Write32(rtc_, r::kIcr, 0xFFFF'FFFE);  // bit 0 clear: no effect
+  EXPECT_EQ(Read32(rtc_, r::kRis), 1u);
+  Write32(rtc_, r::kIcr, 1);
+  EXPECT_THAT(irq_.levels, ElementsAre(true, false, true, false));
+}
+
+TEST_F(Pl031Test, UnknownReadOnlyAndMisalignedAccessesAreHarmless) {
+  const uint64_t offsets[] = {0x020, 0x024, 0x080, 0xFDC, 0x1000, 0xFFFF'FFFF'FFFF'FFFCULL};
+  for (uint64_t off : offsets) {
+    SCOPED_TRACE(off);
+    Write32(rtc_, off, 0xFFFF'FFFF);
+    EXPECT_EQ(ReadN(rtc_, off, 8), 0u);
+  }
+  EXPECT_EQ(rtc_.GetStats().unknown_accesses, 2 * std::size(offsets));
+  Write32(rtc_, r::kDr, 7);
+  Write32(rtc_, r::kRis, 1);
+  Write32(rtc_, r::kMis, 1);
+  Write32(rtc_, r::kPeriphId0, 0);
+  WriteN(rtc_, r::kMr + 2, 0xFFFF, 2);  // misaligned
+  EXPECT_EQ(rtc_.GetStats().ignored_writes, 5u);
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1'700'000'000u);
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kMr), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kIcr), 0u);
+  EXPECT_EQ(ReadN(rtc_, r::kPeriphId0, 1), 0x31u);
+  rtc_.Read(r::kDr, absl::Span<uint8_t>());
+  rtc_.Write(r::kLr, absl::Span<const uint8_t>());
+  EXPECT_EQ(Read32(rtc_, r::kLr), 0u);
+  EXPECT_THAT(irq_.levels, IsEmpty());
+}
+
+TEST_F(Pl031Test, ResetClearsAlarmStateButKeepsTime) {
+  Write32(rtc_, r::kLr, 1000);
+  Write32(rtc_, r::kMr, 1000);
+  Write32(rtc_, r::kImsc, 1);
+  EXPECT_THAT(irq_.levels, ElementsAre(true));
+  rtc_.Reset();
+  EXPECT_THAT(irq_.levels, ElementsAre(true, false));
+  EXPECT_EQ(Read32(rtc_, r::kMr), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kImsc), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kRis), 0u);
+  EXPECT_EQ(Read32(rtc_, r::kDr), 1000u);
+}
+
+TEST_F(Pl031Test, DescribeFdtWritesTheQemuCompatibleNode) {
+  core::aarch64::FdtWriter w;
+  ASSERT_THAT(rtc_.DescribeFdt(w), IsOk());
+  auto blob = w.Finish();
+  ASSERT_THAT(blob, IsOk());
+  const void* fdt = blob->data();
+  EXPECT_EQ(rtc_.FdtNodeName(), "pl031@9010000");
+  const int node = fdt_path_offset(fdt, "/pl031@9010000");
+  ASSERT_GE(node, 0);
+  auto prop = [&](const char* name) {
+    int len = 0;
+    const auto* p = static_cast<const uint8_t*>(fdt_getprop(fdt, node, name, &len));
+    return p == nullptr ? std::vector<uint8_t>() : std::vector<uint8_t>(p, p + len);
+  };
+  auto str = [](const char* s, size_t n) { return std::vector<uint8_t>(s, s + n); };
+  EXPECT_EQ(prop("compatible"), str("arm,pl031\0arm,primecell", 24));
+  EXPECT_EQ(prop("reg"),
+            std::vector<uint8_t>({0, 0, 0, 0, 0x09, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0}));
+  EXPECT_EQ(prop("interrupts"), std::vector<uint8_t>({0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 4}));
+  EXPECT_EQ(prop("clocks"), std::vector<uint8_t>({0, 0, 0, 2}));
+  EXPECT_EQ(prop("clock-names"), str("apb_pclk", 9));
+  int count = 0;
+  int p;
+  fdt_for_each_property_offset(p, fdt, node) ++count;
+  EXPECT_EQ(count, 5);
+}
+
+}  // namespace
+}  // namespace vmmd::hw

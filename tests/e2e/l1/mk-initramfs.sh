@@ -74,26 +74,28 @@ pack_closure() {
     done < <(readelf -d "$f" | sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]/\1/p')
   done
 }
-missing=()
-for b in vmmd vmmctl; do [ -x "$bindir/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -eq 0 ]; then
-  for b in vmmd vmmctl; do
-    readelf -h "$bindir/$b" | grep -q 'Machine:.*AArch64' || die "$bindir/$b is not an aarch64 ELF"
-    cp "$bindir/$b" "$root/usr/bin/$b"
+bins=() missing=()
+for b in vmmd vmmctl; do
+  if [ -x "$bindir/$b" ]; then bins+=("$bindir/$b"); else missing+=("$b"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "${L1_ALLOW_NO_VMMD:-0}" = 1 ] || die "${missing[*]} not built in $bindir (run: make build-arm64)"
+  echo "mk-initramfs: WARNING: ${missing[*]} not in $bindir: L1 is packed without" >&2
+fi
+if [ ${#bins[@]} -gt 0 ]; then
+  for b in "${bins[@]}"; do
+    readelf -h "$b" | grep -q 'Machine:.*AArch64' || die "$b is not an aarch64 ELF"
+    cp "$b" "$root/usr/bin/"
+    interp=$(readelf -l "$b" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+    if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
+      real=$(resolve_lib "$(basename "$interp")") || die "cannot find the ELF interpreter $interp"
+      mkdir -p "$root$(dirname "$interp")"
+      cp "$real" "$root$interp"
+    fi
   done
-  interp=$(readelf -l "$bindir/vmmd" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-  pack_closure "$bindir/vmmd" "$bindir/vmmctl"
-  if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
-    real=$(resolve_lib "$(basename "$interp")") || die "cannot find the ELF interpreter $interp"
-    mkdir -p "$root$(dirname "$interp")"
-    cp "$real" "$root$interp"
-  fi
-  echo "mk-initramfs: vmmd+vmmctl with ${#have[@]} shared libraries" \
-    "($(du -sh "$root/usr/lib/aarch64-linux-gnu" | cut -f1) of libraries)" >&2
-elif [ "${L1_ALLOW_NO_VMMD:-0}" = 1 ]; then
-  echo "mk-initramfs: WARNING: ${missing[*]} not in $bindir: L1 has no vmmd/vmmctl" >&2
-else
-  die "${missing[*]} not built in $bindir (run: make build-arm64)"
+  pack_closure "${bins[@]}"
+  echo "mk-initramfs: ${bins[*]##*/} with ${#have[@]} shared libraries" \
+    "($(du -sh "$root/usr/lib/aarch64-linux-gnu" | cut -f1))" >&2
 fi
 
 # ---- guest payloads, scenario, extras

@@ -24,7 +24,8 @@ expect_error NOT_FOUND create b4 --kernel /guest/no-such-Image --memory-mib 256 
 # names
 expect_error ALREADY_EXISTS create good $(good) --vcpus 1 --max-vcpus 1
 expect_error INVALID_ARGUMENT create Bad_Name $(good) --vcpus 1 --max-vcpus 1
-expect_error INVALID_ARGUMENT create -x $(good) --vcpus 1 --max-vcpus 1
+# ("--" so that vmmctl sends "-x" as the name instead of rejecting it as an unknown flag)
+expect_error INVALID_ARGUMENT create $(good) --vcpus 1 --max-vcpus 1 -- -x
 long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 [ ${#long} = 64 ] || fail "test bug: the long name has ${#long} chars"
 expect_error INVALID_ARGUMENT create "$long" $(good) --vcpus 1 --max-vcpus 1

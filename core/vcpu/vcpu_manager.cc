@@ -1,0 +1,248 @@
+#include "core/vcpu/vcpu_manager.h"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_format.h"
+#include "core/common/log.h"
+#include "core/common/status_macros.h"
+
+namespace vmmd::core {
+
+VcpuManager::VcpuManager(std::string name, std::vector<VcpuSetup> vcpus, VcpuFeatures features,
+                         Bus* bus, VcpuEventSink* sink)
+    : name_(std::move(name)),
+      features_(VcpuFeatures{.power_off = false, .pmu_v3 = features.pmu_v3}),
+      bus_(bus),
+      sink_(sink) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  for (VcpuSetup& v : vcpus) {
+    auto slot = std::make_unique<Slot>();
+    slot->id = static_cast<uint32_t>(slots_.size());
+    slot->handle = std::move(v.handle);
+    slot->mpidr = v.mpidr;
+    slot->boot = v.boot;
+    slot->state = v.boot ? VcpuState::kOffline : VcpuState::kParked;
+    slot->last_transition = now;
+    slots_.push_back(std::move(slot));
+  }
+}
+
+VcpuManager::~VcpuManager() { StopAll(); }
+
+absl::Status VcpuManager::StartBootVcpu(uint64_t pc, uint64_t x0) {
+  absl::MutexLock lock(&mu_);
+  if (slots_.empty() || !slots_[0]->boot) {
+    return absl::FailedPreconditionError("vCPU 0 is not a boot vCPU");
+  }
+  Slot* slot = slots_[0].get();
+  if (slot->powered) return absl::FailedPreconditionError("vCPU 0 is already running");
+  VMMD_RETURN_IF_ERROR(PowerOnLocked(slot, pc, x0));
+  SetStateLocked(slot, VcpuState::kOnline);
+  return absl::OkStatus();
+}
+
+void VcpuManager::StopAll() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& slot : slots_) {
+      slot->stop.store(true);
+      if (slot->thread.joinable()) {
+        slot->handle->Kick();
+        threads.push_back(std::move(slot->thread));
+      }
+    }
+  }
+  // Joined without mu_: a thread may be waiting for mu_ in CpuOn/CpuOff right now.
+  for (std::thread& t : threads) t.join();
+}
+
+std::vector<VcpuInfo> VcpuManager::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<VcpuInfo> out;
+  out.reserve(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = *slots_[i];
+    VcpuInfo info;
+    info.id = static_cast<uint32_t>(i);
+    info.mpidr = s.mpidr;
+    info.state = s.state;
+    info.boot = s.boot;
+    info.acpi_enabled = s.boot || s.state != VcpuState::kParked;
+    info.power = s.powered ? PsciPower::kOn : PsciPower::kOff;
+    info.thread_id = s.tid.load();
+    info.exits = s.exits.load(std::memory_order_relaxed);
+    info.mmio_exits = s.mmio_exits.load(std::memory_order_relaxed);
+    info.hypercall_exits = s.hypercall_exits.load(std::memory_order_relaxed);
+    info.last_transition = s.last_transition;
+    out.push_back(info);
+  }
+  return out;
+}
+
+uint32_t VcpuManager::OnlineCount() const {
+  absl::MutexLock lock(&mu_);
+  uint32_t n = 0;
+  for (const auto& s : slots_) n += s->state == VcpuState::kOnline ? 1 : 0;
+  return n;
+}
+
+void VcpuManager::SetStateLocked(Slot* slot, VcpuState state) {
+  if (slot->state == state) return;
+  LogDebug("%s: vCPU %u %s -> %s", name_, slot->id,
+           VcpuStateName(slot->state), VcpuStateName(state));
+  slot->state = state;
+  slot->last_transition = absl::Now();
+}
+
+VcpuManager::Slot* VcpuManager::FindByMpidrLocked(uint64_t mpidr) {
+  for (auto& s : slots_) {
+    if ((s->mpidr & psci::kMpidrAffinityMask) == mpidr) return s.get();
+  }
+  return nullptr;
+}
+
+absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
+  if (stopping_) return absl::FailedPreconditionError("VM is stopping");
+  // A previous thread of this vCPU has finished its CPU_OFF (powered == false) and only has
+  // to return; reap it before starting the next one.
+  if (slot->thread.joinable()) slot->thread.join();
+  VcpuHandle& v = *slot->handle;
+  VMMD_RETURN_IF_ERROR(v.Init(features_));
+  VMMD_RETURN_IF_ERROR(v.SetReg(Reg::kPc, pc));
+  VMMD_RETURN_IF_ERROR(v.SetReg(Reg::kX0, x0));
+  VMMD_RETURN_IF_ERROR(v.SetMpState(MpState::kRunnable));
+  slot->stop.store(false);
+  slot->powered = true;
+  slot->thread = std::thread([this, slot] { RunLoop(slot); });
+  return absl::OkStatus();
+}
+
+psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
+  absl::MutexLock lock(&mu_);
+  Slot* target = FindByMpidrLocked(args.target_mpidr);
+  std::optional<psci::CpuOnTarget> view;
+  if (target != nullptr) {
+    view = psci::CpuOnTarget{target->state, VcpuFacts{target->boot, target->powered}};
+  }
+  psci::Return verdict = psci::CpuOnVerdict(args.target_mpidr, view);
+  if (verdict == psci::Return::kSuccess && stopping_) verdict = psci::Return::kDenied;
+  if (verdict == psci::Return::kSuccess) {
+    absl::Status s = PowerOnLocked(target, args.entry, args.context_id);
+    if (!s.ok()) {
+      LogError("%s: CPU_ON of MPIDR 0x%x failed: %s", name_, args.target_mpidr, s.ToString());
+      return psci::Return::kInternalFailure;
+    }
+    SetStateLocked(target, VcpuState::kOnline);
+  }
+  LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s", name_, caller, args.target_mpidr,
+           args.entry, psci::ReturnName(verdict));
+  return verdict;
+}
+
+absl::Status VcpuManager::CpuOff(uint32_t caller) {
+  absl::MutexLock lock(&mu_);
+  if (caller >= slots_.size()) return absl::InvalidArgumentError("no such vCPU");
+  Slot* slot = slots_[caller].get();
+  auto next = NextVcpuState(slot->state, VcpuEvent::kCpuOff, VcpuFacts{slot->boot, slot->powered});
+  if (!next.ok()) return next.status();
+  // STOPPED before anyone can observe "off": KVM's in-kernel AFFINITY_INFO must agree.
+  VMMD_RETURN_IF_ERROR(slot->handle->SetMpState(MpState::kStopped));
+  slot->powered = false;
+  slot->tid.store(0);
+  SetStateLocked(slot, *next);
+  return absl::OkStatus();
+}
+
+void VcpuManager::HandleMmio(Slot* slot, const MmioExit& mmio) {
+  slot->mmio_exits.fetch_add(1, std::memory_order_relaxed);
+  const size_t len = mmio.len <= 8 ? mmio.len : 8;
+  if (mmio.is_write) {
+    bus_->Write(mmio.addr, absl::MakeConstSpan(mmio.data.data(), len));
+  } else {
+    std::array<uint8_t, 8> data{};
+    bus_->Read(mmio.addr, absl::MakeSpan(data.data(), len));
+    slot->handle->SetMmioReadData(absl::MakeConstSpan(data.data(), len));
+  }
+}
+
+bool VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
+  slot->hypercall_exits.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t id = slot->id;
+  VcpuHandle& v = *slot->handle;
+  switch (psci::Classify(call.function_id)) {
+    case psci::Call::kCpuOn: {
+      auto x1 = v.GetReg(Reg::kX1);
+      auto x2 = v.GetReg(Reg::kX2);
+      auto x3 = v.GetReg(Reg::kX3);
+      if (!x1.ok() || !x2.ok() || !x3.ok()) {
+        sink_->OnVcpuFailed(id, !x1.ok() ? x1.status() : !x2.ok() ? x2.status() : x3.status());
+        return false;
+      }
+      psci::Return r = CpuOn(id, psci::DecodeCpuOn(call.function_id, *x1, *x2, *x3));
+      if (absl::Status s = v.SetReg(Reg::kX0, psci::EncodeReturn(r)); !s.ok()) {
+        sink_->OnVcpuFailed(id, s);
+        return false;
+      }
+      return true;
+    }
+    case psci::Call::kCpuOff: {
+      absl::Status s = CpuOff(id);
+      if (s.ok()) return false;  // CPU_OFF does not return: the thread ends here
+      LogWarning("%s: vCPU %u CPU_OFF refused: %s", name_, id, s.ToString());
+      if (absl::Status w = v.SetReg(Reg::kX0, psci::EncodeReturn(psci::Return::kDenied)); !w.ok()) {
+        sink_->OnVcpuFailed(id, w);
+        return false;
+      }
+      return true;
+    }
+    case psci::Call::kOther:
+      break;
+  }
+  if (absl::Status s = v.SetReg(Reg::kX0, psci::EncodeReturn(psci::Return::kNotSupported));
+      !s.ok()) {
+    sink_->OnVcpuFailed(id, s);
+    return false;
+  }
+  return true;
+}
+
+void VcpuManager::RunLoop(Slot* slot) {
+  const uint32_t id = slot->id;
+  slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
+  std::string thread_name = absl::StrFormat("%s/%u", name_.substr(0, 10), id);
+  pthread_setname_np(pthread_self(), thread_name.c_str());
+
+  bool keep_running = true;
+  while (keep_running && !slot->stop.load()) {
+    absl::StatusOr<VcpuExit> exit = slot->handle->Run();
+    if (!exit.ok()) {
+      sink_->OnVcpuFailed(id, exit.status());
+      break;
+    }
+    slot->exits.fetch_add(1, std::memory_order_relaxed);
+    if (auto* mmio = std::get_if<MmioExit>(&*exit)) {
+      HandleMmio(slot, *mmio);
+    } else if (auto* call = std::get_if<HypercallExit>(&*exit)) {
+      keep_running = HandleHypercall(slot, *call);
+    } else if (auto* event = std::get_if<SystemEventExit>(&*exit)) {
+      sink_->OnGuestSystemEvent(id, *event);
+      keep_running = false;
+    } else if (auto* bad = std::get_if<UnhandledExit>(&*exit)) {
+      sink_->OnVcpuFailed(id, absl::InternalError(absl::StrFormat(
+                                  "vCPU %u: unhandled exit %u: %s", id, bad->reason, bad->detail)));
+      keep_running = false;
+    }
+    // InterruptedExit: re-check stop and go on.
+  }
+  slot->tid.store(0);
+}
+
+}  // namespace vmmd::core

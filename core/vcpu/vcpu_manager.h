@@ -1,0 +1,104 @@
+// Owns a VM's vCPUs: their handles, their lifecycle state (the one state machine in
+// vcpu_state.h), and their threads. A vCPU has a thread exactly while it is powered on in
+// the guest's PSCI view; a parked or powered-off vCPU costs an fd and no thread.
+//
+// Threads: each running vCPU's thread runs RunLoop (KVM_RUN, MMIO to the bus, forwarded PSCI
+// calls). PSCI CPU_ON/CPU_OFF take mu_ briefly; API callers take mu_ for snapshots and
+// StopAll. Nothing blocks while holding mu_ except short vCPU ioctls on vCPUs that have no
+// running thread (so they cannot be inside KVM_RUN).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/bus/bus.h"
+#include "core/hypervisor/hypervisor.h"
+#include "core/vcpu/psci.h"
+#include "core/vcpu/vcpu_state.h"
+#include "core/vm/vm_types.h"
+
+namespace vmmd::core {
+
+// Guest events that end the VM's run; the VM controller reacts (on its own thread).
+class VcpuEventSink {
+ public:
+  virtual ~VcpuEventSink() = default;
+  virtual void OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) = 0;
+  virtual void OnVcpuFailed(uint32_t vcpu, const absl::Status& status) = 0;
+};
+
+struct VcpuSetup {
+  std::unique_ptr<VcpuHandle> handle;
+  uint64_t mpidr = 0;
+  bool boot = false;
+};
+
+class VcpuManager {
+ public:
+  // `vcpus` are created and initialised (non-boot ones with power_off); `features` is what
+  // they were initialised with (re-used, without power_off, for the reset on CPU_ON).
+  // `bus` and `sink` outlive this.
+  VcpuManager(std::string name, std::vector<VcpuSetup> vcpus, VcpuFeatures features, Bus* bus,
+              VcpuEventSink* sink);
+  ~VcpuManager();  // StopAll()
+  VcpuManager(const VcpuManager&) = delete;
+  VcpuManager& operator=(const VcpuManager&) = delete;
+
+  // Powers on vCPU 0 at `pc` with x0 = `x0` and starts its thread.
+  absl::Status StartBootVcpu(uint64_t pc, uint64_t x0);
+  // Stops and joins every vCPU thread. Idempotent. After it, PSCI CPU_ON is DENIED.
+  void StopAll();
+
+  std::vector<VcpuInfo> Snapshot() const;
+  uint32_t OnlineCount() const;
+  size_t size() const { return slots_.size(); }
+
+  // PSCI, called on the calling vCPU's own thread (public for tests that drive it directly).
+  psci::Return CpuOn(uint32_t caller, const psci::CpuOnArgs& args);
+  // Marks the caller powered off (mp_state STOPPED); its thread must then return.
+  absl::Status CpuOff(uint32_t caller);
+
+ private:
+  struct Slot {
+    uint32_t id = 0;
+    std::unique_ptr<VcpuHandle> handle;
+    uint64_t mpidr = 0;
+    bool boot = false;
+    VcpuState state = VcpuState::kParked;  // guarded by mu_
+    bool powered = false;                  // guarded by mu_
+    absl::Time last_transition;            // guarded by mu_
+    std::thread thread;                    // guarded by mu_ (assignment/join)
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> tid{0};
+    std::atomic<uint64_t> exits{0};
+    std::atomic<uint64_t> mmio_exits{0};
+    std::atomic<uint64_t> hypercall_exits{0};
+  };
+
+  void RunLoop(Slot* slot);
+  // Returns false when the thread must end (CPU_OFF succeeded or the vCPU failed).
+  bool HandleHypercall(Slot* slot, const HypercallExit& call);
+  void HandleMmio(Slot* slot, const MmioExit& mmio);
+  absl::Status PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetStateLocked(Slot* slot, VcpuState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Slot* FindByMpidrLocked(uint64_t mpidr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string name_;
+  const VcpuFeatures features_;
+  Bus* const bus_;
+  VcpuEventSink* const sink_;
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace vmmd::core

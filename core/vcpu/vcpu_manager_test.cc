@@ -1,0 +1,244 @@
+#include "core/vcpu/vcpu_manager.h"
+
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::core {
+namespace {
+
+using ::vmmd::testing::FakeHypervisor;
+using ::vmmd::testing::FakeMpidr;
+using ::vmmd::testing::FakeVmRecord;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::ScriptedExit;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+// What a guest passes to CPU_ON: the affinity fields of the target's MPIDR (Linux's
+// cpu_logical_map holds MPIDR & MPIDR_HWID_BITMASK; bit 31 is not an affinity bit).
+uint64_t Affinity(uint32_t id) { return FakeMpidr(id) & psci::kMpidrAffinityMask; }
+
+class RecordingSink : public VcpuEventSink {
+ public:
+  void OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& e) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(absl::StrFormat("system %u %d", vcpu, static_cast<int>(e.type)));
+  }
+  void OnVcpuFailed(uint32_t vcpu, const absl::Status& s) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(absl::StrFormat("failed %u %s", vcpu, s.ToString()));
+  }
+  bool WaitForEvents(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return events_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
+  }
+  std::vector<std::string> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
+};
+
+class EchoDevice : public BusDevice {
+ public:
+  void Read(uint64_t offset, absl::Span<uint8_t> data) override { StoreLe(data, 0x1100 + offset); }
+  void Write(uint64_t offset, absl::Span<const uint8_t> data) override {
+    absl::MutexLock lock(&mu_);
+    writes_.emplace_back(offset, LoadLe(data));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> writes() {
+    absl::MutexLock lock(&mu_);
+    return writes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> writes_ ABSL_GUARDED_BY(mu_);
+};
+
+// 4 possible vCPUs, 2 boot: the shape of the end-to-end "2 of 4" scenario.
+class VcpuManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto vm = hv_.CreateVm({});
+    ASSERT_THAT(vm, IsOk());
+    vm_ = std::move(*vm);
+    record_ = hv_.vms().back();
+    std::vector<VcpuSetup> setups;
+    for (uint32_t i = 0; i < 4; ++i) {
+      auto v = vm_->CreateVcpu(i);
+      ASSERT_THAT(v, IsOk());
+      ASSERT_THAT((*v)->Init(VcpuFeatures{.power_off = i != 0}), IsOk());
+      setups.push_back(VcpuSetup{std::move(*v), FakeMpidr(i), i < 2});
+    }
+    auto gic = vm_->CreateVgicV3();
+    ASSERT_THAT(gic, IsOk());
+    ASSERT_THAT((*gic)->SetDistributor(0x800'0000), IsOk());
+    ASSERT_THAT((*gic)->AddRedistributorRegion(0, {0x80a'0000, 4}), IsOk());
+    ASSERT_THAT((*gic)->Initialize(), IsOk());
+    ASSERT_THAT(bus_.Insert(0x900'0000, 0x1000, device_, "echo"), IsOk());
+    mgr_ = std::make_unique<VcpuManager>("t", std::move(setups), VcpuFeatures{}, &bus_, &sink_);
+  }
+  void TearDown() override { mgr_.reset(); }
+
+  // Makes vCPU `caller` issue a PSCI call; returns the x0 the guest sees afterwards.
+  uint64_t Call(uint32_t caller, uint32_t fn, uint64_t x1 = 0, uint64_t x2 = 0, uint64_t x3 = 0) {
+    auto v = record_->vcpu(caller);
+    // The caller's thread must be inside Run() (waiting for an exit) before we script one;
+    // then run_count + 1 means "handled and back in the guest".
+    EXPECT_TRUE(v->WaitForRunCount(1, kWait));
+    const uint64_t runs = v->run_count();
+    v->PushExit(ScriptedExit{HypercallExit{fn, false}, {{Reg::kX1, x1}, {Reg::kX2, x2}, {Reg::kX3, x3}}});
+    EXPECT_TRUE(v->WaitForRunCount(runs + 1, kWait));
+    return v->reg(Reg::kX0);
+  }
+  VcpuState StateOf(uint32_t id) { return mgr_->Snapshot()[id].state; }
+
+  FakeHypervisor hv_;
+  std::unique_ptr<VmHandle> vm_;
+  std::shared_ptr<FakeVmRecord> record_;
+  Bus bus_;
+  std::shared_ptr<EchoDevice> device_ = std::make_shared<EchoDevice>();
+  RecordingSink sink_;
+  std::unique_ptr<VcpuManager> mgr_;
+};
+
+TEST_F(VcpuManagerTest, InitialStatesAndBootVcpu) {
+  auto snap = mgr_->Snapshot();
+  ASSERT_EQ(snap.size(), 4u);
+  EXPECT_EQ(snap[0].state, VcpuState::kOffline);
+  EXPECT_EQ(snap[1].state, VcpuState::kOffline);
+  EXPECT_EQ(snap[2].state, VcpuState::kParked);
+  EXPECT_EQ(snap[3].state, VcpuState::kParked);
+  EXPECT_TRUE(snap[1].acpi_enabled);
+  EXPECT_FALSE(snap[2].acpi_enabled);
+  EXPECT_EQ(snap[3].mpidr, FakeMpidr(3));
+
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0x4800'0000), IsOk());
+  auto v0 = record_->vcpu(0);
+  ASSERT_TRUE(v0->WaitForRunCount(1, kWait));
+  EXPECT_EQ(v0->reg(Reg::kPc), 0x4020'0000u);
+  EXPECT_EQ(v0->reg(Reg::kX0), 0x4800'0000u);
+  EXPECT_EQ(v0->mp_state(), MpState::kRunnable);
+  snap = mgr_->Snapshot();
+  EXPECT_EQ(snap[0].state, VcpuState::kOnline);
+  EXPECT_EQ(snap[0].power, PsciPower::kOn);
+  EXPECT_GT(snap[0].thread_id, 0);
+  EXPECT_EQ(snap[2].thread_id, 0);  // parked: no thread
+  EXPECT_EQ(mgr_->OnlineCount(), 1u);
+}
+
+TEST_F(VcpuManagerTest, PsciCpuOnPolicy) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  // Boot secondary: SUCCESS, re-initialised with entry and context id, its thread runs.
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 0xc0ffee), 0u);
+  auto v1 = record_->vcpu(1);
+  ASSERT_TRUE(v1->WaitForRunCount(1, kWait));
+  EXPECT_EQ(v1->init_count(), 2);
+  EXPECT_EQ(v1->reg(Reg::kPc), 0x4030'0000u);
+  EXPECT_EQ(v1->reg(Reg::kX0), 0xc0ffeeu);
+  EXPECT_EQ(StateOf(1), VcpuState::kOnline);
+  // Again: ALREADY_ON. A parked vCPU: DENIED, and it is left untouched.
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 0),
+            psci::EncodeReturn(psci::Return::kAlreadyOn));
+  EXPECT_EQ(Call(1, psci::kFnCpuOn32, Affinity(2), 0x4030'0000, 0),
+            psci::EncodeReturn(psci::Return::kDenied));
+  EXPECT_EQ(record_->vcpu(2)->init_count(), 1);
+  EXPECT_EQ(record_->vcpu(2)->run_count(), 0u);
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+  // Unknown MPIDR and non-affinity bits: INVALID_PARAMS.
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(9), 0, 0),
+            psci::EncodeReturn(psci::Return::kInvalidParams));
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1) | (1ULL << 31), 0, 0),
+            psci::EncodeReturn(psci::Return::kInvalidParams));
+  // Another SMCCC id that reached userspace: NOT_SUPPORTED.
+  EXPECT_EQ(Call(0, 0x8400'0000), psci::EncodeReturn(psci::Return::kNotSupported));
+  EXPECT_EQ(mgr_->Snapshot()[0].hypercall_exits, 5u);  // one of the six came from vCPU 1
+  EXPECT_EQ(mgr_->Snapshot()[1].hypercall_exits, 1u);
+}
+
+TEST_F(VcpuManagerTest, CpuOffStopsTheThreadAndCpuOnRestartsIt) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
+  auto v1 = record_->vcpu(1);
+  ASSERT_TRUE(v1->WaitForRunCount(1, kWait));
+  v1->PushExit(ScriptedExit{HypercallExit{psci::kFnCpuOff, false}, {}});
+  ASSERT_TRUE(v1->WaitForMpState(MpState::kStopped, kWait));
+  // The thread ends without entering the guest again.
+  for (int i = 0; i < 100 && mgr_->Snapshot()[1].thread_id != 0; ++i) absl::SleepFor(absl::Milliseconds(10));
+  auto snap = mgr_->Snapshot();
+  EXPECT_EQ(snap[1].state, VcpuState::kOffline);
+  EXPECT_EQ(snap[1].power, PsciPower::kOff);
+  EXPECT_EQ(snap[1].thread_id, 0);
+  EXPECT_EQ(v1->run_count(), 1u);  // never re-entered the guest after CPU_OFF
+  // And it can be brought back.
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4040'0000, 2), 0u);
+  ASSERT_TRUE(v1->WaitForRunCount(2, kWait));
+  EXPECT_EQ(v1->reg(Reg::kPc), 0x4040'0000u);
+  EXPECT_EQ(v1->init_count(), 3);
+  EXPECT_EQ(StateOf(1), VcpuState::kOnline);
+}
+
+TEST_F(VcpuManagerTest, MmioGoesToTheBus) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  auto v0 = record_->vcpu(0);
+  MmioExit read{0x900'0010, 4, false, {}};
+  MmioExit write{0x900'0020, 2, true, {0x34, 0x12}};
+  MmioExit unmapped{0x1234'0000, 8, false, {}};
+  v0->PushExit({read, {}});
+  ASSERT_TRUE(v0->WaitForRunCount(2, kWait));
+  EXPECT_EQ(v0->last_mmio_read_data(), (std::vector<uint8_t>{0x10, 0x11, 0, 0}));
+  v0->PushExit({write, {}});
+  v0->PushExit({unmapped, {}});
+  ASSERT_TRUE(v0->WaitForRunCount(4, kWait));
+  EXPECT_EQ(device_->writes(), (std::vector<std::pair<uint64_t, uint64_t>>{{0x20, 0x1234}}));
+  EXPECT_EQ(v0->last_mmio_read_data(), std::vector<uint8_t>(8, 0));
+  EXPECT_EQ(bus_.unmapped_accesses(), 1u);
+  EXPECT_EQ(mgr_->Snapshot()[0].mmio_exits, 3u);
+}
+
+TEST_F(VcpuManagerTest, SystemEventsAndFailuresReachTheSink) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
+  record_->vcpu(1)->PushExit({SystemEventExit{SystemEventExit::Type::kShutdown, 1}, {}});
+  ASSERT_TRUE(sink_.WaitForEvents(1));
+  hv_.FailNext("Run", absl::InternalError("KVM_RUN: Bad address"));
+  record_->vcpu(0)->PushExit({MmioExit{0x900'0000, 4, false, {}}, {}});
+  ASSERT_TRUE(sink_.WaitForEvents(2));
+  EXPECT_EQ(sink_.events(), (std::vector<std::string>{
+                                "system 1 0", "failed 0 INTERNAL: KVM_RUN: Bad address"}));
+}
+
+TEST_F(VcpuManagerTest, StopAllJoinsRunningThreadsAndDeniesLaterCpuOn) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
+  ASSERT_TRUE(record_->vcpu(1)->WaitForRunCount(1, kWait));
+  mgr_->StopAll();
+  auto snap = mgr_->Snapshot();
+  EXPECT_EQ(snap[0].thread_id, 0);
+  EXPECT_EQ(snap[1].thread_id, 0);
+  EXPECT_EQ(mgr_->CpuOn(0, psci::CpuOnArgs{Affinity(1), 0, 0}),
+            psci::Return::kAlreadyOn);  // still marked on: the VM is gone, not the CPU
+  mgr_->StopAll();  // idempotent
+}
+
+TEST_F(VcpuManagerTest, FailedReinitIsAnInternalFailureNotACrash) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  hv_.FailNext("Init", absl::InternalError("KVM_ARM_VCPU_INIT: Invalid argument"));
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1),
+            psci::EncodeReturn(psci::Return::kInternalFailure));
+  EXPECT_EQ(StateOf(1), VcpuState::kOffline);
+  EXPECT_EQ(record_->vcpu(1)->run_count(), 0u);
+}
+
+}  // namespace
+}  // namespace vmmd::core

@@ -1,0 +1,238 @@
+#include "core/vm/vm.h"
+
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/common/log.h"
+#include "core/vm/machine.h"
+
+namespace vmmd::core {
+
+std::string_view VmStateName(VmState state) {
+  switch (state) {
+    case VmState::kCreated:
+      return "CREATED";
+    case VmState::kStarting:
+      return "STARTING";
+    case VmState::kRunning:
+      return "RUNNING";
+    case VmState::kStopping:
+      return "STOPPING";
+    case VmState::kStopped:
+      return "STOPPED";
+    case VmState::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+Vm::Vm(VmSpec spec, Hypervisor* hypervisor)
+    : spec_(std::move(spec)), hypervisor_(hypervisor), created_at_(absl::Now()) {
+  controller_ = std::thread([this] { ControllerLoop(); });
+}
+
+Vm::~Vm() { Shutdown(); }
+
+void Vm::Sink::OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) {
+  vm_->Post(GuestEvent{generation_, vcpu, false, event, absl::OkStatus()});
+}
+
+void Vm::Sink::OnVcpuFailed(uint32_t vcpu, const absl::Status& status) {
+  vm_->Post(GuestEvent{generation_, vcpu, true, SystemEventExit{}, status});
+}
+
+void Vm::Post(GuestEvent event) {
+  absl::MutexLock lock(&events_mu_);
+  events_.push_back(std::move(event));
+}
+
+void Vm::ControllerLoop() {
+  while (true) {
+    GuestEvent event;
+    {
+      absl::MutexLock lock(&events_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(events_mu_) {
+        return quit_ || !events_.empty();
+      };
+      events_mu_.Await(absl::Condition(&ready));
+      if (quit_) return;
+      event = std::move(events_.front());
+      events_.pop_front();
+    }
+    HandleGuestEvent(event);
+  }
+}
+
+void Vm::HandleGuestEvent(const GuestEvent& event) {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_ || event.generation != generation_) return;  // from a machine already gone
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kRunning) return;
+  }
+  if (event.failed) {
+    LogError("%s: vCPU %u failed: %s", spec_.name, event.vcpu, event.status.ToString());
+    TearDownLocked(VmState::kFailed,
+                   absl::StrFormat("vCPU %u failed: %s", event.vcpu, event.status.ToString()));
+    return;
+  }
+  switch (event.event.type) {
+    case SystemEventExit::Type::kShutdown:
+      LogInfo("%s: guest powered off", spec_.name);
+      TearDownLocked(VmState::kStopped, "guest powered off");
+      return;
+    case SystemEventExit::Type::kReset: {
+      LogInfo("%s: guest requested a reset; restarting", spec_.name);
+      TearDownLocked(VmState::kStopped, "guest reset");
+      {
+        absl::MutexLock lock(&mu_);
+        ++restarts_;
+      }
+      if (absl::Status s = BootLocked(); !s.ok()) {
+        LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
+      }
+      return;
+    }
+    case SystemEventExit::Type::kCrash:
+      TearDownLocked(VmState::kFailed, "guest crashed (PSCI system event CRASH)");
+      return;
+    case SystemEventExit::Type::kOther:
+      TearDownLocked(VmState::kFailed,
+                     absl::StrFormat("unexpected guest system event %u", event.event.raw_type));
+      return;
+  }
+}
+
+absl::Status Vm::BootLocked() {
+  ++generation_;
+  auto sink = std::make_unique<Sink>(this, generation_);
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = VmState::kStarting;
+    reason_.clear();
+  }
+  absl::StatusOr<std::unique_ptr<Machine>> machine = Machine::Build(spec_, hypervisor_, sink.get());
+  absl::Status status = machine.ok() ? (*machine)->Start() : machine.status();
+  absl::MutexLock lock(&mu_);
+  if (!status.ok()) {
+    state_ = VmState::kFailed;
+    reason_ = absl::StrFormat("start failed: %s", status.message());
+    stopped_at_ = absl::Now();
+    // The half-built machine (if any) and its sink are destroyed here, machine first.
+    if (machine.ok()) machine->reset();
+    return status;
+  }
+  sink_ = std::move(sink);
+  machine_ = std::move(*machine);
+  state_ = VmState::kRunning;
+  started_at_ = absl::Now();
+  LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
+          spec_.max_vcpus, spec_.memory_mib);
+  return absl::OkStatus();
+}
+
+void Vm::TearDownLocked(VmState state, std::string reason) {
+  Machine* machine = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = VmState::kStopping;
+    machine = machine_.get();
+  }
+  if (machine != nullptr) machine->Stop();  // joins vCPU threads; readers may still snapshot
+  std::unique_ptr<Machine> dead_machine;
+  std::unique_ptr<Sink> dead_sink;
+  {
+    absl::MutexLock lock(&mu_);
+    dead_machine = std::move(machine_);
+    dead_sink = std::move(sink_);
+    state_ = state;
+    reason_ = std::move(reason);
+    stopped_at_ = absl::Now();
+  }
+  dead_machine.reset();  // frees KVM and guest RAM outside mu_
+}
+
+absl::Status Vm::Start() {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kCreated && state_ != VmState::kStopped && state_ != VmState::kFailed) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "VM %s is %s; only a CREATED, STOPPED or FAILED VM can be started", spec_.name,
+          VmStateName(state_)));
+    }
+  }
+  return BootLocked();
+}
+
+absl::Status Vm::Stop() {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kRunning) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("VM %s is %s, not RUNNING", spec_.name, VmStateName(state_)));
+    }
+  }
+  TearDownLocked(VmState::kStopped, "stopped by request");
+  return absl::OkStatus();
+}
+
+void Vm::Shutdown() {
+  {
+    absl::MutexLock op(&op_mu_);
+    if (!shut_down_) {
+      shut_down_ = true;
+      bool running = false;
+      {
+        absl::MutexLock lock(&mu_);
+        running = machine_ != nullptr;
+      }
+      if (running) TearDownLocked(VmState::kStopped, "deleted");
+    }
+  }
+  {
+    absl::MutexLock lock(&events_mu_);
+    quit_ = true;
+  }
+  if (controller_.joinable()) controller_.join();
+}
+
+VmInfo Vm::Info() const {
+  absl::MutexLock lock(&mu_);
+  VmInfo info;
+  info.spec = spec_;
+  info.spec.max_vcpus = spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus;
+  info.state = state_;
+  info.state_reason = reason_;
+  info.created_at = created_at_;
+  info.started_at = started_at_;
+  info.stopped_at = stopped_at_;
+  info.restarts = restarts_;
+  if (machine_ != nullptr) {
+    info.online_vcpus = machine_->OnlineCount();
+    info.unmapped_mmio = machine_->UnmappedMmio();
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<VcpuInfo>> Vm::CpuState() const {
+  absl::MutexLock lock(&mu_);
+  if (machine_ != nullptr) return machine_->Snapshot();
+  // Not running: every possible vCPU exists only on paper.
+  std::vector<VcpuInfo> out;
+  const uint32_t max_vcpus = spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus;
+  for (uint32_t i = 0; i < max_vcpus; ++i) {
+    VcpuInfo v;
+    v.id = i;
+    v.boot = i < spec_.boot_vcpus;
+    v.state = v.boot ? VcpuState::kOffline : VcpuState::kParked;
+    v.acpi_enabled = v.boot;
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace vmmd::core

@@ -1,0 +1,97 @@
+// One VM's controller. Lifecycle calls (Start/Stop/Shutdown) are serialised by op_mu_; state
+// readers take only mu_, so a slow start never blocks GetVm/ListVms. Guest-initiated events
+// (power off, reset, a failed vCPU) arrive on vCPU threads and are handled on the VM's own
+// controller thread, which may stop the machine (joining vCPU threads) without deadlock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/hypervisor/hypervisor.h"
+#include "core/vcpu/vcpu_manager.h"
+#include "core/vm/vm_types.h"
+
+namespace vmmd::core {
+
+class Machine;
+
+class Vm {
+ public:
+  Vm(VmSpec spec, Hypervisor* hypervisor);
+  ~Vm();  // Shutdown()
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  const std::string& name() const { return spec_.name; }
+
+  // FAILED_PRECONDITION unless CREATED, STOPPED or FAILED. On a build error the VM is FAILED
+  // (with the reason) and the error is returned.
+  absl::Status Start();
+  // FAILED_PRECONDITION unless RUNNING.
+  absl::Status Stop();
+  // Stops everything, including the controller thread; afterwards every call fails NOT_FOUND.
+  void Shutdown();
+
+  VmInfo Info() const;
+  absl::StatusOr<std::vector<VcpuInfo>> CpuState() const;
+
+ private:
+  struct GuestEvent {
+    uint64_t generation;
+    uint32_t vcpu;
+    bool failed;             // a vCPU error (status) rather than a system event
+    SystemEventExit event;
+    absl::Status status;
+  };
+  // Forwards a machine's vCPU events to the controller queue, tagged with its generation so
+  // events from a machine that is already gone are ignored.
+  class Sink : public VcpuEventSink {
+   public:
+    Sink(Vm* vm, uint64_t generation) : vm_(vm), generation_(generation) {}
+    void OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) override;
+    void OnVcpuFailed(uint32_t vcpu, const absl::Status& status) override;
+
+   private:
+    Vm* const vm_;
+    const uint64_t generation_;
+  };
+
+  void Post(GuestEvent event);
+  void ControllerLoop();
+  void HandleGuestEvent(const GuestEvent& event);
+  // Builds and starts a machine. Requires op_mu_.
+  absl::Status BootLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Stops and frees the machine, then records `state` / `reason`. Requires op_mu_.
+  void TearDownLocked(VmState state, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+
+  const VmSpec spec_;
+  Hypervisor* const hypervisor_;
+
+  absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(op_mu_) = false;
+
+  mutable absl::Mutex mu_;
+  VmState state_ ABSL_GUARDED_BY(mu_) = VmState::kCreated;
+  std::string reason_ ABSL_GUARDED_BY(mu_);
+  absl::Time created_at_;
+  absl::Time started_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time stopped_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint32_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<Machine> machine_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Sink> sink_ ABSL_GUARDED_BY(mu_);  // outlives machine_
+
+  absl::Mutex events_mu_;
+  std::deque<GuestEvent> events_ ABSL_GUARDED_BY(events_mu_);
+  bool quit_ ABSL_GUARDED_BY(events_mu_) = false;
+  std::thread controller_;
+};
+
+}  // namespace vmmd::core

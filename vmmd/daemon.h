@@ -1,0 +1,69 @@
+// The vmmd daemon as a library: the gRPC server on a Unix socket over a core::VmManager.
+// main() only parses flags, opens the hypervisor and calls RunDaemon.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/common/scoped_fd.h"
+#include "core/hypervisor/hypervisor.h"
+#include "core/vm/vm_manager.h"
+#include "grpcpp/server.h"
+#include "vmmd/defaults.h"
+#include "vmmd/grpc_service.h"
+
+namespace vmmd {
+
+struct DaemonOptions {
+  // The API socket. Its parent directory is created (0755) if missing; the socket is 0600.
+  std::string socket_path = kDefaultSocketPath;
+  // How long in-flight RPCs may run once shutdown begins; then they are cancelled.
+  absl::Duration shutdown_grace = absl::Seconds(5);
+};
+
+// The full name under which the health service reports the API ("" reports the server).
+inline constexpr char kVmmServiceName[] = "vmmd.v1.Vmm";
+
+class Daemon {
+ public:
+  // Claims the socket path (single instance: a lock file "<socket>.lock", and a socket file
+  // that still answers is refused with ALREADY_EXISTS; a stale one is removed), then serves
+  // vmmd.v1.Vmm and grpc.health.v1.Health (SERVING). `hypervisor` must outlive the daemon.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(core::Hypervisor* hypervisor,
+                                                       const DaemonOptions& options);
+  ~Daemon();  // Shutdown()
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Idempotent, thread-safe: health NOT_SERVING, server shutdown (in-flight RPCs get
+  // shutdown_grace), every VM stopped, socket file removed.
+  void Shutdown();
+
+  const std::string& socket_path() const { return options_.socket_path; }
+  core::VmManager& vms() { return *vms_; }
+
+ private:
+  Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock);
+  absl::Status Listen();
+
+  const DaemonOptions options_;
+  ScopedFd lock_;  // flock on <socket>.lock, held for the daemon's life
+  // Destruction order matters: the server goes first, then the service, then the VMs.
+  std::unique_ptr<core::VmManager> vms_;
+  std::unique_ptr<VmmService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Runs the daemon until SIGTERM or SIGINT, then shuts it down and returns. Blocks both
+// signals in the calling thread first (threads it starts inherit the mask) and takes them
+// with sigwait; call it before the process starts other threads. Restores the signal mask.
+absl::Status RunDaemon(core::Hypervisor* hypervisor, const DaemonOptions& options);
+
+}  // namespace vmmd

@@ -1,0 +1,160 @@
+#include "vmmd/grpc_service.h"
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "core/common/log.h"
+#include "core/common/status_macros.h"
+#include "vmmd/status_to_grpc.h"
+#include "vmmd/vm_convert.h"
+
+namespace vmmd {
+namespace {
+
+absl::Status ValidateText(const std::string& value, absl::string_view field) {
+  if (value.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must not contain NUL bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// Optional (may be empty) paths must be absolute: relative ones would resolve against the
+// daemon's working directory, which means nothing to a client.
+absl::Status ValidatePath(const std::string& path, absl::string_view field, bool required) {
+  if (path.empty()) {
+    if (required) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+    return absl::OkStatus();
+  }
+  VMMD_RETURN_IF_ERROR(ValidateText(path, field));
+  if (path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be an absolute path on the vmmd host (got \"", path, "\")"));
+  }
+  return absl::OkStatus();
+}
+
+// Logs the outcome of a state-changing call and converts its status.
+grpc::Status Finish(absl::string_view method, const std::string& name,
+                    const absl::Status& status) {
+  if (status.ok()) {
+    LogInfo("api: %s(%s): OK", method, name);
+  } else {
+    LogInfo("api: %s(%s): %s", method, name, status.ToString());
+  }
+  return ToGrpcStatus(status);
+}
+
+grpc::Status FinishRead(absl::string_view method, const std::string& name,
+                        const absl::Status& status) {
+  if (!status.ok()) LogDebug("api: %s(%s): %s", method, name, status.ToString());
+  return ToGrpcStatus(status);
+}
+
+}  // namespace
+
+absl::Status ValidateVmName(const std::string& name, const char* field) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  return ValidateText(name, field);
+}
+
+absl::Status ValidateCreateVmRequest(const v1::CreateVmRequest& request) {
+  if (!request.has_spec()) return absl::InvalidArgumentError("spec is required");
+  const v1::VmSpec& spec = request.spec();
+  VMMD_RETURN_IF_ERROR(ValidateVmName(spec.name(), "spec.name"));
+  VMMD_RETURN_IF_ERROR(ValidatePath(spec.kernel_path(), "spec.kernel_path", true));
+  VMMD_RETURN_IF_ERROR(ValidatePath(spec.initrd_path(), "spec.initrd_path", false));
+  VMMD_RETURN_IF_ERROR(ValidatePath(spec.firmware_path(), "spec.firmware_path", false));
+  VMMD_RETURN_IF_ERROR(ValidatePath(spec.console_log_path(), "spec.console_log_path", false));
+  VMMD_RETURN_IF_ERROR(ValidateText(spec.cmdline(), "spec.cmdline"));
+  if (spec.memory_mib() == 0) {
+    return absl::InvalidArgumentError("spec.memory_mib is required (guest RAM in MiB, > 0)");
+  }
+  if (spec.boot_vcpus() == 0) {
+    return absl::InvalidArgumentError("spec.boot_vcpus is required (>= 1)");
+  }
+  if (spec.max_vcpus() == 0) {
+    return absl::InvalidArgumentError("spec.max_vcpus is required (>= boot_vcpus)");
+  }
+  return absl::OkStatus();  // ranges and file checks: core::VmManager
+}
+
+grpc::Status VmmService::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* request,
+                                  v1::Vm* response) {
+  return Finish("CreateVm", request->spec().name(), DoCreateVm(*request, response));
+}
+
+grpc::Status VmmService::StartVm(grpc::ServerContext*, const v1::StartVmRequest* request,
+                                 v1::Vm* response) {
+  return Finish("StartVm", request->name(), DoStartVm(*request, response));
+}
+
+grpc::Status VmmService::StopVm(grpc::ServerContext*, const v1::StopVmRequest* request,
+                                v1::Vm* response) {
+  return Finish("StopVm", request->name(), DoStopVm(*request, response));
+}
+
+grpc::Status VmmService::DeleteVm(grpc::ServerContext*, const v1::DeleteVmRequest* request,
+                                  v1::DeleteVmResponse*) {
+  return Finish("DeleteVm", request->name(), DoDeleteVm(*request));
+}
+
+grpc::Status VmmService::GetVm(grpc::ServerContext*, const v1::GetVmRequest* request,
+                               v1::Vm* response) {
+  return FinishRead("GetVm", request->name(), DoGetVm(request->name(), response));
+}
+
+grpc::Status VmmService::ListVms(grpc::ServerContext*, const v1::ListVmsRequest*,
+                                 v1::ListVmsResponse* response) {
+  for (const core::VmInfo& info : vms_->ListVms()) *response->add_vms() = VmToProto(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status VmmService::GetCPUState(grpc::ServerContext*,
+                                     const v1::GetCPUStateRequest* request,
+                                     v1::GetCPUStateResponse* response) {
+  return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response));
+}
+
+absl::Status VmmService::DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateCreateVmRequest(request));
+  VMMD_RETURN_IF_ERROR(vms_->CreateVm(VmSpecFromProto(request.spec())));
+  return DoGetVm(request.spec().name(), response);
+}
+
+absl::Status VmmService::DoStartVm(const v1::StartVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_RETURN_IF_ERROR(vms_->StartVm(request.name()));
+  return DoGetVm(request.name(), response);
+}
+
+absl::Status VmmService::DoStopVm(const v1::StopVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_RETURN_IF_ERROR(vms_->StopVm(request.name()));
+  return DoGetVm(request.name(), response);
+}
+
+absl::Status VmmService::DoDeleteVm(const v1::DeleteVmRequest& request) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  return vms_->DeleteVm(request.name());
+}
+
+absl::Status VmmService::DoGetVm(const std::string& name, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(name, "name"));
+  VMMD_ASSIGN_OR_RETURN(core::VmInfo info, vms_->GetVm(name));
+  *response = VmToProto(info);
+  return absl::OkStatus();
+}
+
+absl::Status VmmService::DoGetCpuState(const v1::GetCPUStateRequest& request,
+                                       v1::GetCPUStateResponse* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_ASSIGN_OR_RETURN(std::vector<core::VcpuInfo> vcpus, vms_->GetCpuState(request.name()));
+  response->set_name(request.name());
+  for (const core::VcpuInfo& vcpu : vcpus) *response->add_vcpus() = VcpuToProto(vcpu);
+  return absl::OkStatus();
+}
+
+}  // namespace vmmd

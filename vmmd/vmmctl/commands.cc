@@ -1,0 +1,114 @@
+#include "vmmd/vmmctl/commands.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "vmmd/defaults.h"
+#include "vmmd/unix_socket.h"
+#include "vmmd/v1/vmm.grpc.pb.h"
+#include "vmmd/vmmctl/format.h"
+
+namespace vmmd::vmmctl {
+namespace {
+
+constexpr absl::string_view kUnixScheme = "unix:";
+constexpr const char* kCreateFlags[] = {"kernel",     "initrd", "cmdline",   "firmware",
+                                        "memory_mib", "vcpus",  "max_vcpus", "console_log"};
+
+std::string Absolute(const std::string& path, const std::string& cwd) {
+  if (path.empty() || path[0] == '/') return path;
+  if (cwd.empty() || cwd.back() == '/') return cwd + path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+std::string SocketPath(const std::string& socket) {
+  return absl::StartsWith(socket, kUnixScheme) ? socket.substr(kUnixScheme.size()) : socket;
+}
+
+absl::Status Usage(absl::string_view problem) { return absl::InvalidArgumentError(problem); }
+
+}  // namespace
+
+std::string UsageText() {
+  return absl::StrCat(
+      "Usage: vmmctl [--socket=PATH] [--json] [--timeout=SECONDS] COMMAND [ARGS]\n"
+      "Commands:\n"
+      "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
+      "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n"
+      "  start NAME    boot a created or stopped VM\n"
+      "  stop NAME     stop a running VM (it stays listed)\n"
+      "  delete NAME   stop the VM if it runs, then forget it\n"
+      "  get NAME      show one VM\n"
+      "  list          show every VM\n"
+      "  cpus NAME     show every possible vCPU of a VM\n"
+      "Flags:\n"
+      "  --socket=PATH      vmmd's API socket (default ",
+      kDefaultSocketPath,
+      ")\n"
+      "  --json             print the response message as JSON (proto field names)\n"
+      "  --timeout=SECONDS  deadline of the call (default 30)\n"
+      "Relative FILE paths are made absolute against the current directory.\n");
+}
+
+absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagValues& flags,
+                                           const std::string& cwd) {
+  if (args.positional.empty()) return Usage("missing COMMAND");
+  Invocation inv;
+  inv.command = args.positional[0];
+  const bool known = inv.command == "create" || inv.command == "start" ||
+                     inv.command == "stop" || inv.command == "delete" || inv.command == "get" ||
+                     inv.command == "list" || inv.command == "cpus";
+  if (!known) return Usage(absl::StrCat("unknown command '", inv.command, "'"));
+  const size_t want = inv.command == "list" ? 1 : 2;
+  if (args.positional.size() < want) return Usage(absl::StrCat(inv.command, ": missing NAME"));
+  if (args.positional.size() > want) {
+    return Usage(absl::StrCat(inv.command, ": unexpected argument '", args.positional[want], "'"));
+  }
+  if (want == 2) inv.name = args.positional[1];
+  if (inv.command != "create") {
+    for (const char* flag : kCreateFlags) {
+      if (args.flags_set.contains(flag)) {
+        return Usage(absl::StrCat(inv.command, ": --", flag, " is only for create"));
+      }
+    }
+  } else {
+    for (const char* flag : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
+      if (!args.flags_set.contains(flag)) {
+        return Usage(absl::StrCat("create: --", flag, " is required"));
+      }
+    }
+    if (flags.kernel.empty()) return Usage("create: --kernel must not be empty");
+    v1::VmSpec& spec = inv.spec;
+    spec.set_name(inv.name);
+    spec.set_kernel_path(Absolute(flags.kernel, cwd));
+    spec.set_initrd_path(Absolute(flags.initrd, cwd));
+    spec.set_cmdline(flags.cmdline);
+    spec.set_firmware_path(Absolute(flags.firmware, cwd));
+    spec.set_memory_mib(flags.memory_mib);
+    spec.set_boot_vcpus(flags.vcpus);
+    spec.set_max_vcpus(flags.max_vcpus);
+    spec.set_console_log_path(Absolute(flags.console_log, cwd));
+  }
+  if (flags.socket.empty() || SocketPath(flags.socket).empty()) {
+    return Usage("--socket must not be empty");
+  }
+  if (!std::isfinite(flags.timeout_seconds) || flags.timeout_seconds <= 0 ||
+      flags.timeout_seconds > 1e6) {
+    return Usage("--timeout must be a number of seconds in (0, 1000000]");
+  }
+  inv.socket = flags.socket;
+  inv.timeout = absl::Seconds(flags.timeout_seconds);
+  inv.json = flags.json;
+  return inv;
+}
+
+}  // namespace vmmd::vmmctl

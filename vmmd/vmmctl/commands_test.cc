@@ -1,0 +1,130 @@
+#include "vmmd/vmmctl/commands.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::vmmctl {
+namespace {
+
+using ::vmmd::testing::StatusIs;
+
+ParsedArgs Args(std::vector<std::string> positional,
+                absl::flat_hash_set<std::string> flags_set = {}) {
+  ParsedArgs args;
+  args.positional = std::move(positional);
+  args.flags_set = std::move(flags_set);
+  return args;
+}
+
+FlagValues Flags() {
+  FlagValues flags;
+  flags.socket = "/run/vmmd/vmmd.sock";
+  return flags;
+}
+
+FlagValues CreateFlags() {
+  FlagValues flags = Flags();
+  flags.kernel = "images/Image";
+  flags.initrd = "/abs/initrd";
+  flags.cmdline = "console=ttyAMA0";
+  flags.firmware = "fw.fd";
+  flags.console_log = "";
+  flags.memory_mib = 256;
+  flags.vcpus = 2;
+  flags.max_vcpus = 4;
+  return flags;
+}
+
+const absl::flat_hash_set<std::string> kCreateSet = {"kernel", "initrd", "cmdline", "firmware",
+                                                     "memory_mib", "vcpus", "max_vcpus"};
+
+TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
+  absl::StatusOr<Invocation> inv =
+      BuildInvocation(Args({"create", "vm1"}, kCreateSet), CreateFlags(), "/home/me");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->command, "create");
+  EXPECT_EQ(inv->name, "vm1");
+  EXPECT_EQ(inv->spec.name(), "vm1");
+  EXPECT_EQ(inv->spec.kernel_path(), "/home/me/images/Image");
+  EXPECT_EQ(inv->spec.initrd_path(), "/abs/initrd");
+  EXPECT_EQ(inv->spec.firmware_path(), "/home/me/fw.fd");
+  EXPECT_EQ(inv->spec.console_log_path(), "");
+  EXPECT_EQ(inv->spec.cmdline(), "console=ttyAMA0");
+  EXPECT_EQ(inv->spec.memory_mib(), 256u);
+  EXPECT_EQ(inv->spec.boot_vcpus(), 2u);
+  EXPECT_EQ(inv->spec.max_vcpus(), 4u);
+  EXPECT_EQ(inv->timeout, absl::Seconds(30));
+  EXPECT_FALSE(inv->json);
+}
+
+TEST(BuildInvocationTest, CreateNeedsItsFlags) {
+  for (const char* missing : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
+    absl::flat_hash_set<std::string> set = kCreateSet;
+    set.erase(missing);
+    EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, set), CreateFlags(), "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         std::string("create: --") + missing + " is required"));
+  }
+}
+
+TEST(BuildInvocationTest, NameCommands) {
+  for (const char* cmd : {"start", "stop", "delete", "get", "cpus"}) {
+    absl::StatusOr<Invocation> inv = BuildInvocation(Args({cmd, "vm1"}), Flags(), "/");
+    ASSERT_TRUE(inv.ok()) << cmd;
+    EXPECT_EQ(inv->name, "vm1");
+    EXPECT_THAT(BuildInvocation(Args({cmd}), Flags(), "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument, std::string(cmd) + ": missing NAME"));
+    EXPECT_THAT(BuildInvocation(Args({cmd, "a", "b"}), Flags(), "/"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         std::string(cmd) + ": unexpected argument 'b'"));
+  }
+}
+
+TEST(BuildInvocationTest, ListTakesNoName) {
+  EXPECT_TRUE(BuildInvocation(Args({"list"}), Flags(), "/").ok());
+  EXPECT_THAT(BuildInvocation(Args({"list", "vm1"}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "list: unexpected argument 'vm1'"));
+}
+
+TEST(BuildInvocationTest, UsageErrors) {
+  EXPECT_THAT(BuildInvocation(Args({}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "missing COMMAND"));
+  EXPECT_THAT(BuildInvocation(Args({"frobnicate"}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown command 'frobnicate'"));
+  EXPECT_THAT(BuildInvocation(Args({"get", "vm1"}, {"kernel"}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "get: --kernel is only for create"));
+  FlagValues flags = Flags();
+  flags.timeout_seconds = 0;
+  EXPECT_THAT(BuildInvocation(Args({"list"}), flags, "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  flags = Flags();
+  flags.socket = "unix:";
+  EXPECT_THAT(BuildInvocation(Args({"list"}), flags, "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--socket must not be empty"));
+}
+
+TEST(BuildInvocationTest, GlobalFlags) {
+  FlagValues flags = Flags();
+  flags.json = true;
+  flags.timeout_seconds = 0.5;
+  flags.socket = "unix:/tmp/x.sock";
+  absl::StatusOr<Invocation> inv = BuildInvocation(Args({"list"}), flags, "/");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(inv->json);
+  EXPECT_EQ(inv->timeout, absl::Milliseconds(500));
+  EXPECT_EQ(inv->socket, "unix:/tmp/x.sock");
+}
+
+TEST(UsageTextTest, MentionsEveryCommand) {
+  const std::string usage = UsageText();
+  for (const char* word : {"create NAME", "start NAME", "stop NAME", "delete NAME", "get NAME",
+                           "list", "cpus NAME", "--memory-mib=N", "--json", "--timeout"}) {
+    EXPECT_THAT(usage, ::testing::HasSubstr(word));
+  }
+}
+
+}  // namespace
+}  // namespace vmmd::vmmctl

@@ -1,0 +1,165 @@
+#include "vmmd/vmmctl/format.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace vmmd::vmmctl {
+namespace {
+
+std::string StripPrefix(const std::string& name, absl::string_view prefix) {
+  if (name.empty()) return "UNKNOWN";
+  if (absl::StartsWith(name, prefix)) return name.substr(prefix.size());
+  return name;
+}
+
+std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
+std::string YesNo(bool value) { return value ? "yes" : "no"; }
+
+}  // namespace
+
+std::string VmStateLabel(v1::VmState state) {
+  return StripPrefix(v1::VmState_Name(state), "VM_STATE_");
+}
+
+std::string VcpuStateLabel(v1::VcpuState state) {
+  return StripPrefix(v1::VcpuState_Name(state), "VCPU_STATE_");
+}
+
+std::string PsciPowerLabel(v1::PsciPower power) {
+  switch (power) {
+    case v1::PSCI_POWER_ON: return "on";
+    case v1::PSCI_POWER_OFF: return "off";
+    case v1::PSCI_POWER_UNSPECIFIED:
+    default: return "-";
+  }
+}
+
+std::string TimestampLabel(bool set, const google::protobuf::Timestamp& timestamp) {
+  if (!set) return "-";
+  const absl::Time time =
+      absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", time, absl::UTCTimeZone());
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line.append(2, ' ');
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size(), ' ');
+    }
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string FormatVmList(const v1::ListVmsResponse& response) {
+  std::vector<std::vector<std::string>> rows = {{"NAME", "STATE", "ONLINE/MAX", "MEMORY_MIB"}};
+  for (const v1::Vm& vm : response.vms()) {
+    rows.push_back({OrDash(vm.spec().name()), VmStateLabel(vm.state()),
+                    absl::StrCat(vm.online_vcpus(), "/", vm.spec().max_vcpus()),
+                    absl::StrCat(vm.spec().memory_mib())});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatVmDetails(const v1::Vm& vm) {
+  const v1::VmSpec& spec = vm.spec();
+  std::string out;
+  auto line = [&out](absl::string_view key, const std::string& value) {
+    absl::StrAppend(&out, key, ": ", OrDash(value), "\n");
+  };
+  line("name", spec.name());
+  line("state", VmStateLabel(vm.state()));
+  line("reason", vm.state_reason());
+  line("vcpus", absl::StrCat(spec.boot_vcpus()));
+  line("max_vcpus", absl::StrCat(spec.max_vcpus()));
+  line("online_vcpus", absl::StrCat(vm.online_vcpus()));
+  line("memory_mib", absl::StrCat(spec.memory_mib()));
+  line("kernel", spec.kernel_path());
+  line("initrd", spec.initrd_path());
+  line("cmdline", spec.cmdline());
+  line("firmware", spec.firmware_path());
+  line("console_log", spec.console_log_path());
+  line("created", TimestampLabel(vm.has_created_at(), vm.created_at()));
+  line("started", TimestampLabel(vm.has_started_at(), vm.started_at()));
+  line("stopped", TimestampLabel(vm.has_stopped_at(), vm.stopped_at()));
+  line("restarts", absl::StrCat(vm.restarts()));
+  line("unmapped_mmio", absl::StrCat(vm.unmapped_mmio()));
+  return out;
+}
+
+std::string FormatCpuTable(const v1::GetCPUStateResponse& response) {
+  std::vector<std::vector<std::string>> rows = {
+      {"VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID", "EXITS"}};
+  for (const v1::VcpuStatus& vcpu : response.vcpus()) {
+    rows.push_back({absl::StrCat(vcpu.id()), absl::StrFormat("0x%x", vcpu.mpidr()),
+                    VcpuStateLabel(vcpu.state()), YesNo(vcpu.boot()), YesNo(vcpu.acpi_enabled()),
+                    PsciPowerLabel(vcpu.power()), absl::StrCat(vcpu.thread_id()),
+                    absl::StrCat(vcpu.exits())});
+  }
+  return FormatTable(rows);
+}
+
+std::string FormatConfirmation(const std::string& name, const std::string& state) {
+  return absl::StrCat(name, ": ", state, "\n");
+}
+
+std::string GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case grpc::StatusCode::DO_NOT_USE: break;
+  }
+  return absl::StrCat("CODE_", static_cast<int>(code));
+}
+
+std::string FormatError(grpc::StatusCode code, const std::string& message) {
+  return absl::StrCat("vmmctl: ", GrpcCodeName(code), ": ", message, "\n");
+}
+
+absl::StatusOr<std::string> FormatJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot print as JSON: ", status.ToString()));
+  }
+  if (json.empty() || json.back() != '\n') json += '\n';
+  return json;
+}
+
+}  // namespace vmmd::vmmctl

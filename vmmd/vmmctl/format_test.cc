@@ -1,0 +1,172 @@
+#include "vmmd/vmmctl/format.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vmmd::vmmctl {
+namespace {
+
+v1::Vm SampleVm() {
+  v1::Vm vm;
+  v1::VmSpec* spec = vm.mutable_spec();
+  spec->set_name("vm1");
+  spec->set_kernel_path("/k/Image");
+  spec->set_cmdline("console=ttyAMA0 quiet");
+  spec->set_memory_mib(256);
+  spec->set_boot_vcpus(2);
+  spec->set_max_vcpus(4);
+  vm.set_state(v1::VM_STATE_RUNNING);
+  vm.mutable_created_at()->set_seconds(1700000000);
+  vm.mutable_started_at()->set_seconds(1700000001);
+  vm.mutable_started_at()->set_nanos(999999999);
+  vm.set_online_vcpus(2);
+  vm.set_unmapped_mmio(5);
+  return vm;
+}
+
+TEST(FormatTest, Labels) {
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_CREATED), "CREATED");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_STARTING), "STARTING");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_RUNNING), "RUNNING");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_STOPPING), "STOPPING");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_STOPPED), "STOPPED");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_FAILED), "FAILED");
+  EXPECT_EQ(VmStateLabel(v1::VM_STATE_UNSPECIFIED), "UNSPECIFIED");
+  EXPECT_EQ(VmStateLabel(static_cast<v1::VmState>(99)), "UNKNOWN");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_PARKED), "PARKED");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_ENABLING), "ENABLING");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_ENABLED), "ENABLED");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_ONLINE), "ONLINE");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_OFFLINE), "OFFLINE");
+  EXPECT_EQ(VcpuStateLabel(v1::VCPU_STATE_REMOVING), "REMOVING");
+  EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_ON), "on");
+  EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_OFF), "off");
+  EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_UNSPECIFIED), "-");
+}
+
+TEST(FormatTest, Timestamp) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(1700000000);
+  ts.set_nanos(5);
+  EXPECT_EQ(TimestampLabel(true, ts), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(TimestampLabel(false, ts), "-");
+}
+
+TEST(FormatTest, TableAlignsColumnsWithoutTrailingSpaces) {
+  EXPECT_EQ(FormatTable({{"A", "BB", "C"}, {"xxx", "y", "zzzz"}}),
+            "A    BB  C\n"
+            "xxx  y   zzzz\n");
+  EXPECT_EQ(FormatTable({}), "");
+}
+
+TEST(FormatTest, VmList) {
+  v1::ListVmsResponse response;
+  *response.add_vms() = SampleVm();
+  v1::Vm* other = response.add_vms();
+  other->mutable_spec()->set_name("database-7");
+  other->mutable_spec()->set_max_vcpus(16);
+  other->mutable_spec()->set_memory_mib(4096);
+  other->set_state(v1::VM_STATE_CREATED);
+  EXPECT_EQ(FormatVmList(response),
+            "NAME        STATE    ONLINE/MAX  MEMORY_MIB\n"
+            "vm1         RUNNING  2/4         256\n"
+            "database-7  CREATED  0/16        4096\n");
+  EXPECT_EQ(FormatVmList(v1::ListVmsResponse()), "NAME  STATE  ONLINE/MAX  MEMORY_MIB\n");
+}
+
+TEST(FormatTest, VmDetails) {
+  EXPECT_EQ(FormatVmDetails(SampleVm()),
+            "name: vm1\n"
+            "state: RUNNING\n"
+            "reason: -\n"
+            "vcpus: 2\n"
+            "max_vcpus: 4\n"
+            "online_vcpus: 2\n"
+            "memory_mib: 256\n"
+            "kernel: /k/Image\n"
+            "initrd: -\n"
+            "cmdline: console=ttyAMA0 quiet\n"
+            "firmware: -\n"
+            "console_log: -\n"
+            "created: 2023-11-14T22:13:20Z\n"
+            "started: 2023-11-14T22:13:21Z\n"
+            "stopped: -\n"
+            "restarts: 0\n"
+            "unmapped_mmio: 5\n");
+}
+
+TEST(FormatTest, CpuTable) {
+  v1::GetCPUStateResponse response;
+  response.set_name("vm1");
+  v1::VcpuStatus* boot = response.add_vcpus();
+  boot->set_id(0);
+  boot->set_mpidr(0x80000000);
+  boot->set_state(v1::VCPU_STATE_ONLINE);
+  boot->set_boot(true);
+  boot->set_acpi_enabled(true);
+  boot->set_power(v1::PSCI_POWER_ON);
+  boot->set_thread_id(12345);
+  boot->set_exits(1234567);
+  v1::VcpuStatus* parked = response.add_vcpus();
+  parked->set_id(2);
+  parked->set_mpidr(0x80000002);
+  parked->set_state(v1::VCPU_STATE_PARKED);
+  parked->set_power(v1::PSCI_POWER_OFF);
+  EXPECT_EQ(FormatCpuTable(response),
+            "VCPU  MPIDR       STATE   BOOT  ACPI  PSCI  TID    EXITS\n"
+            "0     0x80000000  ONLINE  yes   yes   on    12345  1234567\n"
+            "2     0x80000002  PARKED  no    no    off   0      0\n");
+}
+
+TEST(FormatTest, ConfirmationAndErrors) {
+  EXPECT_EQ(FormatConfirmation("vm1", "RUNNING"), "vm1: RUNNING\n");
+  EXPECT_EQ(FormatError(grpc::StatusCode::NOT_FOUND, "no VM named x"),
+            "vmmctl: NOT_FOUND: no VM named x\n");
+}
+
+TEST(FormatTest, EveryGrpcCodeName) {
+  const std::pair<grpc::StatusCode, const char*> kNames[] = {
+      {grpc::StatusCode::OK, "OK"},
+      {grpc::StatusCode::CANCELLED, "CANCELLED"},
+      {grpc::StatusCode::UNKNOWN, "UNKNOWN"},
+      {grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT"},
+      {grpc::StatusCode::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"},
+      {grpc::StatusCode::NOT_FOUND, "NOT_FOUND"},
+      {grpc::StatusCode::ALREADY_EXISTS, "ALREADY_EXISTS"},
+      {grpc::StatusCode::PERMISSION_DENIED, "PERMISSION_DENIED"},
+      {grpc::StatusCode::RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"},
+      {grpc::StatusCode::FAILED_PRECONDITION, "FAILED_PRECONDITION"},
+      {grpc::StatusCode::ABORTED, "ABORTED"},
+      {grpc::StatusCode::OUT_OF_RANGE, "OUT_OF_RANGE"},
+      {grpc::StatusCode::UNIMPLEMENTED, "UNIMPLEMENTED"},
+      {grpc::StatusCode::INTERNAL, "INTERNAL"},
+      {grpc::StatusCode::UNAVAILABLE, "UNAVAILABLE"},
+      {grpc::StatusCode::DATA_LOSS, "DATA_LOSS"},
+      {grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED"},
+  };
+  for (const auto& [code, name] : kNames) {
+    EXPECT_EQ(GrpcCodeName(code), name);
+    // Same spelling as Abseil's canonical names.
+    EXPECT_EQ(GrpcCodeName(code), absl::StatusCodeToString(static_cast<absl::StatusCode>(code)));
+  }
+  EXPECT_EQ(GrpcCodeName(static_cast<grpc::StatusCode>(42)), "CODE_42");
+}
+
+TEST(FormatTest, JsonKeepsProtoFieldNamesAndPrintsDefaults) {
+  v1::GetCPUStateResponse response;
+  response.set_name("vm1");
+  v1::VcpuStatus* vcpu = response.add_vcpus();
+  vcpu->set_id(1);
+  vcpu->set_state(v1::VCPU_STATE_PARKED);
+  absl::StatusOr<std::string> json = FormatJson(response);
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, ::testing::HasSubstr("\"acpi_enabled\": false"));
+  EXPECT_THAT(*json, ::testing::HasSubstr("\"state\": \"VCPU_STATE_PARKED\""));
+  EXPECT_THAT(*json, ::testing::HasSubstr("\"hypercall_exits\": \"0\""));  // 64-bit: string
+  EXPECT_EQ(json->back(), '\n');
+}
+
+}  // namespace
+}  // namespace vmmd::vmmctl

@@ -1,0 +1,72 @@
+// vmmctl: the command-line client of vmmd. See UsageText() (vmmctl --help).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
+#include "vmmd/defaults.h"
+#include "vmmd/vmmctl/args.h"
+#include "vmmd/vmmctl/commands.h"
+
+ABSL_FLAG(std::string, socket, vmmd::kDefaultSocketPath, "vmmd's API socket");
+ABSL_FLAG(bool, json, false, "print the response message as JSON");
+ABSL_FLAG(double, timeout, 30, "deadline of the call, in seconds");
+ABSL_FLAG(std::string, kernel, "", "create: arm64 kernel Image");
+ABSL_FLAG(std::string, initrd, "", "create: initramfs");
+ABSL_FLAG(std::string, cmdline, "", "create: kernel command line");
+ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
+ABSL_FLAG(uint64_t, memory_mib, 0, "create: guest RAM in MiB");
+ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot");
+ABSL_FLAG(uint32_t, max_vcpus, 0, "create: possible vCPUs");
+ABSL_FLAG(std::string, console_log, "", "create: file for the guest console output");
+
+namespace {
+
+int UsageError(const std::string& problem) {
+  std::fprintf(stderr, "vmmctl: %s\n%s", problem.c_str(), vmmd::vmmctl::UsageText().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using vmmd::vmmctl::ParsedArgs;
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  absl::StatusOr<ParsedArgs> parsed = vmmd::vmmctl::ParseArgs(
+      args, {"socket", "json", "timeout", "kernel", "initrd", "cmdline", "firmware", "memory_mib",
+             "vcpus", "max_vcpus", "console_log"});
+  if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
+  if (parsed->help) {
+    std::fputs(vmmd::vmmctl::UsageText().c_str(), stdout);
+    return 0;
+  }
+  vmmd::vmmctl::FlagValues flags;
+  flags.socket = absl::GetFlag(FLAGS_socket);
+  flags.json = absl::GetFlag(FLAGS_json);
+  flags.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  flags.kernel = absl::GetFlag(FLAGS_kernel);
+  flags.initrd = absl::GetFlag(FLAGS_initrd);
+  flags.cmdline = absl::GetFlag(FLAGS_cmdline);
+  flags.firmware = absl::GetFlag(FLAGS_firmware);
+  flags.memory_mib = absl::GetFlag(FLAGS_memory_mib);
+  flags.vcpus = absl::GetFlag(FLAGS_vcpus);
+  flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);
+  flags.console_log = absl::GetFlag(FLAGS_console_log);
+
+  std::error_code error;
+  const std::filesystem::path cwd = std::filesystem::current_path(error);
+  absl::StatusOr<vmmd::vmmctl::Invocation> invocation =
+      vmmd::vmmctl::BuildInvocation(*parsed, flags, error ? std::string() : cwd.string());
+  if (!invocation.ok()) return UsageError(std::string(invocation.status().message()));
+
+  const vmmd::vmmctl::Outcome outcome = vmmd::vmmctl::Execute(*invocation);
+  std::fputs(outcome.out.c_str(), stdout);
+  std::fputs(outcome.err.c_str(), stderr);
+  return outcome.exit_code;
+}

@@ -18,7 +18,12 @@ FdtWriter::FdtWriter(size_t capacity) : buf_(capacity) {
 absl::Status FdtWriter::Check(int err, std::string_view what) {
   if (err == 0) return absl::OkStatus();
   failed_ = true;
-  return absl::InternalError(absl::StrFormat("fdt %s: %s", what, fdt_strerror(err)));
+  std::string message = absl::StrFormat("fdt %s: %s", what, fdt_strerror(err));
+  if (err == -FDT_ERR_NOSPACE) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("%s (the %d-byte buffer is full)", message, buf_.size()));
+  }
+  return absl::InternalError(message);
 }
 
 absl::Status FdtWriter::BeginNode(std::string_view name) {

@@ -15,6 +15,8 @@
 
 namespace vmmd::core::aarch64 {
 
+// Errors: RESOURCE_EXHAUSTED when the buffer is full, FAILED_PRECONDITION for misuse (unbalanced
+// nodes, use after a failure or after Finish), INTERNAL for any other libfdt error.
 class FdtWriter {
  public:
   explicit FdtWriter(size_t capacity = 64 * 1024);
@@ -38,6 +40,9 @@ class FdtWriter {
 
   // Closes the tree (all nodes must be ended) and returns the packed blob.
   absl::StatusOr<std::vector<uint8_t>> Finish();
+
+  // Nodes begun and not yet ended, not counting the root (0 = at the root's level).
+  int depth() const { return depth_; }
 
  private:
   absl::Status Check(int err, std::string_view what);

@@ -59,8 +59,17 @@ inline constexpr uint32_t kPtimerIntid = 30;
 inline constexpr uint32_t kHypVtimerIntid = 28;
 inline constexpr uint32_t kHypPtimerIntid = 26;
 inline constexpr uint32_t kPmuIntid = 23;
+// The secure physical timer: listed first in the DT timer node (the binding is positional); a
+// non-secure guest never uses it.
+inline constexpr uint32_t kSecurePtimerIntid = 29;
 inline constexpr uint32_t kSpiIntidBase = 32;
 inline constexpr uint32_t kPpiIntidBase = 16;
+
+// Direct kernel boot (Linux Documentation/arch/arm64/booting.rst): the Image sits text_offset
+// bytes above a 2 MiB-aligned base; the DTB is 8-byte aligned and at most 2 MiB.
+inline constexpr uint64_t kKernelBaseAlign = 0x20'0000;
+inline constexpr uint64_t kFdtMaxSize = 0x20'0000;
+inline constexpr uint64_t kFdtAlign = 8;
 
 // KVM's MPIDR for a vCPU id (Aff0 = id & 0xf, Aff1 = (id >> 4) & 0xff, Aff2 = (id >> 12) & 0xff).
 // The VMM reads the real value back from KVM; this is for tests and sanity checks only.

@@ -94,8 +94,8 @@ TEST_F(ConsoleLogTest, CreatesWithMode0640AndCloexec) {
   d = ::opendir("/proc/self/fd");
   while (dirent* e = ::readdir(d)) {
     char target[4096];
-    const ssize_t n = ::readlink((std::string("/proc/self/fd/") + e->d_name).c_str(), target,
-                                 sizeof(target) - 1);
+    const ssize_t n =
+        ::readlink((std::string("/proc/self/fd/") + e->d_name).c_str(), target, sizeof(target) - 1);
     if (n > 0 && path_ == std::string(target, n)) ++found;
   }
   ::closedir(d);

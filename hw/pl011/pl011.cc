@@ -189,9 +189,7 @@ uint32_t Pl011::PopRx() {
   return byte;
 }
 
-size_t Pl011::RxCapacity() const {
-  return (lcr_h_ & pl011::kLcrHFen) != 0 ? pl011::kFifoDepth : 1;
-}
+size_t Pl011::RxCapacity() const { return (lcr_h_ & pl011::kLcrHFen) != 0 ? pl011::kFifoDepth : 1; }
 
 size_t Pl011::RxTriggerLevel() const {
   if ((lcr_h_ & pl011::kLcrHFen) == 0) return 1;

@@ -1,6 +1,6 @@
 // ARM PrimeCell UART (PL011), the guest console: register map of the PL011 TRM (r1p5), with the
-// PrimeCell identification of the revision QEMU's `virt` presents (periph id 0x00041011), so
-// edk2 and Linux treat it exactly as they do there.
+// PrimeCell identification QEMU's `virt` presents (ID bytes 0x11 0x10 0x14 0x00, i.e. revision 1
+// of part 0x011; Linux matches 0x00041011), so edk2 and Linux treat it exactly as they do there.
 //
 // Model:
 // - TX: a byte written to DR goes straight to the ByteSink; the transmit FIFO is therefore always

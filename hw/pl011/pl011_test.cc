@@ -143,7 +143,7 @@ TEST_F(Pl011Test, LinuxDriverSequence) {
   Write32(uart_, r::kCr, 0x301);
   Write32(uart_, r::kIcr, 0x50);
   EXPECT_EQ(Read32(uart_, r::kFr) & r::kFrRxfe, r::kFrRxfe);  // nothing to drain
-  Write32(uart_, r::kImsc, 0x50);                            // RTIM | RXIM
+  Write32(uart_, r::kImsc, 0x50);                             // RTIM | RXIM
   // set_termios, 115200 8N1 from a 24 MHz clock.
   const uint32_t old_cr = Read32(uart_, r::kCr);
   Write32(uart_, r::kCr, 0);
@@ -178,7 +178,8 @@ TEST_F(Pl011Test, LinuxDriverSequence) {
   EXPECT_EQ(Read32(uart_, r::kMis), 0x40u);
   Write32(uart_, r::kIcr, 0x40 & ~0x70u);
   std::string got;
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0) got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
   EXPECT_EQ(got, "ab");
   EXPECT_EQ(Read32(uart_, r::kMis), 0u);
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false));
@@ -334,7 +335,8 @@ TEST_F(Pl011Test, FullFifoDropsAndCountsOverrun) {
   EXPECT_EQ(stats.rx_bytes, 16u);
   EXPECT_EQ(stats.rx_dropped, 8u);
   std::string got;
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0) got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
   EXPECT_EQ(got, in.substr(0, 16));
   EXPECT_EQ(Read32(uart_, r::kDr), 0u);  // empty
   Write32(uart_, r::kRsrEcr, 0x1234);    // any value clears
@@ -342,7 +344,8 @@ TEST_F(Pl011Test, FullFifoDropsAndCountsOverrun) {
   // The ring wraps correctly.
   EXPECT_EQ(Enqueue(uart_, "wxyz"), 4u);
   got.clear();
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0) got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
   EXPECT_EQ(got, "wxyz");
 }
 
@@ -367,8 +370,8 @@ TEST_F(Pl011Test, RegistersKeepOnlyTheirDefinedBits) {
   const struct {
     uint64_t reg;
     uint32_t mask;
-  } cases[] = {{r::kIlpr, 0xFF},  {r::kIbrd, 0xFFFF}, {r::kFbrd, 0x3F},  {r::kLcrH, 0xFF},
-               {r::kCr, 0xFF87},  {r::kIfls, 0x3F},   {r::kImsc, 0x7FF}, {r::kDmacr, 0x7}};
+  } cases[] = {{r::kIlpr, 0xFF}, {r::kIbrd, 0xFFFF}, {r::kFbrd, 0x3F},  {r::kLcrH, 0xFF},
+               {r::kCr, 0xFF87}, {r::kIfls, 0x3F},   {r::kImsc, 0x7FF}, {r::kDmacr, 0x7}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.reg);
     Write32(uart_, c.reg, 0xFFFF'FFFF);
@@ -383,8 +386,8 @@ TEST_F(Pl011Test, RegistersKeepOnlyTheirDefinedBits) {
 }
 
 TEST_F(Pl011Test, UnknownAndMisalignedAccessesAreHarmless) {
-  const uint64_t offsets[] = {0x008, 0x00C, 0x010, 0x014, 0x01C, 0x04C, 0x080, 0xFDC,
-                              0x1000, 0xFFFF'FFFF'FFFF'FFF8ULL};
+  const uint64_t offsets[] = {0x008, 0x00C, 0x010, 0x014,  0x01C,
+                              0x04C, 0x080, 0xFDC, 0x1000, 0xFFFF'FFFF'FFFF'FFF8ULL};
   for (uint64_t off : offsets) {
     SCOPED_TRACE(off);
     Write32(uart_, off, 0xFFFF'FFFF);
@@ -442,13 +445,14 @@ TEST_F(Pl011Test, DescribeFdtWritesTheQemuCompatibleNode) {
   };
   auto str = [](const char* s, size_t n) { return std::vector<uint8_t>(s, s + n); };
   EXPECT_EQ(prop("compatible"), str("arm,pl011\0arm,primecell", 24));
-  EXPECT_EQ(prop("reg"), std::vector<uint8_t>({0, 0, 0, 0, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0}));
+  EXPECT_EQ(prop("reg"),
+            std::vector<uint8_t>({0, 0, 0, 0, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0}));
   EXPECT_EQ(prop("interrupts"), std::vector<uint8_t>({0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4}));
   EXPECT_EQ(prop("clocks"), std::vector<uint8_t>({0, 0, 0, 2, 0, 0, 0, 2}));
   EXPECT_EQ(prop("clock-names"), str("uartclk\0apb_pclk", 17));
   int count = 0;
   int p;
-  fdt_for_each_property_offset(p, fdt, node) ++count;
+  fdt_for_each_property_offset(p, fdt, node)++ count;
   EXPECT_EQ(count, 5);
 }
 
@@ -466,7 +470,8 @@ TEST_F(Pl011Test, DescribeFdtUsesTheConstructorPlacement) {
   EXPECT_EQ(fdt32_to_cpu(reg[0]), 1u);
   EXPECT_EQ(fdt32_to_cpu(reg[1]), 0x2000'0000u);
   EXPECT_EQ(fdt32_to_cpu(reg[3]), 0x2000u);
-  const auto* irq = static_cast<const fdt32_t*>(fdt_getprop(blob->data(), node, "interrupts", &len));
+  const auto* irq =
+      static_cast<const fdt32_t*>(fdt_getprop(blob->data(), node, "interrupts", &len));
   ASSERT_EQ(len, 12);
   EXPECT_EQ(fdt32_to_cpu(irq[1]), 7u);
 }

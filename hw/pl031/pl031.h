@@ -41,14 +41,14 @@ namespace vmmd::hw {
 namespace pl031 {
 
 // Register offsets.
-inline constexpr uint64_t kDr = 0x000;    // data (counter), read-only
-inline constexpr uint64_t kMr = 0x004;    // match
-inline constexpr uint64_t kLr = 0x008;    // load
-inline constexpr uint64_t kCr = 0x00C;    // control
-inline constexpr uint64_t kImsc = 0x010;  // interrupt mask set/clear
-inline constexpr uint64_t kRis = 0x014;   // raw interrupt status, read-only
-inline constexpr uint64_t kMis = 0x018;   // masked interrupt status, read-only
-inline constexpr uint64_t kIcr = 0x01C;   // interrupt clear, write-only
+inline constexpr uint64_t kDr = 0x000;         // data (counter), read-only
+inline constexpr uint64_t kMr = 0x004;         // match
+inline constexpr uint64_t kLr = 0x008;         // load
+inline constexpr uint64_t kCr = 0x00C;         // control
+inline constexpr uint64_t kImsc = 0x010;       // interrupt mask set/clear
+inline constexpr uint64_t kRis = 0x014;        // raw interrupt status, read-only
+inline constexpr uint64_t kMis = 0x018;        // masked interrupt status, read-only
+inline constexpr uint64_t kIcr = 0x01C;        // interrupt clear, write-only
 inline constexpr uint64_t kPeriphId0 = 0xFE0;  // PeriphID0..3 at 0xFE0..0xFEC
 inline constexpr uint64_t kCellId0 = 0xFF0;    // PCellID0..3 at 0xFF0..0xFFC
 inline constexpr uint64_t kCellId3 = 0xFFC;
@@ -75,9 +75,8 @@ class Pl031 final : public core::BusDevice, public core::aarch64::FdtDescribed {
 
   // `irq` (may be null: no interrupt) is not owned and must outlive the device. A null `clock`
   // means the host's real time. `base`, `size` and `spi` are only used for the device-tree node.
-  explicit Pl031(core::IrqLine* irq, Clock clock = nullptr,
-                 uint64_t base = core::aarch64::kRtcBase, uint64_t size = core::aarch64::kRtcSize,
-                 uint32_t spi = core::aarch64::kRtcSpi);
+  explicit Pl031(core::IrqLine* irq, Clock clock = nullptr, uint64_t base = core::aarch64::kRtcBase,
+                 uint64_t size = core::aarch64::kRtcSize, uint32_t spi = core::aarch64::kRtcSpi);
   Pl031(const Pl031&) = delete;
   Pl031& operator=(const Pl031&) = delete;
 

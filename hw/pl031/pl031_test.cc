@@ -260,7 +260,7 @@ TEST_F(Pl031Test, DescribeFdtWritesTheQemuCompatibleNode) {
   EXPECT_EQ(prop("clock-names"), str("apb_pclk", 9));
   int count = 0;
   int p;
-  fdt_for_each_property_offset(p, fdt, node) ++count;
+  fdt_for_each_property_offset(p, fdt, node)++ count;
   EXPECT_EQ(count, 5);
 }
 

@@ -24,7 +24,9 @@ inline uint64_t LoadLe(absl::Span<const uint8_t> data) {
   return v;
 }
 inline void StoreLe(absl::Span<uint8_t> data, uint64_t value) {
-  for (size_t i = 0; i < data.size(); ++i) data[i] = i < 8 ? static_cast<uint8_t>(value >> (8 * i)) : 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = i < 8 ? static_cast<uint8_t>(value >> (8 * i)) : uint8_t{0};
+  }
 }
 
 }  // namespace vmmd::core

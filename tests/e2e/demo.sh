@@ -19,7 +19,7 @@ say "Starting it"
 t0=$(now_ms)
 show vmmctl start demo
 log "(waiting for the guest's /init to report...)"
-up=$(wait_for_line /tmp/demo.console '^@@GUEST-UP ' 180)
+up=$(wait_for_line /tmp/demo.console '^@@GUEST-UP ' 180 demo)
 log "guest userspace reached in $(($(now_ms) - t0)) ms"
 
 say "What vmmd shows"

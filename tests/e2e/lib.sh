@@ -115,9 +115,10 @@ expect_error() {
   check_vmmd
 }
 
-# wait_for_line FILE REGEX TIMEOUT_S: polls FILE (grep -E) and prints the first matching line.
+# wait_for_line FILE REGEX TIMEOUT_S [VM]: polls FILE (grep -E) and prints the first matching
+# line. With VM, also fails early (with its reason) once that VM is FAILED or STOPPED.
 wait_for_line() {
-  local f=$1 re=$2 to=$3 end l
+  local f=$1 re=$2 to=$3 vm=${4:-} end l n=0 s
   end=$(($(now_ms) + to * 1000))
   while :; do
     l=
@@ -127,6 +128,18 @@ wait_for_line() {
       return 0
     fi
     check_vmmd
+    n=$((n + 1))
+    if [ -n "$vm" ] && [ $((n % 10)) = 0 ]; then
+      s=$(vm_field "$vm" state)
+      case "$s" in
+        FAILED | STOPPED)
+          # (the line may have come just before the stop)
+          l=$(grep -aE -m1 -- "$re" "$f" 2>/dev/null | tr -d '\r')
+          [ -z "$l" ] || { echo "$l"; return 0; }
+          fail "VM $vm is $s (reason: $(vm_field "$vm" reason)) while waiting for /$re/ in $f"
+          ;;
+      esac
+    fi
     [ "$(now_ms)" -lt "$end" ] || fail "no line matching /$re/ in $f after ${to}s"
     sleep 0.2
   done

@@ -45,7 +45,7 @@ pass "vmmctl list still works and shows only 'good'"
 
 t0=$(now_ms)
 ctl start good
-up=$(wait_for_line /tmp/good.console '^@@GUEST-UP ' 180)
+up=$(wait_for_line /tmp/good.console '^@@GUEST-UP ' 180 good)
 time_since start_to_guest_up "$t0"
 [ "$(field "$up" online)" = 0-1 ] || fail "good's guest sees online=$(field "$up" online), expected 0-1"
 pass "a good VM still boots (online=0-1)"

@@ -16,7 +16,7 @@ t_start=$(now_ms)
 time_start start
 ctl start vm1
 time_end start
-up=$(wait_for_line /tmp/vm1.console '^@@GUEST-UP ' 180)
+up=$(wait_for_line /tmp/vm1.console '^@@GUEST-UP ' 180 vm1)
 time_since start_to_guest_up "$t_start"
 log "guest: $up"
 

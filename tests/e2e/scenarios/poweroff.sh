@@ -10,13 +10,13 @@ start_vmmd
 # keeper: an idle guest with a 1 s heartbeat (@@TICK n) to prove it keeps running.
 create_vm keeper 1 2 "vmmd.e2e=idle vmmd.e2e.tick=1"
 ctl start keeper
-wait_for_line /tmp/keeper.console '^@@GUEST-UP ' 180 >/dev/null
+wait_for_line /tmp/keeper.console '^@@GUEST-UP ' 180 keeper >/dev/null
 pass "keeper up"
 
 create_vm off 2 2 "vmmd.e2e=poweroff"
 t0=$(now_ms)
 ctl start off
-wait_for_line /tmp/off.console '^@@GUEST-UP ' 180 >/dev/null
+wait_for_line /tmp/off.console '^@@GUEST-UP ' 180 off >/dev/null
 time_since off_start_to_guest_up "$t0"
 t1=$(now_ms)
 wait_for_state off STOPPED 60
@@ -29,7 +29,7 @@ pass "off: SYSTEM_OFF -> STOPPED"
 
 [ "$(vm_field keeper state)" = RUNNING ] || fail "keeper is '$(vm_field keeper state)' after off's poweroff, expected RUNNING"
 ticks_then=$(grep -ac '^@@TICK ' /tmp/keeper.console || true)
-wait_for_line /tmp/keeper.console "^@@TICK $((ticks_then + 2)) " 30 >/dev/null
+wait_for_line /tmp/keeper.console "^@@TICK $((ticks_then + 2)) " 30 keeper >/dev/null
 [ "$(vm_field keeper state)" = RUNNING ] || fail "keeper is '$(vm_field keeper state)', expected RUNNING"
 pass "keeper still RUNNING and its guest still ticking (tick $ticks_then -> $((ticks_then + 2)))"
 

@@ -200,7 +200,7 @@ void FwCfgItems::RebuildDirectory() {
 
 const FwCfgBlob* FwCfgItems::Find(uint16_t key) const {
   key = static_cast<uint16_t>(key & ~fw_cfg::kWriteChannel);
-  if (key >= fw_cfg::kFileFirst && key - fw_cfg::kFileFirst < files_.size()) {
+  if (key >= fw_cfg::kFileFirst && size_t{key} - fw_cfg::kFileFirst < files_.size()) {
     return files_[key - fw_cfg::kFileFirst].second.get();
   }
   auto it = fixed_.find(key);

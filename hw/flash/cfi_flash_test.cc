@@ -1,0 +1,447 @@
+#include "hw/flash/cfi_flash.h"
+
+#include <libfdt.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::hw {
+namespace {
+
+using ::testing::ElementsAre;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::StatusIs;
+
+constexpr uint64_t kBank = 64ull << 20;
+constexpr uint32_t kStatusReady = 0x00800080;
+constexpr uint32_t kSequenceError = 0x00B000B0;  // ready | erase error | program error
+
+uint32_t Doubled(uint8_t cmd) { return (uint32_t{cmd} << 16) | cmd; }
+
+uint64_t ReadN(core::BusDevice& dev, uint64_t offset, size_t size) {
+  uint8_t buf[8];
+  std::memset(buf, 0xEE, sizeof(buf));
+  dev.Read(offset, absl::MakeSpan(buf, size));
+  return core::LoadLe(absl::MakeConstSpan(buf, size));
+}
+uint32_t R32(core::BusDevice& dev, uint64_t offset) {
+  return static_cast<uint32_t>(ReadN(dev, offset, 4));
+}
+void WN(core::BusDevice& dev, uint64_t offset, uint64_t value, size_t size) {
+  uint8_t buf[8];
+  core::StoreLe(absl::MakeSpan(buf, size), value);
+  dev.Write(offset, absl::MakeConstSpan(buf, size));
+}
+void W32(core::BusDevice& dev, uint64_t offset, uint32_t value) { WN(dev, offset, value, 4); }
+
+std::vector<uint32_t> Words(uint32_t seed) {
+  std::vector<uint32_t> w(32);
+  for (uint32_t i = 0; i < 32; ++i) w[i] = seed * 0x01010101u ^ (i * 0x10203);
+  return w;
+}
+
+// edk2's VirtNorFlashDxe sequences exactly as traced (reference/firmware-trace README §2.2),
+// with every status/lock read checked.
+class Firmware {
+ public:
+  explicit Firmware(CfiFlash& dev) : dev_(dev) {}
+  void CheckUnlocked(uint64_t block) {
+    W32(dev_, block + 8, Doubled(0x90));
+    EXPECT_EQ(R32(dev_, block + 8), 0u) << "lock word of block 0x" << std::hex << block;
+  }
+  void Erase(uint64_t block) {
+    CheckUnlocked(block);
+    W32(dev_, block, Doubled(0x20));
+    W32(dev_, block, Doubled(0xD0));
+    W32(dev_, 0, Doubled(0x70));
+    EXPECT_EQ(R32(dev_, 0), kStatusReady);
+    W32(dev_, 0, Doubled(0xFF));
+  }
+  void Program(uint64_t target, const std::vector<uint32_t>& words, bool check_lock = true) {
+    if (check_lock) CheckUnlocked(target / (256 * 1024) * (256 * 1024));
+    W32(dev_, target, Doubled(0xE8));
+    EXPECT_EQ(R32(dev_, target), kStatusReady);  // XSR: buffer available
+    W32(dev_, target, 0x001F001F);               // 32 words per chip
+    for (size_t i = 0; i < words.size(); ++i) W32(dev_, target + 4 * i, words[i]);
+    W32(dev_, target, Doubled(0xD0));
+    W32(dev_, 0, Doubled(0x70));
+    EXPECT_EQ(R32(dev_, 0), kStatusReady);
+    W32(dev_, 0, Doubled(0x50));
+  }
+  void ReadArray() { W32(dev_, 0, Doubled(0xFF)); }
+
+ private:
+  CfiFlash& dev_;
+};
+
+std::unique_ptr<CfiFlash> MakeVars(uint8_t fill = 0x00) {
+  auto storage = FlashStorage::CreateVolatile(kBank, fill);
+  EXPECT_THAT(storage, IsOk());
+  return std::make_unique<CfiFlash>(std::move(*storage), 0x0400'0000, /*read_only=*/false);
+}
+
+TEST(CfiFlashTest, ErasesABlockToFfExactlyAsTraced) {
+  auto dev = MakeVars(0x00);
+  Firmware fw(*dev);
+  fw.Erase(0x40000);
+  EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
+  EXPECT_EQ(R32(*dev, 0x40000), 0xFFFFFFFFu);
+  EXPECT_EQ(R32(*dev, 0x7FFFC), 0xFFFFFFFFu);
+  EXPECT_EQ(R32(*dev, 0x3FFFC), 0u);  // the block before
+  EXPECT_EQ(R32(*dev, 0x80000), 0u);  // the block after
+  for (uint64_t i = 0; i < 256 * 1024; ++i) ASSERT_EQ(dev->data()[0x40000 + i], 0xFF) << i;
+  EXPECT_EQ(dev->GetStats().erases, 1u);
+  EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
+}
+
+TEST(CfiFlashTest, BufferedProgramOf32WordsExactlyAsTraced) {
+  auto dev = MakeVars(0x00);
+  Firmware fw(*dev);
+  fw.Erase(0);
+  const std::vector<uint32_t> words = Words(0x5A);
+  fw.Program(0x80, words);
+  fw.ReadArray();
+  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(R32(*dev, 0x80 + 4 * i), words[i]) << i;
+  EXPECT_EQ(R32(*dev, 0x7C), 0xFFFFFFFFu);   // just before the window
+  EXPECT_EQ(R32(*dev, 0x100), 0xFFFFFFFFu);  // just after
+  EXPECT_EQ(dev->GetStats().programs, 1u);
+  // The byte image is little-endian words.
+  EXPECT_EQ(dev->data()[0x80], static_cast<uint8_t>(words[0]));
+  EXPECT_EQ(dev->data()[0x83], static_cast<uint8_t>(words[0] >> 24));
+}
+
+TEST(CfiFlashTest, ProgramAndsBitsLikeTheVariableStateByte) {
+  auto dev = MakeVars(0xFF);
+  Firmware fw(*dev);
+  std::vector<uint32_t> words(32, 0xFFFFFFFF);
+  words[5] = 0xFFFF7FFF;  // State 0xFF -> 0x7F in byte 1 of word 5
+  fw.Program(0x680, words);
+  words[5] = 0xFFFF3FFF;  // -> 0x3F
+  fw.Program(0x680, words);
+  words[5] = 0xFFFFC0FF;  // tries to set bits again: AND keeps them clear
+  fw.Program(0x680, words);
+  fw.ReadArray();
+  EXPECT_EQ(R32(*dev, 0x680 + 20), 0xFFFF00FFu);
+  EXPECT_EQ(R32(*dev, 0x680 + 16), 0xFFFFFFFFu);
+}
+
+TEST(CfiFlashTest, WordProgramAndsTheWrittenBytes) {
+  auto dev = MakeVars(0xFF);
+  W32(*dev, 0x1000, Doubled(0x40));
+  W32(*dev, 0x1000, 0x12345678);
+  EXPECT_EQ(R32(*dev, 0x2000), kStatusReady);  // status mode after a program
+  W32(*dev, 0x1004, Doubled(0x10));
+  WN(*dev, 0x1006, 0x0F0F, 2);  // a 16-bit program into chip 1's lane
+  W32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(R32(*dev, 0x1000), 0x12345678u);
+  EXPECT_EQ(R32(*dev, 0x1004), 0x0F0FFFFFu);
+  W32(*dev, 0x1000, Doubled(0x40));
+  W32(*dev, 0x1000, 0xFFFFFF00);
+  W32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(R32(*dev, 0x1000), 0x12345600u);
+  EXPECT_EQ(dev->GetStats().programs, 3u);
+}
+
+TEST(CfiFlashTest, IdentifierAndLockStatus) {
+  auto dev = MakeVars();
+  W32(*dev, 0x40008, Doubled(0x90));
+  EXPECT_EQ(R32(*dev, 0x40000), 0x00890089u);  // manufacturer, both chips
+  EXPECT_EQ(R32(*dev, 0x40004), 0x00180018u);  // device
+  EXPECT_EQ(R32(*dev, 0x40008), 0u);           // block lock status: unlocked
+  EXPECT_EQ(R32(*dev, 0x8), 0u);
+  EXPECT_EQ(ReadN(*dev, 0x40000, 8), 0x0018001800890089ull);
+  EXPECT_EQ(ReadN(*dev, 0x40000, 1), 0x89u);
+  EXPECT_EQ(ReadN(*dev, 0x40002, 2), 0x0089u);
+  W32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(R32(*dev, 0x40000), 0u);  // the array (zeros) again
+}
+
+TEST(CfiFlashTest, CfiQueryTable) {
+  auto dev = MakeVars();
+  W32(*dev, 0x55 * 4, Doubled(0x98));
+  EXPECT_EQ(R32(*dev, 0x10 * 4), 0x00510051u);  // 'Q'
+  EXPECT_EQ(R32(*dev, 0x11 * 4), 0x00520052u);  // 'R'
+  EXPECT_EQ(R32(*dev, 0x12 * 4), 0x00590059u);  // 'Y'
+  EXPECT_EQ(R32(*dev, 0x13 * 4), 0x00010001u);  // Intel/Sharp command set
+  EXPECT_EQ(R32(*dev, 0x27 * 4), 0x00190019u);  // 2^25 bytes per chip
+  EXPECT_EQ(R32(*dev, 0x2A * 4), 0x00060006u);  // 64-byte buffer per chip
+  EXPECT_EQ(R32(*dev, 0x2D * 4), 0x00FF00FFu);  // 256 blocks
+  EXPECT_EQ(R32(*dev, 0x30 * 4), 0x00020002u);  // of 128 KiB per chip
+  EXPECT_EQ(R32(*dev, 0x31 * 4), 0x00500050u);  // 'P'
+  EXPECT_EQ(R32(*dev, 0x100 * 4), 0u);          // past the table
+  W32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
+}
+
+TEST(CfiFlashTest, StatusReadsAtAnyAddressAndWidth) {
+  auto dev = MakeVars();
+  W32(*dev, 0x123400, Doubled(0x70));
+  EXPECT_EQ(R32(*dev, 0), kStatusReady);
+  EXPECT_EQ(R32(*dev, 0x3FFFFFC), kStatusReady);
+  EXPECT_EQ(ReadN(*dev, 0x100, 8), 0x0080008000800080ull);
+  EXPECT_EQ(ReadN(*dev, 0x100, 2), 0x0080u);
+  EXPECT_EQ(ReadN(*dev, 0x102, 1), 0x80u);
+  EXPECT_EQ(ReadN(*dev, 0x103, 1), 0x00u);
+}
+
+TEST(CfiFlashTest, InvalidSequencesSetStatusErrorBitsAndClearStatusClearsThem) {
+  struct Case {
+    const char* what;
+    std::vector<std::pair<uint64_t, uint32_t>> writes;
+  };
+  const std::vector<Case> cases = {
+      {"erase confirm is not D0", {{0x40000, Doubled(0x20)}, {0x40000, Doubled(0x00)}}},
+      {"unknown command", {{0, Doubled(0x42)}}},
+      {"chips given different commands", {{0, 0x00700090}}},
+      {"command with a high byte", {{0, 0x01FF01FF}}},
+      {"buffer count over 32 words", {{0x100, Doubled(0xE8)}, {0x100, 0x00200020}}},
+      {"lock confirm is not 01/D0/2F", {{0, Doubled(0x60)}, {0, Doubled(0x20)}}},
+  };
+  for (const Case& c : cases) {
+    auto dev = MakeVars(0x00);
+    for (auto [offset, value] : c.writes) W32(*dev, offset, value);
+    EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kStatus) << c.what;
+    EXPECT_EQ(R32(*dev, 0), kSequenceError) << c.what;
+    EXPECT_EQ(dev->GetStats().sequence_errors, 1u) << c.what;
+    EXPECT_EQ(dev->GetStats().erases + dev->GetStats().programs, 0u) << c.what;
+    // 50 clears the error and returns to read array; 70 then shows a clean status.
+    W32(*dev, 0, Doubled(0x50));
+    EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray) << c.what;
+    W32(*dev, 0, Doubled(0x70));
+    EXPECT_EQ(R32(*dev, 0), kStatusReady) << c.what;
+    for (uint64_t i = 0; i < 0x80000; i += 4096) ASSERT_EQ(dev->data()[i], 0) << c.what;
+  }
+}
+
+TEST(CfiFlashTest, AbortedBufferedProgramsWriteNothing) {
+  const std::vector<uint32_t> words = Words(0x33);
+  // (a) a data word outside the 128-byte window; (b) confirm is not D0; (c) data in another
+  // block than the E8 address.
+  for (int variant = 0; variant < 3; ++variant) {
+    auto dev = MakeVars(0xFF);
+    const uint64_t e8_at = variant == 2 ? 0x40000 : 0x200;
+    W32(*dev, e8_at, Doubled(0xE8));
+    W32(*dev, e8_at, 0x00030003);  // 4 words
+    W32(*dev, 0x200, words[0]);
+    W32(*dev, 0x204, words[1]);
+    if (variant == 0) {
+      W32(*dev, 0x280, words[2]);  // next window
+    } else {
+      W32(*dev, 0x208, words[2]);
+      W32(*dev, 0x20C, words[3]);
+      W32(*dev, 0x200, variant == 1 ? Doubled(0xFF) : Doubled(0xD0));
+    }
+    EXPECT_EQ(R32(*dev, 0), kSequenceError) << variant;
+    for (uint64_t i = 0x200; i < 0x280; ++i) ASSERT_EQ(dev->data()[i], 0xFF) << variant;
+    EXPECT_EQ(dev->GetStats().programs, 0u) << variant;
+  }
+}
+
+TEST(CfiFlashTest, ShortBufferedProgramAndSplitWideWrites) {
+  auto dev = MakeVars(0xFF);
+  W32(*dev, 0x300, Doubled(0xE8));
+  W32(*dev, 0x300, 0x00010001);          // 2 words
+  WN(*dev, 0x308, 0x1111111122222222ull, 8);  // one 64-bit store = two words
+  WN(*dev, 0x300, 0x00D000D000D000D0ull, 8);  // confirm, then a stray D0 = "resume"
+  EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
+  WN(*dev, 0, 0x00FF00FF00FF00FFull, 8);
+  EXPECT_EQ(R32(*dev, 0x308), 0x22222222u);
+  EXPECT_EQ(R32(*dev, 0x30C), 0x11111111u);
+  EXPECT_EQ(R32(*dev, 0x300), 0xFFFFFFFFu);
+}
+
+TEST(CfiFlashTest, LockSuspendAndResumeAreAccepted) {
+  auto dev = MakeVars();
+  for (uint8_t second : {0x01, 0xD0, 0x2F}) {
+    W32(*dev, 0x40000, Doubled(0x60));
+    W32(*dev, 0x40000, Doubled(second));
+    EXPECT_EQ(R32(*dev, 0), kStatusReady);
+  }
+  W32(*dev, 0x40008, Doubled(0x90));
+  EXPECT_EQ(R32(*dev, 0x40008), 0u);  // still reported unlocked
+  W32(*dev, 0, Doubled(0xB0));
+  EXPECT_EQ(R32(*dev, 0), kStatusReady);
+  W32(*dev, 0, Doubled(0xD0));
+  EXPECT_EQ(R32(*dev, 0), kStatusReady);
+  W32(*dev, 0, Doubled(0x60));
+  W32(*dev, 0, Doubled(0xFF));  // cancels
+  EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
+  EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
+}
+
+// The start of the measured first boot (traces/flash-zero-boot1.txt), blank store of zeros.
+TEST(CfiFlashTest, ReplaysTheStartOfTheMeasuredFirstBoot) {
+  auto dev = MakeVars(0x00);
+  Firmware fw(*dev);
+  fw.Erase(0x0);
+  fw.Erase(0x40000);
+  fw.Erase(0x80000);
+  fw.Program(0x0, Words(1));
+  fw.ReadArray();
+  fw.Erase(0x80000);
+  fw.Erase(0x80000);
+  fw.Program(0x80000, Words(2), /*check_lock=*/false);
+  fw.ReadArray();
+  fw.Program(0x80000, Words(3));
+  fw.ReadArray();
+  fw.Program(0x40000, Words(4));
+  fw.ReadArray();
+  for (size_t i = 0; i < 32; ++i) {
+    EXPECT_EQ(R32(*dev, 0x0 + 4 * i), Words(1)[i]);
+    EXPECT_EQ(R32(*dev, 0x80000 + 4 * i), Words(2)[i] & Words(3)[i]);
+    EXPECT_EQ(R32(*dev, 0x40000 + 4 * i), Words(4)[i]);
+  }
+  EXPECT_EQ(R32(*dev, 0xC0000), 0u);  // never touched
+  const CfiFlash::Stats stats = dev->GetStats();
+  EXPECT_EQ(stats.erases, 5u);
+  EXPECT_EQ(stats.programs, 4u);
+  EXPECT_EQ(stats.sequence_errors, 0u);
+}
+
+TEST(CfiFlashTest, ReadOnlyBankIgnoresTheStrayStore) {
+  auto storage = FlashStorage::CreateVolatile(kBank, 0x00);
+  ASSERT_THAT(storage, IsOk());
+  (*storage)->data()[0x1CB20] = 0xAB;
+  CfiFlash flash0(std::move(*storage), 0, /*read_only=*/true);
+  WN(flash0, 0x1CB20, 0x17384, 8);  // the bookworm DxeIpl store
+  W32(flash0, 0, Doubled(0x20));    // even real commands do nothing
+  W32(flash0, 0, Doubled(0xD0));
+  W32(flash0, 0, Doubled(0x70));
+  EXPECT_EQ(flash0.read_mode(), cfi::ReadMode::kArray);
+  EXPECT_EQ(ReadN(flash0, 0x1CB20, 8), 0xABu);
+  EXPECT_EQ(R32(flash0, 0), 0u);
+  EXPECT_EQ(flash0.data()[0x1CB20], 0xAB);
+  EXPECT_EQ(flash0.GetStats().ignored_writes, 4u);
+}
+
+TEST(CfiFlashTest, MemslotHookUnmapsEagerlyAndMapsLazily) {
+  auto dev = MakeVars(0xFF);
+  std::vector<bool> calls;
+  ASSERT_THAT(dev->EnableDirectReads([&](bool map) {
+    calls.push_back(map);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_THAT(calls, ElementsAre(true));
+  EXPECT_TRUE(dev->direct_mapped());
+
+  Firmware fw(*dev);
+  W32(*dev, 0x8, Doubled(0x90));  // leaves read array: unmapped before the write returns
+  EXPECT_THAT(calls, ElementsAre(true, false));
+  EXPECT_FALSE(dev->direct_mapped());
+  EXPECT_EQ(R32(*dev, 0x8), 0u);  // trapped read in ID mode: stays unmapped
+  fw.Program(0x100, Words(9), /*check_lock=*/false);
+  fw.Program(0x180, Words(8), /*check_lock=*/false);  // 50 then E8: no map in between
+  EXPECT_THAT(calls, ElementsAre(true, false));
+  fw.ReadArray();
+  EXPECT_THAT(calls, ElementsAre(true, false));  // lazy
+  EXPECT_EQ(R32(*dev, 0x100), Words(9)[0]);      // this read trapped, then maps
+  EXPECT_THAT(calls, ElementsAre(true, false, true));
+  EXPECT_TRUE(dev->direct_mapped());
+  EXPECT_EQ(dev->GetStats().map_calls, 3u);
+}
+
+TEST(CfiFlashTest, FailingHookIsCountedAndRetried) {
+  auto dev = MakeVars(0x00);
+  int failures_left = 1;
+  std::vector<bool> calls;
+  ASSERT_THAT(dev->EnableDirectReads([&](bool map) {
+    calls.push_back(map);
+    if (!map && failures_left-- > 0) return absl::InternalError("KVM_SET_USER_MEMORY_REGION");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  W32(*dev, 0, Doubled(0x70));  // unmap fails
+  EXPECT_TRUE(dev->direct_mapped());
+  EXPECT_EQ(dev->GetStats().map_errors, 1u);
+  EXPECT_EQ(R32(*dev, 0), kStatusReady);  // retried on this trapped read: now unmapped
+  EXPECT_FALSE(dev->direct_mapped());
+  EXPECT_THAT(calls, ElementsAre(true, false, false));
+}
+
+TEST(CfiFlashTest, InitialMapFailureIsReturned) {
+  auto dev = MakeVars();
+  EXPECT_THAT(dev->EnableDirectReads([](bool) { return absl::InternalError("no slot"); }),
+              StatusIs(absl::StatusCode::kInternal));
+  EXPECT_FALSE(dev->direct_mapped());
+}
+
+TEST(CfiFlashTest, ResetReturnsToReadArray) {
+  auto dev = MakeVars();
+  W32(*dev, 0, Doubled(0x42));
+  dev->Reset();
+  EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
+  EXPECT_EQ(dev->status(), 0x80);
+}
+
+std::string TempPath() {
+  char tmpl[] = "/tmp/cfi_flash_testXXXXXX";
+  const int fd = mkstemp(tmpl);
+  close(fd);
+  unlink(tmpl);
+  return tmpl;
+}
+
+TEST(CfiFlashTest, VariablesSurviveARestart) {
+  const std::string path = TempPath();
+  const std::vector<uint32_t> words = Words(0x77);
+  {
+    auto storage = FlashStorage::OpenPersistent(path, kBank);
+    ASSERT_THAT(storage, IsOk());
+    CfiFlash dev(std::move(*storage), 0x0400'0000, false);
+    Firmware fw(dev);
+    fw.Erase(0x40000);
+    fw.Program(0x40080, words);
+    fw.ReadArray();
+    ASSERT_THAT(dev.Flush(), IsOk());
+  }  // "VM stopped"
+  auto storage = FlashStorage::OpenPersistent(path, kBank);
+  ASSERT_THAT(storage, IsOk());
+  CfiFlash dev(std::move(*storage), 0x0400'0000, false);
+  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(R32(dev, 0x40080 + 4 * i), words[i]) << i;
+  EXPECT_EQ(R32(dev, 0x40000), 0xFFFFFFFFu);
+  EXPECT_EQ(R32(dev, 0x7FFFC), 0xFFFFFFFFu);
+  EXPECT_EQ(R32(dev, 0x80000), 0u);
+  unlink(path.c_str());
+}
+
+TEST(CfiFlashTest, DescribesTheCombinedQemuNode) {
+  core::aarch64::FdtWriter fdt;
+  ASSERT_THAT(fdt.PropU32("#address-cells", 2), IsOk());
+  ASSERT_THAT(fdt.PropU32("#size-cells", 2), IsOk());
+  CfiFlashBanksNode node({{0, kBank}, {0x0400'0000, kBank}});
+  ASSERT_THAT(node.DescribeFdt(fdt), IsOk());
+  auto dev = MakeVars();
+  ASSERT_THAT(dev->DescribeFdt(fdt), IsOk());
+  auto blob = fdt.Finish();
+  ASSERT_THAT(blob, IsOk());
+  const void* dt = blob->data();
+  int off = fdt_path_offset(dt, "/flash@0");
+  ASSERT_GE(off, 0);
+  int len = 0;
+  EXPECT_STREQ(static_cast<const char*>(fdt_getprop(dt, off, "compatible", &len)), "cfi-flash");
+  const auto* reg = static_cast<const uint8_t*>(fdt_getprop(dt, off, "reg", &len));
+  ASSERT_EQ(len, 32);
+  EXPECT_THAT(std::vector<uint8_t>(reg, reg + 32),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0,  //
+                          0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0x04, 0, 0, 0));
+  const auto* width = static_cast<const uint8_t*>(fdt_getprop(dt, off, "bank-width", &len));
+  ASSERT_EQ(len, 4);
+  EXPECT_THAT(std::vector<uint8_t>(width, width + 4), ElementsAre(0, 0, 0, 4));
+  off = fdt_path_offset(dt, "/flash@4000000");
+  ASSERT_GE(off, 0);
+  ASSERT_NE(fdt_getprop(dt, off, "reg", &len), nullptr);
+  EXPECT_EQ(len, 16);
+  core::aarch64::FdtWriter empty;
+  EXPECT_THAT(CfiFlash::DescribeBanksFdt(empty, {}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace vmmd::hw

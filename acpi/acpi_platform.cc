@@ -16,14 +16,9 @@ absl::Status ValidateAcpiPlatform(const AcpiPlatform& platform) {
   for (size_t i = 0; i < n; ++i) {
     const AcpiCpu& cpu = platform.cpus[i];
     any_boot = any_boot || cpu.boot;
-    if ((cpu.mpidr & ~kAcpiMpidrMask) != 0) {
+    if (!mpidrs.insert(cpu.mpidr & kAcpiMpidrMask).second) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "vCPU %u: MPIDR 0x%x has bits outside the affinity mask 0x%x", i, cpu.mpidr,
-          kAcpiMpidrMask));
-    }
-    if (!mpidrs.insert(cpu.mpidr).second) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("vCPU %u: MPIDR 0x%x is used by an earlier vCPU", i, cpu.mpidr));
+          "vCPU %u: MPIDR 0x%x has the affinity of an earlier vCPU", i, cpu.mpidr));
     }
   }
   if (!any_boot) return absl::InvalidArgumentError("ACPI platform has no boot vCPU");

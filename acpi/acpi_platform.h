@@ -16,13 +16,14 @@ namespace vmmd::acpi {
 inline constexpr uint32_t kMaxAcpiCpus = 4096;
 // GICv3 without VLPIs: two 64 KiB frames per redistributor.
 inline constexpr uint64_t kGicRedistributorStride = 0x2'0000;
-// MPIDR bits that may be set in a GICC entry (Aff3, Aff2, Aff1, Aff0).
+// The MPIDR bits a GICC entry carries (Aff3, Aff2, Aff1, Aff0); the others (bit 31 RES1, U, MT)
+// are dropped: Linux ignores a GICC whose MPIDR has any of them set.
 inline constexpr uint64_t kAcpiMpidrMask = 0xff'00ff'ffffULL;
 
 // One possible vCPU. Its index in AcpiPlatform::cpus is its ACPI Processor UID, its GICC CPU
 // interface number and its DSDT _UID.
 struct AcpiCpu {
-  uint64_t mpidr = 0;  // as KVM assigned it (affinity fields only)
+  uint64_t mpidr = 0;  // MPIDR_EL1 as KVM assigned it (masked with kAcpiMpidrMask)
   bool boot = false;   // MADT Enabled (permanent); otherwise Online-Capable, toggled via _STA
 };
 
@@ -60,9 +61,9 @@ struct AcpiPlatform {
   std::vector<const AmlDescribed*> dsdt_devices;
 };
 
-// INVALID_ARGUMENT naming the problem: no CPUs or more than kMaxAcpiCpus, no boot CPU, an MPIDR
-// outside kAcpiMpidrMask or used twice, redistributor regions that are empty, too large for a
-// GICR entry or that do not cover every CPU, a null DSDT device.
+// INVALID_ARGUMENT naming the problem: no CPUs or more than kMaxAcpiCpus, no boot CPU, two
+// CPUs with the same affinity (MPIDR & kAcpiMpidrMask), redistributor regions that are empty,
+// too large for a GICR entry or that do not cover every CPU, a null DSDT device.
 absl::Status ValidateAcpiPlatform(const AcpiPlatform& platform);
 
 }  // namespace vmmd::acpi

@@ -1,0 +1,186 @@
+#include "hw/ged/ged.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "acpi/aml.h"
+#include "acpi/tables/dsdt.h"
+#include "acpi/testing/acpica_tools.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::hw {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::StatusIs;
+
+class RecordingIrq : public core::IrqLine {
+ public:
+  void SetLevel(bool high) override { levels.push_back(high); }
+  std::vector<bool> levels;
+};
+
+uint64_t Read(Ged& ged, uint64_t offset, size_t size) {
+  std::vector<uint8_t> buf(size, 0xEE);
+  ged.Read(offset, absl::MakeSpan(buf));
+  return core::LoadLe(buf);
+}
+
+TEST(GedTest, EselReadReturnsPendingEventsAndClearsThem) {
+  RecordingIrq irq;
+  Ged ged(&irq, {});
+  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0u);
+  ged.RaiseEvent(ged::kEventCpuHotplug);
+  ged.RaiseEvent(ged::kEventPowerButton);
+  EXPECT_EQ(ged.PendingEvents(), 0xAu);
+  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0xAu);
+  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0u);
+  EXPECT_EQ(ged.PendingEvents(), 0u);
+  EXPECT_EQ(ged.GetStats().esel_reads, 3u);
+}
+
+TEST(GedTest, RaiseEventPulsesTheLine) {
+  RecordingIrq irq;
+  Ged ged(&irq, {});
+  ged.RaiseEvent(ged::kEventCpuHotplug);
+  EXPECT_THAT(irq.levels, ElementsAre(true, false));
+  ged.RaiseEvent(ged::kEventCpuHotplug);  // already pending: still a new edge
+  EXPECT_THAT(irq.levels, ElementsAre(true, false, true, false));
+  ged.RaiseEvent(0);
+  EXPECT_EQ(irq.levels.size(), 4u);
+  EXPECT_EQ(ged.GetStats().events_raised, 2u);
+  Ged no_irq(nullptr, {});
+  no_irq.RaiseEvent(1);
+  EXPECT_EQ(no_irq.PendingEvents(), 1u);
+}
+
+TEST(GedTest, OtherAccessesReadZeroDoNotClearAndWritesAreIgnored) {
+  Ged ged(nullptr, {});
+  ged.RaiseEvent(0x8);
+  EXPECT_EQ(Read(ged, 0, 1), 0u);
+  EXPECT_EQ(Read(ged, 0, 2), 0u);
+  EXPECT_EQ(Read(ged, 0, 8), 0u);
+  EXPECT_EQ(Read(ged, 1, 1), 0u);
+  EXPECT_EQ(Read(ged, 4, 4), 0u);
+  EXPECT_EQ(Read(ged, 0xFFFF'FFFF'FFFF'FFFCull, 4), 0u);
+  const uint8_t ones[4] = {0xFF, 0xFF, 0xFF, 0xFF};
+  ged.Write(0, ones);
+  ged.Write(0, absl::MakeConstSpan(ones, 1));
+  EXPECT_EQ(ged.GetStats().ignored_accesses, 8u);
+  EXPECT_EQ(Read(ged, 0, 4), 0x8u);
+}
+
+TEST(GedTest, ConcurrentRaisesAreNeverLost) {
+  Ged ged(nullptr, {});
+  std::vector<std::thread> threads;
+  uint32_t seen = 0;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&ged, t] {
+      for (int i = 0; i < 1000; ++i) ged.RaiseEvent(1u << (t * 8 + i % 8));
+    });
+  }
+  for (int i = 0; i < 1000; ++i) seen |= static_cast<uint32_t>(Read(ged, 0, 4));
+  for (auto& th : threads) th.join();
+  seen |= static_cast<uint32_t>(Read(ged, 0, 4));
+  EXPECT_EQ(seen, 0xFFFF'FFFFu);
+}
+
+// A DSDT device providing the method the GED calls, and a counter it bumps.
+class ScanStub : public acpi::AmlDescribed {
+ public:
+  absl::Status DescribeAml(acpi::AmlScope& sb) const override {
+    using namespace acpi::aml;  // NOLINT(build/namespaces)
+    sb.Add(Device("TEST", {
+        Name("_HID", String("VMMD0001")),
+        Name("CNTC", Zero()),
+        Name("CNTP", Zero()),
+        Method("SCAN", 0, kNotSerialized, {Increment(Path("CNTC"))}),
+        Method("PWRB", 0, kNotSerialized, {Increment(Path("CNTP"))}),
+    }));
+    return absl::OkStatus();
+  }
+};
+
+Ged MakeGed() {
+  return Ged(nullptr, {.handlers = {{ged::kEventCpuHotplug, "\\_SB.TEST.SCAN"},
+                                    {ged::kEventPowerButton, "\\_SB.TEST.PWRB"}}});
+}
+
+TEST(GedAmlTest, DisassemblesCleanlyWithTheExpectedObjects) {
+  ScanStub stub;
+  Ged ged = MakeGed();
+  const acpi::AmlDescribed* devices[] = {&stub, &ged};
+  absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(devices);
+  ASSERT_THAT(dsdt, IsOk());
+  absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  absl::StatusOr<acpi::testing::Disassembly> d = acpi::testing::Disassemble(*dir, "dsdt", *dsdt);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(acpi::testing::DisassemblyProblems(*d), IsEmpty()) << d->run.output << d->dsl;
+  EXPECT_THAT(d->dsl, HasSubstr("Device (GED)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Name (_HID, \"ACPI0013\" /* Generic Event Device */)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x00000029,"));
+  EXPECT_THAT(d->dsl, HasSubstr("OperationRegion (EREG, SystemMemory, 0x09080000, 0x04)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Field (EREG, DWordAcc, NoLock, WriteAsZeros)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Method (_EVT, 1, Serialized)"));
+  EXPECT_THAT(d->dsl, HasSubstr("\\_SB.TEST.SCAN ()"));
+}
+
+// acpiexec simulates ESEL as memory filled with one byte: 0x08 has the CPU bit, 0x02 the power
+// button bit, 0x0A both.
+TEST(GedAmlTest, EvtCallsTheHandlerOfEverySetBit) {
+  ScanStub stub;
+  Ged ged = MakeGed();
+  const acpi::AmlDescribed* devices[] = {&stub, &ged};
+  absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(devices);
+  ASSERT_THAT(dsdt, IsOk());
+  struct Case {
+    uint8_t fill;
+    int cpu_calls;
+    int power_calls;
+  };
+  for (const Case& c : {Case{0x00, 0, 0}, Case{0x08, 1, 0}, Case{0x02, 0, 1}, Case{0x0A, 1, 1},
+                        Case{0xF5, 0, 0}}) {
+    absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
+    ASSERT_THAT(dir, IsOk());
+    absl::StatusOr<acpi::testing::ToolRun> run = acpi::testing::AcpiExec(
+        *dir, *dsdt, "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC; execute \\_SB.TEST.CNTP",
+        c.fill);
+    ASSERT_THAT(run, IsOk());
+    EXPECT_THAT(run->output, HasSubstr(absl::StrCat("[Integer] = 000000000000000", c.cpu_calls,
+                                                    "\n\nEvaluating \\_SB.TEST.CNTP")))
+        << run->output;
+    EXPECT_THAT(run->output,
+                HasSubstr(absl::StrCat("\\_SB.TEST.CNTP returned object")));
+    const std::string tail = run->output.substr(run->output.rfind("TEST.CNTP returned"));
+    EXPECT_THAT(tail, HasSubstr(absl::StrCat("[Integer] = 000000000000000", c.power_calls)))
+        << run->output;
+    EXPECT_THAT(run->output, ::testing::Not(HasSubstr("Exception"))) << run->output;
+  }
+}
+
+TEST(GedAmlTest, RejectsBadHandlers) {
+  acpi::AmlScope sb("\\_SB");
+  EXPECT_THAT(Ged(nullptr, {.handlers = {{0x3, "\\X"}}}).DescribeAml(sb),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Ged(nullptr, {.handlers = {{0, "\\X"}}}).DescribeAml(sb),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Ged(nullptr, {.handlers = {{8, "\\X"}, {8, "\\Y"}}}).DescribeAml(sb),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(sb.terms(), IsEmpty());
+  // A bad method path surfaces when the DSDT is encoded.
+  Ged bad_path(nullptr, {.handlers = {{8, "\\_SB.TOOLONG.X"}}});
+  const acpi::AmlDescribed* devices[] = {&bad_path};
+  EXPECT_THAT(acpi::BuildDsdt(devices), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace vmmd::hw

@@ -137,12 +137,48 @@ absl::StatusOr<std::vector<uint8_t>> CompileAsl(const TempDir& dir, std::string_
   return std::vector<uint8_t>(aml->begin(), aml->end());
 }
 
-absl::StatusOr<ToolRun> AcpiExec(const TempDir& dir, absl::Span<const uint8_t> dsdt,
+absl::StatusOr<ToolRun> AcpiExec(const TempDir& dir,
+                                 const std::vector<std::vector<uint8_t>>& tables,
                                  std::string_view commands, uint8_t region_fill) {
-  absl::Status s = WriteFile(absl::StrCat(dir.path(), "/dsdt.aml"), dsdt);
-  if (!s.ok()) return s;
-  return Run(dir.path(), {VMMD_ACPIEXEC_PATH, "-fv", absl::StrFormat("0x%02x", region_fill), "-b",
-                          std::string(commands), "dsdt.aml"});
+  std::vector<std::string> argv{VMMD_ACPIEXEC_PATH, "-fv", absl::StrFormat("0x%02x", region_fill),
+                                "-b", std::string(commands)};
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const std::string name = absl::StrFormat("table%u.aml", i);
+    absl::Status s = WriteFile(dir.path() + "/" + name, tables[i]);
+    if (!s.ok()) return s;
+    argv.push_back(name);
+  }
+  return Run(dir.path(), argv);
+}
+
+std::vector<Evaluation> ParseAcpiExec(const std::string& output) {
+  std::vector<Evaluation> out;
+  for (absl::string_view piece : absl::StrSplit(output, '\n')) {
+    const std::string line(piece);
+    if (line.rfind("Evaluating ", 0) == 0) {
+      out.push_back({});
+      out.back().path = line.substr(11);
+      continue;
+    }
+    if (out.empty()) continue;
+    Evaluation& e = out.back();
+    if (size_t at = line.find("[Integer] = "); at != std::string::npos) {
+      e.has_integer = true;
+      e.integer = std::stoull(line.substr(at + 12), nullptr, 16);
+    } else if (size_t on = line.find("Notify on ["); on != std::string::npos) {
+      const size_t close = line.find(']', on);
+      const size_t value = line.find("Value 0x", on);
+      if (close != std::string::npos && value != std::string::npos) {
+        e.notifies.push_back(line.substr(on + 11, close - on - 11) + "=" +
+                             line.substr(value + 6, 4));
+      }
+    } else if (line.find("ACPI Error") != std::string::npos ||
+               line.find("ACPI Exception") != std::string::npos ||
+               line.find("ACPI Warning") != std::string::npos) {
+      e.problems.push_back(line);
+    }
+  }
+  return out;
 }
 
 }  // namespace vmmd::acpi::testing

@@ -56,9 +56,20 @@ std::vector<std::string> DisassemblyProblems(const Disassembly& d);
 // iasl's output if it reports an error or warning.
 absl::StatusOr<std::vector<uint8_t>> CompileAsl(const TempDir& dir, std::string_view asl);
 
-// Writes `dsdt` to <dir>/dsdt.aml and runs `acpiexec -b "<commands>"` with OperationRegions
-// simulated as memory filled with `region_fill`.
-absl::StatusOr<ToolRun> AcpiExec(const TempDir& dir, absl::Span<const uint8_t> dsdt,
+// Writes `tables` (a DSDT, then optional SSDTs) to <dir> and runs `acpiexec -b "<commands>"`
+// with OperationRegions simulated as memory filled with `region_fill`.
+absl::StatusOr<ToolRun> AcpiExec(const TempDir& dir,
+                                 const std::vector<std::vector<uint8_t>>& tables,
                                  std::string_view commands, uint8_t region_fill);
+
+// One "Evaluating <path>" section of acpiexec's batch output.
+struct Evaluation {
+  std::string path;
+  bool has_integer = false;
+  uint64_t integer = 0;                // "[Integer] = ..."
+  std::vector<std::string> notifies;   // "C001=0x01" per Notify received
+  std::vector<std::string> problems;   // ACPI Error / Exception / Warning lines
+};
+std::vector<Evaluation> ParseAcpiExec(const std::string& output);
 
 }  // namespace vmmd::acpi::testing

@@ -62,14 +62,16 @@ AmlTerm ResourceDevice(uint32_t base) {
 
 // CSTA (uid): 0xF if present and enabled, 0xD if present only, 0 otherwise.
 AmlTerm StatusMethod() {
-  return Method("CSTA", 1, kSerialized, WithLock({
+  std::vector<AmlTerm> body = WithLock({
       Store(Arg(0), Reg("CSEL")),
       Store(Zero(), Local(0)),
       If(LEqual(Reg("CPRS"), One()), {
           Store(Int(kStaDisabled), Local(0)),
           If(LEqual(Reg("CPEN"), One()), {Store(Int(kStaEnabled), Local(0))}),
       }),
-  }), 0);
+  });
+  body.push_back(Return(Local(0)));
+  return Method("CSTA", 1, kSerialized, std::move(body));
 }
 
 // CTFY (uid, value): Notify (Cxxx, value) for the matching vCPU.

@@ -152,7 +152,7 @@ TEST(GedAmlTest, EvtCallsTheHandlerOfEverySetBit) {
     absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
     ASSERT_THAT(dir, IsOk());
     absl::StatusOr<acpi::testing::ToolRun> run = acpi::testing::AcpiExec(
-        *dir, *dsdt, "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC; execute \\_SB.TEST.CNTP",
+        *dir, {*dsdt}, "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC; execute \\_SB.TEST.CNTP",
         c.fill);
     ASSERT_THAT(run, IsOk());
     EXPECT_THAT(run->output, HasSubstr(absl::StrCat("[Integer] = 000000000000000", c.cpu_calls,

@@ -112,6 +112,7 @@ void Daemon::Shutdown() {
   }
   LogInfo("vmmd: stopping every VM");
   vms_->StopAll();
+  lock_.Reset();  // the socket path is free for the next vmmd
   LogInfo("vmmd: stopped");
 }
 

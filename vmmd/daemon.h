@@ -41,7 +41,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   // Idempotent, thread-safe: health NOT_SERVING, server shutdown (in-flight RPCs get
-  // shutdown_grace), every VM stopped, socket file removed.
+  // shutdown_grace), every VM stopped, socket file removed, lock released.
   void Shutdown();
 
   const std::string& socket_path() const { return options_.socket_path; }
@@ -52,7 +52,7 @@ class Daemon {
   absl::Status Listen();
 
   const DaemonOptions options_;
-  ScopedFd lock_;  // flock on <socket>.lock, held for the daemon's life
+  ScopedFd lock_;  // flock on <socket>.lock, held until Shutdown()
   // Destruction order matters: the server goes first, then the service, then the VMs.
   std::unique_ptr<core::VmManager> vms_;
   std::unique_ptr<VmmService> service_;

@@ -12,7 +12,8 @@
 
 namespace vmmd {
 
-// Shape checks shared by the handlers (exposed for tests). INVALID_ARGUMENT naming the field.
+// Shape checks of the handlers (exposed for tests): INVALID_ARGUMENT naming the field. The
+// content of a spec is core::VmManager's to validate.
 absl::Status ValidateVmName(const std::string& name, const char* field);
 absl::Status ValidateCreateVmRequest(const v1::CreateVmRequest& request);
 

@@ -3,11 +3,18 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace vmmd {
 namespace {
 
 constexpr int kMaxCanonicalCode = 16;  // UNAUTHENTICATED
+
+std::string Bounded(absl::string_view message) {
+  if (message.size() <= kMaxGrpcMessageBytes) return std::string(message);
+  return absl::StrCat(message.substr(0, kMaxGrpcMessageBytes), "... (",
+                      message.size() - kMaxGrpcMessageBytes, " more bytes)");
+}
 
 }  // namespace
 
@@ -16,9 +23,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const int code = static_cast<int>(status.code());
   if (code < 1 || code > kMaxCanonicalCode) {
     return grpc::Status(grpc::StatusCode::UNKNOWN,
-                        absl::StrCat("status code ", code, ": ", status.message()));
+                        Bounded(absl::StrCat("status code ", code, ": ", status.message())));
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(code), Bounded(status.message()));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -1,5 +1,7 @@
 #include "vmmd/status_to_grpc.h"
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -38,6 +40,14 @@ TEST(StatusToGrpcTest, NamedCodes) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(ToGrpcStatus(absl::AbortedError("x")).error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(ToGrpcStatus(absl::InternalError("x")).error_code(), grpc::StatusCode::INTERNAL);
+}
+
+TEST(StatusToGrpcTest, LongMessagesAreCut) {
+  const std::string exact(kMaxGrpcMessageBytes, 'm');
+  EXPECT_EQ(ToGrpcStatus(absl::NotFoundError(exact)).error_message(), exact);
+  const grpc::Status cut = ToGrpcStatus(absl::NotFoundError(exact + "0123456789"));
+  EXPECT_EQ(cut.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(cut.error_message(), exact + "... (10 more bytes)");
 }
 
 TEST(StatusToGrpcTest, NonCanonicalCodeBecomesUnknown) {

@@ -1,7 +1,6 @@
 #include "vmmd/vmmctl/args.h"
 
 #include <algorithm>
-#include "absl/strings/string_view.h"
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
@@ -9,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
 
 namespace vmmd::vmmctl {
 namespace {

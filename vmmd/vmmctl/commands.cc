@@ -1,21 +1,12 @@
 #include "vmmd/vmmctl/commands.h"
 
-#include <chrono>
 #include <cmath>
-#include <cstring>
-#include <memory>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "absl/strings/string_view.h"
 #include "vmmd/defaults.h"
-#include "vmmd/unix_socket.h"
-#include "vmmd/v1/vmm.grpc.pb.h"
-#include "vmmd/vmmctl/format.h"
 
 namespace vmmd::vmmctl {
 namespace {

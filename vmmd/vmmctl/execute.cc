@@ -106,12 +106,15 @@ Outcome Execute(const Invocation& inv) {
   if (!reply.status.ok()) {
     outcome.exit_code = 1;
     std::string message = reply.status.error_message();
-    if (reply.status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-        channel->GetState(false) != GRPC_CHANNEL_READY) {
+    const bool connected = channel->GetState(false) == GRPC_CHANNEL_READY;
+    if (reply.status.error_code() == grpc::StatusCode::UNAVAILABLE && !connected) {
       // Never connected: say where we looked and why it failed, in plain words if we can.
       const int err = ProbeUnixSocket(path);
       message = absl::StrCat("cannot reach vmmd at ", inv.socket, ": ",
                              err != 0 ? std::strerror(err) : message);
+    } else if (reply.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !connected) {
+      message = absl::StrCat("no answer from vmmd at ", inv.socket, " within ",
+                             absl::FormatDuration(inv.timeout), " (", message, ")");
     }
     outcome.err = FormatError(reply.status.error_code(), message);
     return outcome;

@@ -23,8 +23,16 @@ cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
 e2e_pkgs=(qemu-efi-aarch64)
 bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)
 
-if [ -f "$STAMP" ] && dpkg -s "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" \
-     >/dev/null 2>&1; then
+# Done already? The stamp records the package list; dpkg-query with explicit architectures
+# checks they are all still installed (plain `dpkg -s` is ambiguous for multiarch packages).
+want="${native_pkgs[*]} ${cross_pkgs[*]} ${e2e_pkgs[*]} ${bpo_pkgs[*]}"
+installed() {
+  local p
+  for p in "${native_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" "${cross_pkgs[@]}"; do
+    dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || return 1
+  done
+}
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && installed; then
   exit 0
 fi
 
@@ -72,4 +80,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}"
 $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
-$SUDO touch "$STAMP"
+echo "$want" | $SUDO tee "$STAMP" >/dev/null

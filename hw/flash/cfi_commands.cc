@@ -11,35 +11,40 @@ using cfi::ReadMode;
 
 // The CFI query table one x16 chip answers at word address i (upper byte 0). Minimal but
 // consistent with the bank: 32 MiB per chip, 256 blocks of 128 KiB, 64-byte write buffer.
+// clang-format off
 constexpr uint8_t kQueryTable[] = {
     // 0x00-0x0F: identifier area (not part of the query structure)
     0x89, 0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    'Q', 'R', 'Y',  // 0x10 query string
-    0x01, 0x00,     // 0x13 primary command set: Intel/Sharp extended
-    0x31, 0x00,     // 0x15 primary extended table at 0x31
-    0x00, 0x00,     // 0x17 no alternate command set
-    0x00, 0x00,     // 0x19 no alternate table
-    0x27, 0x36,     // 0x1B Vcc min 2.7 V, max 3.6 V
-    0x00, 0x00,     // 0x1D no Vpp
-    0x04,           // 0x1F typical word program 2^4 us
-    0x08,           // 0x20 typical buffer program 2^8 us
-    0x0A,           // 0x21 typical block erase 2^10 ms
-    0x00,           // 0x22 chip erase not supported
+    'Q',  'R',  'Y',         // 0x10 query string
+    0x01, 0x00,              // 0x13 primary command set: Intel/Sharp extended
+    0x31, 0x00,              // 0x15 primary extended table at 0x31
+    0x00, 0x00,              // 0x17 no alternate command set
+    0x00, 0x00,              // 0x19 no alternate table
+    0x27, 0x36,              // 0x1B Vcc min 2.7 V, max 3.6 V
+    0x00, 0x00,              // 0x1D no Vpp
+    0x04,                    // 0x1F typical word program 2^4 us
+    0x08,                    // 0x20 typical buffer program 2^8 us
+    0x0A,                    // 0x21 typical block erase 2^10 ms
+    0x00,                    // 0x22 chip erase not supported
     0x04, 0x04, 0x04, 0x00,  // 0x23 max = typical * 2^n
-    25,             // 0x27 device size 2^25 = 32 MiB per chip
-    0x01, 0x00,     // 0x28 interface: x16 asynchronous
-    0x06, 0x00,     // 0x2A write buffer 2^6 = 64 bytes per chip
-    0x01,           // 0x2C one erase block region
-    0xFF, 0x00,     // 0x2D 256 blocks (value + 1)
-    0x00, 0x02,     // 0x2F block size 0x200 * 256 = 128 KiB per chip
-    'P', 'R', 'I',  // 0x31 primary extended query
-    '1', '0',       // 0x34 version 1.0
+    25,                      // 0x27 device size 2^25 = 32 MiB per chip
+    0x01, 0x00,              // 0x28 interface: x16 asynchronous
+    0x06, 0x00,              // 0x2A write buffer 2^6 = 64 bytes per chip
+    0x01,                    // 0x2C one erase block region
+    0xFF, 0x00,              // 0x2D 256 blocks (value + 1)
+    0x00, 0x02,              // 0x2F block size 0x200 * 256 = 128 KiB per chip
+    'P',  'R',  'I',         // 0x31 primary extended query
+    '1',  '0',               // 0x34 version 1.0
     0x00, 0x00, 0x00, 0x00,  // 0x36 optional features: none
-    0x00,           // 0x3A functions after suspend: none
-    0x01, 0x00,     // 0x3B block status register: lock bit
-    0x00, 0x00,     // 0x3D Vcc / Vpp optimum: not given
-    0x00,           // 0x3F no protection register fields
+    0x00,                    // 0x3A functions after suspend: none
+    0x01, 0x00,              // 0x3B block status register: lock bit
+    0x00, 0x00,              // 0x3D Vcc / Vpp optimum: not given
+    0x00,                    // 0x3F no protection register fields
 };
+// clang-format on
+static_assert(sizeof(kQueryTable) == 0x40);
+static_assert(kQueryTable[0x10] == 'Q' && kQueryTable[0x27] == 25 && kQueryTable[0x31] == 'P' &&
+              kQueryTable[0x3B] == 0x01);
 
 // The 16-bit value each addressed chip sees in this cycle; nullopt if the two chips were both
 // addressed and got different values.

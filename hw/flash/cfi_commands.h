@@ -42,9 +42,9 @@
 namespace vmmd::hw {
 namespace cfi {
 
-inline constexpr uint64_t kBankWidth = 4;                // bytes per bus word (two x16 chips)
-inline constexpr uint64_t kSectorSize = 256 * 1024;      // bank-wide erase block
-inline constexpr uint32_t kWriteBufferWords = 32;        // per chip, per buffered program
+inline constexpr uint64_t kBankWidth = 4;            // bytes per bus word (two x16 chips)
+inline constexpr uint64_t kSectorSize = 256 * 1024;  // bank-wide erase block
+inline constexpr uint32_t kWriteBufferWords = 32;    // per chip, per buffered program
 inline constexpr uint64_t kWriteBufferSize = kWriteBufferWords * kBankWidth;  // 128 bytes
 inline constexpr uint16_t kManufacturerId = 0x0089;
 inline constexpr uint16_t kDeviceId = 0x0018;
@@ -103,8 +103,15 @@ class CfiCommandSet {
   void Reset();
 
  private:
-  enum class Pending { kNone, kEraseConfirm, kWordData, kBufferCount, kBufferData, kBufferConfirm,
-                       kLockConfirm };
+  enum class Pending {
+    kNone,
+    kEraseConfirm,
+    kWordData,
+    kBufferCount,
+    kBufferData,
+    kBufferConfirm,
+    kLockConfirm
+  };
   CfiWriteEffect Command(uint64_t offset, uint16_t value);
   CfiWriteEffect BufferData(uint64_t offset, absl::Span<const uint8_t> bytes);
   CfiWriteEffect SequenceError();
@@ -117,7 +124,7 @@ class CfiCommandSet {
   uint64_t buffer_block_ = 0;      // block index E8 was written to
   uint32_t buffer_remaining_ = 0;  // data words still expected
   bool window_set_ = false;
-  uint64_t window_ = 0;            // 128-byte aligned offset of the write buffer
+  uint64_t window_ = 0;  // 128-byte aligned offset of the write buffer
   std::array<uint8_t, cfi::kWriteBufferSize> staged_{};
 };
 

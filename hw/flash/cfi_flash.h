@@ -68,11 +68,11 @@ class CfiFlash final : public core::BusDevice, public core::aarch64::FdtDescribe
     uint64_t writes = 0;          // write accesses that reached the device
     uint64_t ignored_writes = 0;  // writes to a read-only bank
     uint64_t erases = 0;
-    uint64_t programs = 0;          // word and buffered programs completed
-    uint64_t sequence_errors = 0;   // improper command sequences (status bits 4+5)
-    uint64_t persist_errors = 0;    // erase/program that could not be written to the file
-    uint64_t map_calls = 0;         // hook calls
-    uint64_t map_errors = 0;        // hook calls that failed
+    uint64_t programs = 0;         // word and buffered programs completed
+    uint64_t sequence_errors = 0;  // improper command sequences (status bits 4+5)
+    uint64_t persist_errors = 0;   // erase/program that could not be written to the file
+    uint64_t map_calls = 0;        // hook calls
+    uint64_t map_errors = 0;       // hook calls that failed
   };
 
   // `base` is the bank's guest-physical address (device tree and logs only). `read_only`: a

@@ -247,7 +247,7 @@ TEST(CfiFlashTest, AbortedBufferedProgramsWriteNothing) {
 TEST(CfiFlashTest, ShortBufferedProgramAndSplitWideWrites) {
   auto dev = MakeVars(0xFF);
   W32(*dev, 0x300, Doubled(0xE8));
-  W32(*dev, 0x300, 0x00010001);          // 2 words
+  W32(*dev, 0x300, 0x00010001);               // 2 words
   WN(*dev, 0x308, 0x1111111122222222ull, 8);  // one 64-bit store = two words
   WN(*dev, 0x300, 0x00D000D000D000D0ull, 8);  // confirm, then a stray D0 = "resume"
   EXPECT_EQ(dev->GetStats().sequence_errors, 0u);

@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::LoadImage(const std:
   absl::StatusOr<uint64_t> file_size = FileSize(fd.get(), path);
   if (!file_size.ok()) return file_size.status();
   if (*file_size == 0 || *file_size > size) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "firmware %s is %u bytes; it must be 1..%u bytes", path, *file_size, size));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("firmware %s is %u bytes; it must be 1..%u bytes", path, *file_size, size));
   }
   absl::StatusOr<uint8_t*> data = MapBuffer(size);
   if (!data.ok()) return data.status();
@@ -71,8 +71,9 @@ absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::LoadImage(const std:
   return storage;  // the rest of the anonymous mapping is already zero
 }
 
-absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::OpenPersistent(
-    const std::string& path, uint64_t size, bool sync_each_write) {
+absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::OpenPersistent(const std::string& path,
+                                                                           uint64_t size,
+                                                                           bool sync_each_write) {
   ScopedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd.valid()) return ErrnoStatus(errno, absl::StrFormat("open variable store %s", path));
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -117,8 +118,8 @@ FlashStorage::~FlashStorage() {
 
 absl::Status FlashStorage::Persist(uint64_t offset, uint64_t length) {
   if (offset > size_ || length > size_ - offset) {
-    return absl::OutOfRangeError(
-        absl::StrFormat("persist [0x%x, +0x%x) is outside the 0x%x-byte bank", offset, length, size_));
+    return absl::OutOfRangeError(absl::StrFormat(
+        "persist [0x%x, +0x%x) is outside the 0x%x-byte bank", offset, length, size_));
   }
   if (!fd_.valid()) return absl::OkStatus();
   uint64_t done = 0;
@@ -137,7 +138,8 @@ absl::Status FlashStorage::Persist(uint64_t offset, uint64_t length) {
 
 absl::Status FlashStorage::Flush() {
   if (!fd_.valid()) return absl::OkStatus();
-  if (::fdatasync(fd_.get()) != 0) return ErrnoStatus(errno, absl::StrFormat("fdatasync %s", path_));
+  if (::fdatasync(fd_.get()) != 0)
+    return ErrnoStatus(errno, absl::StrFormat("fdatasync %s", path_));
   return absl::OkStatus();
 }
 

@@ -48,14 +48,15 @@ FwCfgDmaResult ProcessFwCfgDma(const core::GuestMemory& memory, uint64_t descrip
   uint8_t desc[fw_cfg::kDmaDescriptorSize];
   if (absl::Status s = memory.Read(descriptor_gpa, desc); !s.ok()) {
     return Fail(memory, descriptor_gpa,
-                absl::OutOfRangeError(absl::StrFormat(
-                    "DMA descriptor at 0x%x is not in RAM", descriptor_gpa)));
+                absl::OutOfRangeError(
+                    absl::StrFormat("DMA descriptor at 0x%x is not in RAM", descriptor_gpa)));
   }
   const auto control = static_cast<uint32_t>(LoadBe(desc, 4));
   const auto length = static_cast<uint32_t>(LoadBe(desc + 4, 4));
   const uint64_t address = LoadBe(desc + 8, 8);
 
-  if (control & fw_cfg::kDmaCtlSelect) cursor = FwCfgCursor{static_cast<uint16_t>(control >> 16), 0};
+  if (control & fw_cfg::kDmaCtlSelect)
+    cursor = FwCfgCursor{static_cast<uint16_t>(control >> 16), 0};
   const Op op = OpFor(control);
   FwCfgDmaResult result;
   if (op == Op::kNone || length == 0) {
@@ -65,13 +66,14 @@ FwCfgDmaResult ProcessFwCfgDma(const core::GuestMemory& memory, uint64_t descrip
 
   const FwCfgBlob* item = items.Find(cursor.key);
   if (item == nullptr) {
-    return Fail(memory, descriptor_gpa, absl::NotFoundError(absl::StrFormat(
-                                            "DMA on key 0x%x, which has no item", cursor.key)));
+    return Fail(
+        memory, descriptor_gpa,
+        absl::NotFoundError(absl::StrFormat("DMA on key 0x%x, which has no item", cursor.key)));
   }
   if (length > fw_cfg::kMaxItemSize) {
     return Fail(memory, descriptor_gpa,
-                absl::InvalidArgumentError(absl::StrFormat(
-                    "DMA length 0x%x exceeds the 0x%x limit", length, fw_cfg::kMaxItemSize)));
+                absl::InvalidArgumentError(absl::StrFormat("DMA length 0x%x exceeds the 0x%x limit",
+                                                           length, fw_cfg::kMaxItemSize)));
   }
   // Bytes of the item the request covers; the rest (past the end) is zero-filled or ignored.
   const uint64_t remaining = cursor.offset < item->size() ? item->size() - cursor.offset : 0;

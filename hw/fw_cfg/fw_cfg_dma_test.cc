@@ -250,8 +250,9 @@ TEST_F(FwCfgDmaTest, UnknownKeyIsAnError) {
 }
 
 TEST_F(FwCfgDmaTest, WriteChannelBitSelectsTheSameItem) {
-  PutDescriptor(kDesc, (uint32_t{f::kSignature | f::kWriteChannel} << 16) | f::kDmaCtlSelect |
-                           f::kDmaCtlRead, 4, kBuf);
+  PutDescriptor(
+      kDesc, (uint32_t{f::kSignature | f::kWriteChannel} << 16) | f::kDmaCtlSelect | f::kDmaCtlRead,
+      4, kBuf);
   ASSERT_EQ(ProcessFwCfgDma(*mem_, kDesc, items_, cursor_).control, 0u);
   EXPECT_THAT(Ram(kBuf, 4), ElementsAre('Q', 'E', 'M', 'U'));
 }
@@ -317,7 +318,8 @@ TEST_F(FwCfgDmaTest, FileBackedKernelIsReadInChunksLikeTheFirmware) {
   cursor_ = {f::kKernelData, 0};
   const uint64_t dst = kRamBase + 0x4'0000;
   for (uint64_t done = 0; done < kernel.size();) {
-    const uint32_t chunk = static_cast<uint32_t>(std::min<uint64_t>(0x1'0000, kernel.size() - done));
+    const uint32_t chunk =
+        static_cast<uint32_t>(std::min<uint64_t>(0x1'0000, kernel.size() - done));
     PutDescriptor(kDesc, f::kDmaCtlRead, chunk, dst + done);
     ASSERT_EQ(ProcessFwCfgDma(*mem_, kDesc, items_, cursor_).control, 0u);
     done += chunk;

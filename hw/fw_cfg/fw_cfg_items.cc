@@ -96,13 +96,14 @@ absl::StatusOr<std::shared_ptr<const FwCfgBlob>> OpenFileBlob(const std::string&
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s is %u bytes; fw_cfg items are limited to %u", path, size, fw_cfg::kMaxItemSize));
   }
-  return std::shared_ptr<const FwCfgBlob>(std::make_shared<const FileBlob>(std::move(fd), size, path));
+  return std::shared_ptr<const FwCfgBlob>(
+      std::make_shared<const FileBlob>(std::move(fd), size, path));
 }
 
 absl::Status ValidateFwCfgName(std::string_view name) {
   if (name.empty() || name.size() > fw_cfg::kMaxFileNameLength) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "fw_cfg name \"%s\" must be 1..%u bytes", name, fw_cfg::kMaxFileNameLength));
+    return absl::InvalidArgumentError(absl::StrFormat("fw_cfg name \"%s\" must be 1..%u bytes",
+                                                      name, fw_cfg::kMaxFileNameLength));
   }
   if (name.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("fw_cfg name contains a NUL byte");
@@ -125,7 +126,9 @@ FwCfgItems::FwCfgItems() {
   RebuildDirectory();
 }
 
-void FwCfgItems::SetU32(uint16_t key, uint32_t value) { fixed_[key] = MakeBytesBlob(LeBytes(value, 4)); }
+void FwCfgItems::SetU32(uint16_t key, uint32_t value) {
+  fixed_[key] = MakeBytesBlob(LeBytes(value, 4));
+}
 
 absl::Status FwCfgItems::CheckBlob(const FwCfgBlob* blob) const {
   if (blob == nullptr) return absl::InvalidArgumentError("fw_cfg item has no data source");

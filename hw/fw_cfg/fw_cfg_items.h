@@ -29,11 +29,11 @@ namespace vmmd::hw {
 namespace fw_cfg {
 
 // Selector keys (QEMU include/standard-headers/linux/qemu_fw_cfg.h; edk2 QemuFwCfgLib.h).
-inline constexpr uint16_t kSignature = 0x00;    // "QEMU"
-inline constexpr uint16_t kId = 0x01;           // u32 LE feature bitmap
-inline constexpr uint16_t kKernelSize = 0x08;   // u32 LE
-inline constexpr uint16_t kInitrdSize = 0x0b;   // u32 LE
-inline constexpr uint16_t kBootMenu = 0x0e;     // u16 LE
+inline constexpr uint16_t kSignature = 0x00;   // "QEMU"
+inline constexpr uint16_t kId = 0x01;          // u32 LE feature bitmap
+inline constexpr uint16_t kKernelSize = 0x08;  // u32 LE
+inline constexpr uint16_t kInitrdSize = 0x0b;  // u32 LE
+inline constexpr uint16_t kBootMenu = 0x0e;    // u16 LE
 inline constexpr uint16_t kKernelData = 0x11;
 inline constexpr uint16_t kInitrdData = 0x12;
 inline constexpr uint16_t kCmdlineSize = 0x14;  // u32 LE, including the NUL

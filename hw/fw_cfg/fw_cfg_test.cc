@@ -418,7 +418,8 @@ TEST(FwCfgItemsTest, FileNamesAreValidated) {
               vmmd::testing::StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(items.SetCmdline(std::string("a\0b", 3)),
               vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(items.SetKernel(nullptr), vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(items.SetKernel(nullptr),
+              vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(items.file_count(), 1u);
 }
 

@@ -48,9 +48,9 @@ absl::Status TableLoader::Allocate(std::string_view file, uint32_t alignment,
   VMMD_RETURN_IF_ERROR(ValidateFwCfgName(file));
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 ||
       alignment > table_loader::kMaxAlignment) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "ALLOCATE alignment %u must be a power of two <= %u", alignment,
-        table_loader::kMaxAlignment));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("ALLOCATE alignment %u must be a power of two <= %u", alignment,
+                        table_loader::kMaxAlignment));
   }
   if (zone != table_loader::Zone::kHigh && zone != table_loader::Zone::kFseg) {
     return absl::InvalidArgumentError("ALLOCATE zone must be HIGH (1) or FSEG (2)");
@@ -63,9 +63,8 @@ absl::Status TableLoader::Allocate(std::string_view file, uint32_t alignment,
   return absl::OkStatus();
 }
 
-absl::Status TableLoader::AddPointer(std::string_view pointer_file,
-                                     std::string_view pointee_file, uint32_t pointer_offset,
-                                     uint8_t pointer_size) {
+absl::Status TableLoader::AddPointer(std::string_view pointer_file, std::string_view pointee_file,
+                                     uint32_t pointer_offset, uint8_t pointer_size) {
   VMMD_RETURN_IF_ERROR(ValidateFwCfgName(pointer_file));
   VMMD_RETURN_IF_ERROR(ValidateFwCfgName(pointee_file));
   if (pointer_size != 1 && pointer_size != 2 && pointer_size != 4 && pointer_size != 8) {
@@ -73,23 +72,24 @@ absl::Status TableLoader::AddPointer(std::string_view pointer_file,
         absl::StrFormat("ADD_POINTER size %u is not 1, 2, 4 or 8", pointer_size));
   }
   if (!IsAllocated(pointer_file) || !IsAllocated(pointee_file)) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "ADD_POINTER \"%s\" -> \"%s\": both files must be allocated first", pointer_file,
-        pointee_file));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("ADD_POINTER \"%s\" -> \"%s\": both files must be allocated first",
+                        pointer_file, pointee_file));
   }
   commands_.push_back(Command{kCmdAddPointer, std::string(pointer_file), std::string(pointee_file),
                               pointer_offset, pointer_size, 0});
   return absl::OkStatus();
 }
 
-absl::Status TableLoader::AddChecksum(std::string_view file, uint32_t result_offset,
-                                      uint32_t start, uint32_t length) {
+absl::Status TableLoader::AddChecksum(std::string_view file, uint32_t result_offset, uint32_t start,
+                                      uint32_t length) {
   VMMD_RETURN_IF_ERROR(ValidateFwCfgName(file));
   if (!IsAllocated(file)) {
     return absl::FailedPreconditionError(
         absl::StrFormat("ADD_CHECKSUM \"%s\": the file must be allocated first", file));
   }
-  commands_.push_back(Command{kCmdAddChecksum, std::string(file), "", result_offset, start, length});
+  commands_.push_back(
+      Command{kCmdAddChecksum, std::string(file), "", result_offset, start, length});
   return absl::OkStatus();
 }
 
@@ -131,9 +131,9 @@ absl::Status TableLoader::Validate(const FwCfgItems& items) const {
     if (c.type == kCmdAddPointer) {
       VMMD_ASSIGN_OR_RETURN(const FwCfgBlob* pointee, FindBlob(items, c.pointee));
       if (!Fits(blob->size(), c.a, c.b)) {
-        return absl::OutOfRangeError(absl::StrFormat(
-            "command %u: pointer at 0x%x (size %u) is outside \"%s\" (%u bytes)", i, c.a, c.b,
-            c.file, blob->size()));
+        return absl::OutOfRangeError(
+            absl::StrFormat("command %u: pointer at 0x%x (size %u) is outside \"%s\" (%u bytes)", i,
+                            c.a, c.b, c.file, blob->size()));
       }
       uint8_t raw[8] = {};
       VMMD_RETURN_IF_ERROR(blob->ReadAt(c.a, absl::MakeSpan(raw, c.b)));
@@ -147,8 +147,8 @@ absl::Status TableLoader::Validate(const FwCfgItems& items) const {
     } else if (c.type == kCmdAddChecksum) {
       if (c.a >= blob->size() || !Fits(blob->size(), c.b, c.c)) {
         return absl::OutOfRangeError(absl::StrFormat(
-            "command %u: checksum at 0x%x over [0x%x, +0x%x) is outside \"%s\" (%u bytes)", i,
-            c.a, c.b, c.c, c.file, blob->size()));
+            "command %u: checksum at 0x%x over [0x%x, +0x%x) is outside \"%s\" (%u bytes)", i, c.a,
+            c.b, c.c, c.file, blob->size()));
       }
     }
   }

@@ -11,9 +11,9 @@
 namespace vmmd::hw {
 namespace {
 
+using table_loader::Zone;
 using ::vmmd::testing::IsOk;
 using ::vmmd::testing::StatusIs;
-using table_loader::Zone;
 
 // A 128-byte command built by hand from the QemuLoader.h layout.
 class Cmd {
@@ -52,7 +52,11 @@ TEST(TableLoaderTest, CommandsAreByteExact) {
   const std::vector<uint8_t> expected = Concat({
       Cmd(1).Name(4, "etc/acpi/rsdp").Le(60, 0x10, 4).Le(64, 2, 1),
       Cmd(1).Name(4, "etc/acpi/tables").Le(60, 0x40, 4).Le(64, 1, 1),
-      Cmd(2).Name(4, "etc/acpi/tables").Name(60, "etc/acpi/tables").Le(116, 0x14f4, 4).Le(120, 8, 1),
+      Cmd(2)
+          .Name(4, "etc/acpi/tables")
+          .Name(60, "etc/acpi/tables")
+          .Le(116, 0x14f4, 4)
+          .Le(120, 8, 1),
       Cmd(3).Name(4, "etc/acpi/rsdp").Le(60, 0x8, 4).Le(64, 0x0, 4).Le(68, 0x14, 4),
       Cmd(2).Name(4, "etc/acpi/rsdp").Name(60, "etc/acpi/tables").Le(116, 0x18, 4).Le(120, 8, 1),
   });
@@ -62,9 +66,9 @@ TEST(TableLoaderTest, CommandsAreByteExact) {
   // Spot-check raw offsets, independent of the helper above.
   EXPECT_EQ(got[0], 1);
   EXPECT_EQ(got[4], 'e');
-  EXPECT_EQ(got[4 + 13], 0);       // NUL after "etc/acpi/rsdp"
-  EXPECT_EQ(got[60], 0x10);        // alignment, little-endian
-  EXPECT_EQ(got[64], 2);           // FSEG
+  EXPECT_EQ(got[4 + 13], 0);  // NUL after "etc/acpi/rsdp"
+  EXPECT_EQ(got[60], 0x10);   // alignment, little-endian
+  EXPECT_EQ(got[64], 2);      // FSEG
   EXPECT_EQ(got[256 + 116], 0xf4);
   EXPECT_EQ(got[256 + 117], 0x14);
   EXPECT_EQ(got[256 + 120], 8);

@@ -1,7 +1,9 @@
 // Register semantics of the CPU-hotplug block, byte by byte, against a fake backend.
 #include "hw/cpu_hotplug/cpu_hotplug.h"
 
+#include <array>
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -217,6 +219,30 @@ TEST_F(CpuHotplugTest, AccessWidthsAndOffsets) {
   Write(kStatusOffset, 4, 0x0000'0302);
   EXPECT_THAT(backend_.TakeCalls(), ElementsAre("AckInsert(1)"));
   dev_.Write(0, {});  // empty: ignored
+}
+
+// A hostile guest: random offsets, sizes and values. The backend (whose accessors use .at())
+// must only ever see valid vCPU indices, and nothing may read or write out of bounds.
+TEST(CpuHotplugStandaloneTest, RandomAccessesStayInBounds) {
+  FakeCpuHotplugBackend backend(KvmMpidrs(5), 2);
+  CpuHotplug dev(&backend);
+  std::mt19937_64 rng(1234);
+  uint8_t buf[16];
+  for (int i = 0; i < 200000; ++i) {
+    const uint64_t offset = rng() % 4 == 0 ? rng() : rng() % 16;
+    const size_t size = std::array<size_t, 6>{0, 1, 2, 4, 8, 16}[rng() % 6];
+    const uint64_t value = rng() % 3 == 0 ? rng() % 8 : rng();
+    core::StoreLe(absl::MakeSpan(buf, size), value);
+    if (rng() % 2 == 0) {
+      dev.Write(offset, absl::MakeConstSpan(buf, size));
+    } else {
+      dev.Read(offset, absl::MakeSpan(buf, size));
+    }
+    if (i % 1000 == 0) backend.Set(static_cast<uint32_t>(rng() % 5), {.insert_pending = true});
+  }
+  const CpuHotplug::Stats stats = dev.GetStats();
+  EXPECT_GT(stats.ignored_writes, 0u);
+  EXPECT_GT(stats.ignored_reads, 0u);
 }
 
 TEST(CpuHotplugStandaloneTest, ConcurrentAccessesAreSafe) {

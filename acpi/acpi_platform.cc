@@ -17,8 +17,8 @@ absl::Status ValidateAcpiPlatform(const AcpiPlatform& platform) {
     const AcpiCpu& cpu = platform.cpus[i];
     any_boot = any_boot || cpu.boot;
     if (!mpidrs.insert(cpu.mpidr & kAcpiMpidrMask).second) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "vCPU %u: MPIDR 0x%x has the affinity of an earlier vCPU", i, cpu.mpidr));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("vCPU %u: MPIDR 0x%x has the affinity of an earlier vCPU", i, cpu.mpidr));
     }
   }
   if (!any_boot) return absl::InvalidArgumentError("ACPI platform has no boot vCPU");
@@ -27,9 +27,9 @@ absl::Status ValidateAcpiPlatform(const AcpiPlatform& platform) {
   for (size_t i = 0; i < platform.gic_redist_regions.size(); ++i) {
     const AcpiRedistRegion& r = platform.gic_redist_regions[i];
     if (r.count == 0 || r.count * kGicRedistributorStride > 0xFFFF'FFFFu) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "redistributor region %u holds %u redistributors (1..%u)", i, r.count,
-          0xFFFF'FFFFu / kGicRedistributorStride));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("redistributor region %u holds %u redistributors (1..%u)", i, r.count,
+                          0xFFFF'FFFFu / kGicRedistributorStride));
     }
     redistributors += r.count;
   }

@@ -98,9 +98,9 @@ absl::StatusOr<AcpiImages> ApplyAcpiFixups(const AcpiTables& tables, uint64_t rs
     }
     const uint64_t value = ReadLe(blob, p.offset, p.size);
     if (value >= pointee_size) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "pointer at %u holds %u, outside its pointee blob of %u bytes", p.offset, value,
-          pointee_size));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("pointer at %u holds %u, outside its pointee blob of %u bytes", p.offset,
+                          value, pointee_size));
     }
     const uint64_t relocated = value + base;
     if (relocated < base || (p.size < 8 && (relocated >> (8 * p.size)) != 0)) {
@@ -113,9 +113,9 @@ absl::StatusOr<AcpiImages> ApplyAcpiFixups(const AcpiTables& tables, uint64_t rs
     std::vector<uint8_t>& blob = BlobOf(images, c.blob);
     if (blob.size() <= c.checksum_offset || blob.size() < c.length ||
         blob.size() - c.length < c.start) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "checksum fixup [%u, +%u) -> %u lies outside its blob of %u bytes", c.start, c.length,
-          c.checksum_offset, blob.size()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("checksum fixup [%u, +%u) -> %u lies outside its blob of %u bytes",
+                          c.start, c.length, c.checksum_offset, blob.size()));
     }
     // As edk2: the stored byte takes part in the sum.
     blob[c.checksum_offset] =

@@ -48,7 +48,8 @@ struct Machine {
     }
     const uint32_t low = std::min(possible, layout::kGicRedistRegion0Count);
     platform.gic_redist_regions.push_back({layout::kGicRedistBase, low});
-    if (possible > low) platform.gic_redist_regions.push_back({layout::kGicRedistHighBase, possible - low});
+    if (possible > low)
+      platform.gic_redist_regions.push_back({layout::kGicRedistHighBase, possible - low});
     platform.pmu = pmu;
     platform.dsdt_devices = {&uart, &cpuhp, &ged};
   }
@@ -157,8 +158,7 @@ TEST_P(AcpiTablesShapeTest, LayoutChecksumsAndFixups) {
     EXPECT_EQ(Sum8(absl::MakeConstSpan(img->rsdp).subspan(0, 20)), 0);
     EXPECT_EQ(Sum8(img->rsdp), 0);
     EXPECT_EQ(Le(img->rsdp, 24, 8), base + xsdt->offset);
-    EXPECT_EQ(Le(img->tables, Find(*t, "FACP")->offset + 140, 8),
-              base + Find(*t, "DSDT")->offset);
+    EXPECT_EQ(Le(img->tables, Find(*t, "FACP")->offset + 140, 8), base + Find(*t, "DSDT")->offset);
   }
 }
 
@@ -172,10 +172,12 @@ TEST_P(AcpiTablesShapeTest, IaslDisassemblesEveryTableWithoutComplaint) {
   absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
   ASSERT_THAT(dir, IsOk());
   for (const AcpiTableLocation& l : t->locations) {
-    absl::StatusOr<testing::Disassembly> d = testing::Disassemble(*dir, l.signature, Slice(img->tables, l));
+    absl::StatusOr<testing::Disassembly> d =
+        testing::Disassemble(*dir, l.signature, Slice(img->tables, l));
     ASSERT_THAT(d, IsOk());
     EXPECT_THAT(testing::DisassemblyProblems(*d), IsEmpty())
-        << l.signature << " " << shape.boot << "/" << shape.possible << "\n" << d->run.output;
+        << l.signature << " " << shape.boot << "/" << shape.possible << "\n"
+        << d->run.output;
     if (l.signature != "DSDT") {
       EXPECT_THAT(d->dsl, HasSubstr(absl::StrFormat("Table Length : %08X", l.length)));
     }
@@ -199,16 +201,16 @@ TEST_P(AcpiTablesShapeTest, MadtDecodesBackFieldByField) {
     const std::vector<uint8_t> madt = Slice(t->tables, *Find(*t, "APIC"));
     const size_t regions = m.platform.gic_redist_regions.size();
     ASSERT_EQ(madt.size(), 44 + 24 + 80 * shape.possible + 16 * regions);
-    EXPECT_EQ(madt[8], 5);                 // revision
-    EXPECT_EQ(Le(madt, 36, 4), 0u);        // local interrupt controller address
-    EXPECT_EQ(Le(madt, 40, 4), 0u);        // flags
+    EXPECT_EQ(madt[8], 5);           // revision
+    EXPECT_EQ(Le(madt, 36, 4), 0u);  // local interrupt controller address
+    EXPECT_EQ(Le(madt, 40, 4), 0u);  // flags
     // GICD
     EXPECT_EQ(madt[44], 0x0C);
     EXPECT_EQ(madt[45], 24);
     EXPECT_EQ(Le(madt, 48, 4), 0u);
     EXPECT_EQ(Le(madt, 52, 8), layout::kGicDistBase);
     EXPECT_EQ(Le(madt, 60, 4), 0u);
-    EXPECT_EQ(madt[64], 3);                // GICv3
+    EXPECT_EQ(madt[64], 3);  // GICv3
     // GICC, one per possible vCPU, in vCPU order.
     for (uint32_t i = 0; i < shape.possible; ++i) {
       const size_t g = 68 + 80 * i;
@@ -216,14 +218,14 @@ TEST_P(AcpiTablesShapeTest, MadtDecodesBackFieldByField) {
       EXPECT_EQ(madt[g], 0x0B);
       EXPECT_EQ(madt[g + 1], 80);
       EXPECT_EQ(Le(madt, g + 2, 2), 0u);
-      EXPECT_EQ(Le(madt, g + 4, 4), i);    // CPU interface number
-      EXPECT_EQ(Le(madt, g + 8, 4), i);    // ACPI Processor UID
+      EXPECT_EQ(Le(madt, g + 4, 4), i);                              // CPU interface number
+      EXPECT_EQ(Le(madt, g + 8, 4), i);                              // ACPI Processor UID
       EXPECT_EQ(Le(madt, g + 12, 4), i < shape.boot ? 0x1u : 0x8u);  // Enabled / Online-Capable
-      EXPECT_EQ(Le(madt, g + 16, 4), 0u);  // parking protocol
+      EXPECT_EQ(Le(madt, g + 16, 4), 0u);                            // parking protocol
       EXPECT_EQ(Le(madt, g + 20, 4), pmu ? layout::kPmuIntid : 0u);
       for (size_t off = 24; off < 56; off += 8) EXPECT_EQ(Le(madt, g + off, 8), 0u) << off;
-      EXPECT_EQ(Le(madt, g + 56, 4), 0u);  // VGIC maintenance interrupt
-      EXPECT_EQ(Le(madt, g + 60, 8), 0u);  // GICR base: from the GICR entries
+      EXPECT_EQ(Le(madt, g + 56, 4), 0u);                        // VGIC maintenance interrupt
+      EXPECT_EQ(Le(madt, g + 60, 8), 0u);                        // GICR base: from the GICR entries
       EXPECT_EQ(Le(madt, g + 68, 8), hw::testing::KvmMpidr(i));  // bit 31 dropped
       EXPECT_EQ(Le(madt, g + 76, 4), 0u);  // efficiency class, reserved, SPE interrupt
     }
@@ -279,12 +281,12 @@ TEST(AcpiTablesTest, FixedTablesDecodeBack) {
   const std::vector<uint8_t> fadt = Slice(t->tables, *Find(*t, "FACP"));
   ASSERT_EQ(fadt.size(), 276u);
   EXPECT_EQ(fadt[8], 6);
-  EXPECT_EQ(fadt[131], 5);                        // minor revision: 6.5
-  EXPECT_EQ(Le(fadt, 112, 4), 1u << 20);          // HW_REDUCED_ACPI only
-  EXPECT_EQ(Le(fadt, 129, 2), 0x3u);              // PSCI_COMPLIANT | PSCI_USE_HVC
-  EXPECT_EQ(Le(fadt, 36, 4), 0u);                 // FACS
-  EXPECT_EQ(Le(fadt, 40, 4), 0u);                 // 32-bit DSDT
-  EXPECT_EQ(Le(fadt, 132, 8), 0u);                // X_FACS
+  EXPECT_EQ(fadt[131], 5);                // minor revision: 6.5
+  EXPECT_EQ(Le(fadt, 112, 4), 1u << 20);  // HW_REDUCED_ACPI only
+  EXPECT_EQ(Le(fadt, 129, 2), 0x3u);      // PSCI_COMPLIANT | PSCI_USE_HVC
+  EXPECT_EQ(Le(fadt, 36, 4), 0u);         // FACS
+  EXPECT_EQ(Le(fadt, 40, 4), 0u);         // 32-bit DSDT
+  EXPECT_EQ(Le(fadt, 132, 8), 0u);        // X_FACS
   EXPECT_EQ(Le(fadt, 140, 8), Find(*t, "DSDT")->offset);
   EXPECT_EQ(std::string(fadt.begin() + 268, fadt.end()), std::string("VMMD\0\0\0\0", 8));
 

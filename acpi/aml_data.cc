@@ -74,8 +74,8 @@ AmlTerm String(std::string_view ascii) {
   std::vector<uint8_t> bytes{kStringPrefix};
   for (char c : ascii) {
     if (c < 0x20 || c > 0x7E) {
-      return MakeError(absl::InvalidArgumentError(
-          absl::StrFormat("AML string holds a non-printable byte 0x%02x", static_cast<uint8_t>(c))));
+      return MakeError(absl::InvalidArgumentError(absl::StrFormat(
+          "AML string holds a non-printable byte 0x%02x", static_cast<uint8_t>(c))));
     }
     bytes.push_back(static_cast<uint8_t>(c));
   }
@@ -107,8 +107,8 @@ AmlTerm EisaId(std::string_view id) {
         absl::StrFormat("EISA id '%s' must be 3 letters A-Z and 4 hex digits 0-9A-F", id)));
   }
   // Big-endian 16-bit vendor (three 5-bit letters, 'A' = 1) then 16-bit product number.
-  const uint32_t vendor = static_cast<uint32_t>((id[0] - '@') << 10 | (id[1] - '@') << 5 |
-                                                (id[2] - '@'));
+  const uint32_t vendor =
+      static_cast<uint32_t>((id[0] - '@') << 10 | (id[1] - '@') << 5 | (id[2] - '@'));
   uint32_t product = 0;
   for (size_t i = 3; i < 7; ++i) product = product << 4 | static_cast<uint32_t>(HexValue(id[i]));
   const std::vector<uint8_t> bytes{kDWordPrefix, static_cast<uint8_t>(vendor >> 8),
@@ -119,7 +119,8 @@ AmlTerm EisaId(std::string_view id) {
 
 AmlTarget Local(int n) {
   if (n < 0 || n > 7) {
-    return MakeTargetError(absl::InvalidArgumentError(absl::StrFormat("Local%d does not exist", n)));
+    return MakeTargetError(
+        absl::InvalidArgumentError(absl::StrFormat("Local%d does not exist", n)));
   }
   return MakeTargetOp({static_cast<uint8_t>(kLocal0Op + n)}, {});
 }

@@ -63,9 +63,8 @@ absl::Status AppendPkgLength(size_t payload, std::vector<uint8_t>& out) {
       return absl::OkStatus();
     }
   }
-  return absl::OutOfRangeError(
-      absl::StrFormat("AML package of %u bytes exceeds the PkgLength limit of %u bytes", payload,
-                      kMaxPkgLength));
+  return absl::OutOfRangeError(absl::StrFormat(
+      "AML package of %u bytes exceeds the PkgLength limit of %u bytes", payload, kMaxPkgLength));
 }
 
 absl::Status AppendFieldLength(uint64_t value, std::vector<uint8_t>& out) {

@@ -96,8 +96,8 @@ AmlTerm Method(std::string_view name, int args, MethodSerialize serialize,
     return MakeError(absl::InvalidArgumentError(absl::StrFormat(
         "Method %s: %d arguments (0..7), sync level %d (0..15)", name, args, sync_level)));
   }
-  const auto flags = static_cast<uint8_t>(args | (serialize == kSerialized ? 0x08 : 0x00) |
-                                          (sync_level << 4));
+  const auto flags =
+      static_cast<uint8_t>(args | (serialize == kSerialized ? 0x08 : 0x00) | (sync_level << 4));
   return NamedBlock({kMethodOp}, name, {std::vector<uint8_t>{flags}}, std::move(body));
 }
 
@@ -144,9 +144,9 @@ AmlTerm Field(std::string_view region, FieldAccess access, FieldLock lock, Field
               std::vector<AmlFieldEntry> entries) {
   absl::StatusOr<std::vector<uint8_t>> list = EncodeFieldList(entries);
   if (!list.ok()) return MakeError(list.status());
-  const auto flags = static_cast<uint8_t>(static_cast<uint8_t>(access) |
-                                          static_cast<uint8_t>(lock) << 4 |
-                                          static_cast<uint8_t>(update) << 5);
+  const auto flags =
+      static_cast<uint8_t>(static_cast<uint8_t>(access) | static_cast<uint8_t>(lock) << 4 |
+                           static_cast<uint8_t>(update) << 5);
   return NamedBlock({kExtOpPrefix, kFieldOp}, region,
                     {std::vector<uint8_t>{flags}, std::move(*list)}, {});
 }

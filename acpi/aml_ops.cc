@@ -60,9 +60,9 @@ AmlTerm If(AmlTerm predicate, std::vector<AmlTerm> then_body) {
 
 AmlTerm IfElse(AmlTerm predicate, std::vector<AmlTerm> then_body, std::vector<AmlTerm> else_body) {
   // DefIfElse := IfOp PkgLength Predicate TermList DefElse; DefElse := ElseOp PkgLength TermList.
-  return MakeOp({}, false,
-                {If(std::move(predicate), std::move(then_body)),
-                 Block(kElseOp, {}, std::move(else_body))});
+  return MakeOp(
+      {}, false,
+      {If(std::move(predicate), std::move(then_body)), Block(kElseOp, {}, std::move(else_body))});
 }
 
 AmlTerm While(AmlTerm predicate, std::vector<AmlTerm> body) {

@@ -59,13 +59,13 @@ std::pair<size_t, size_t> DecodePkgLength(const std::vector<uint8_t>& bytes, siz
 TEST(AmlPkgLengthTest, BoundariesOfEachEncodedSize) {
   // The value counts the PkgLength bytes themselves.
   EXPECT_THAT(Pkg(0), ElementsAre(0x01));
-  EXPECT_THAT(Pkg(62), ElementsAre(0x3F));              // 63 in one byte
-  EXPECT_THAT(Pkg(63), ElementsAre(0x41, 0x04));        // 65 = 0x041 in two
-  EXPECT_THAT(Pkg(4093), ElementsAre(0x4F, 0xFF));      // 4095 = 0xFFF, the two-byte maximum
+  EXPECT_THAT(Pkg(62), ElementsAre(0x3F));                // 63 in one byte
+  EXPECT_THAT(Pkg(63), ElementsAre(0x41, 0x04));          // 65 = 0x041 in two
+  EXPECT_THAT(Pkg(4093), ElementsAre(0x4F, 0xFF));        // 4095 = 0xFFF, the two-byte maximum
   EXPECT_THAT(Pkg(4094), ElementsAre(0x81, 0x00, 0x01));  // 4097 = 0x01001 in three
-  EXPECT_THAT(Pkg((1u << 20) - 4), ElementsAre(0x8F, 0xFF, 0xFF));          // 0xFFFFF
-  EXPECT_THAT(Pkg((1u << 20) - 3), ElementsAre(0xC1, 0x00, 0x00, 0x01));    // 0x100001
-  EXPECT_THAT(Pkg((1u << 28) - 5), ElementsAre(0xCF, 0xFF, 0xFF, 0xFF));    // 2^28 - 1
+  EXPECT_THAT(Pkg((1u << 20) - 4), ElementsAre(0x8F, 0xFF, 0xFF));        // 0xFFFFF
+  EXPECT_THAT(Pkg((1u << 20) - 3), ElementsAre(0xC1, 0x00, 0x00, 0x01));  // 0x100001
+  EXPECT_THAT(Pkg((1u << 28) - 5), ElementsAre(0xCF, 0xFF, 0xFF, 0xFF));  // 2^28 - 1
   std::vector<uint8_t> out;
   EXPECT_THAT(AppendPkgLength((1u << 28) - 4, out), StatusIs(absl::StatusCode::kOutOfRange));
 }
@@ -82,14 +82,14 @@ TEST(AmlPkgLengthTest, FieldWidthsDoNotCountThemselves) {
 // as Buffers: the decoded PkgLength must cover exactly the rest of the term.
 TEST(AmlPkgLengthTest, BuffersAtThePackageSizeBoundaries) {
   struct Case {
-    size_t data;            // buffer bytes
-    size_t pkg_value;       // expected PkgLength value
-    size_t pkg_bytes;       // expected PkgLength size
+    size_t data;       // buffer bytes
+    size_t pkg_value;  // expected PkgLength value
+    size_t pkg_bytes;  // expected PkgLength size
   };
   // Payload = BufferSize encoding (0A nn / 0B nn nn) + data. No package is 64 bytes long: one
   // more byte of payload than 63 needs a second PkgLength byte (65); likewise 4096 -> 4097.
-  for (const Case& c : {Case{60, 63, 1}, Case{61, 65, 2}, Case{4090, 4095, 2},
-                        Case{4091, 4097, 3}, Case{4092, 4098, 3}}) {
+  for (const Case& c : {Case{60, 63, 1}, Case{61, 65, 2}, Case{4090, 4095, 2}, Case{4091, 4097, 3},
+                        Case{4092, 4098, 3}}) {
     std::vector<uint8_t> data(c.data, 0xA5);
     const std::vector<uint8_t> bytes = Bytes(Buffer(data));
     ASSERT_GE(bytes.size(), 4u);
@@ -104,7 +104,8 @@ TEST(AmlPkgLengthTest, BuffersAtThePackageSizeBoundaries) {
 TEST(AmlPkgLengthTest, NestedScopesStaySelfConsistent) {
   // A Device holding a Name with a big Buffer: every level's PkgLength covers its children.
   std::vector<uint8_t> data(5000, 1);
-  const std::vector<uint8_t> bytes = Bytes(Scope("\\_SB", {Device("DEV0", {Name("BUF0", Buffer(data))})}));
+  const std::vector<uint8_t> bytes =
+      Bytes(Scope("\\_SB", {Device("DEV0", {Name("BUF0", Buffer(data))})}));
   auto [scope_len, scope_pkg] = DecodePkgLength(bytes, 1);
   EXPECT_EQ(1 + scope_len, bytes.size());
   const size_t device_at = 1 + scope_pkg + 5;  // after "\_SB_"
@@ -206,19 +207,27 @@ TEST(AmlObjectTest, MethodFlags) {
 
 TEST(AmlObjectTest, RegionFieldMutexAcquireRelease) {
   EXPECT_THAT(Bytes(OperationRegion("EREG", RegionSpace::kSystemMemory, Int(0x09080000), Int(4))),
-              ElementsAreArray(Cat({{0x5B, 0x80}, Seg("EREG"),
-                                    {0x00, 0x0C, 0x00, 0x00, 0x08, 0x09, 0x0A, 0x04}})));
+              ElementsAreArray(Cat(
+                  {{0x5B, 0x80}, Seg("EREG"), {0x00, 0x0C, 0x00, 0x00, 0x08, 0x09, 0x0A, 0x04}})));
   // ByteAcc | NoLock | WriteAsZeros = 0x41; Offset (4) becomes 32 reserved bits.
-  EXPECT_THAT(Bytes(Field("PRST", FieldAccess::kByte, FieldLock::kNoLock, FieldUpdate::kWriteAsZeros,
-                          {FieldOffset(4), FieldUnit("CPEN", 1), FieldUnit("CINS", 1),
-                           FieldReserved(6), FieldUnit("CCMD", 8)})),
-              ElementsAreArray(Cat({{0x5B, 0x81, 0x19}, Seg("PRST"), {0x41, 0x00, 0x20},
-                                    Seg("CPEN"), {0x01}, Seg("CINS"), {0x01, 0x00, 0x06},
-                                    Seg("CCMD"), {0x08}})));
+  EXPECT_THAT(
+      Bytes(Field("PRST", FieldAccess::kByte, FieldLock::kNoLock, FieldUpdate::kWriteAsZeros,
+                  {FieldOffset(4), FieldUnit("CPEN", 1), FieldUnit("CINS", 1), FieldReserved(6),
+                   FieldUnit("CCMD", 8)})),
+      ElementsAreArray(Cat({{0x5B, 0x81, 0x19},
+                            Seg("PRST"),
+                            {0x41, 0x00, 0x20},
+                            Seg("CPEN"),
+                            {0x01},
+                            Seg("CINS"),
+                            {0x01, 0x00, 0x06},
+                            Seg("CCMD"),
+                            {0x08}})));
   // DWordAcc | Lock | Preserve = 0x13.
-  EXPECT_THAT(Bytes(Field("EREG", FieldAccess::kDWord, FieldLock::kLock, FieldUpdate::kPreserve,
-                          {FieldUnit("ESEL", 32)})),
-              ElementsAreArray(Cat({{0x5B, 0x81, 0x0B}, Seg("EREG"), {0x13}, Seg("ESEL"), {0x20}})));
+  EXPECT_THAT(
+      Bytes(Field("EREG", FieldAccess::kDWord, FieldLock::kLock, FieldUpdate::kPreserve,
+                  {FieldUnit("ESEL", 32)})),
+      ElementsAreArray(Cat({{0x5B, 0x81, 0x0B}, Seg("EREG"), {0x13}, Seg("ESEL"), {0x20}})));
   EXPECT_THAT(Field("R", FieldAccess::kByte, FieldLock::kNoLock, FieldUpdate::kPreserve,
                     {FieldUnit("A", 16), FieldOffset(1)})
                   .Encode(),
@@ -235,12 +244,12 @@ TEST(AmlObjectTest, RegionFieldMutexAcquireRelease) {
 
 TEST(AmlStatementTest, ControlFlowAndExpressions) {
   // If (LEqual (And (Local0, 8), 8)) { Notify (C001, 1) } Else { Return (Zero) }
-  EXPECT_THAT(Bytes(IfElse(LEqual(And(Local(0), Int(8)), Int(8)), {Notify(Path("C001"), One())},
-                           {Return(Zero())})),
-              ElementsAreArray(Cat({{0xA0, 0x0F, 0x93, 0x7B, 0x60, 0x0A, 0x08, 0x00, 0x0A, 0x08,
-                                     0x86},
-                                    Seg("C001"),
-                                    {0x01, 0xA1, 0x03, 0xA4, 0x00}})));
+  EXPECT_THAT(
+      Bytes(IfElse(LEqual(And(Local(0), Int(8)), Int(8)), {Notify(Path("C001"), One())},
+                   {Return(Zero())})),
+      ElementsAreArray(Cat({{0xA0, 0x0F, 0x93, 0x7B, 0x60, 0x0A, 0x08, 0x00, 0x0A, 0x08, 0x86},
+                            Seg("C001"),
+                            {0x01, 0xA1, 0x03, 0xA4, 0x00}})));
   EXPECT_THAT(Bytes(While(LLess(Local(1), Int(3)), {Increment(Local(1)), Break()})),
               ElementsAre(0xA2, 0x08, 0x95, 0x61, 0x0A, 0x03, 0x75, 0x61, 0xA5));
   EXPECT_THAT(Bytes(Store(Arg(0), Path("CSEL"))),
@@ -292,7 +301,8 @@ class AmlVersusIaslTest : public ::testing::Test {
     EXPECT_THAT(dir, IsOk());
     if (!dir.ok()) return {};
     absl::StatusOr<std::vector<uint8_t>> aml = testing::CompileAsl(
-        *dir, "DefinitionBlock (\"\", \"DSDT\", 2, \"VMMD\", \"VMMDVIRT\", 1) {\n" + body + "\n}\n");
+        *dir,
+        "DefinitionBlock (\"\", \"DSDT\", 2, \"VMMD\", \"VMMDVIRT\", 1) {\n" + body + "\n}\n");
     EXPECT_THAT(aml, IsOk());
     if (!aml.ok() || aml->size() < 36) return {};
     return std::vector<uint8_t>(aml->begin() + 36, aml->end());
@@ -330,6 +340,7 @@ TEST_F(AmlVersusIaslTest, DeviceWithResourcesRegionFieldAndMethod) {
         Method (MTH1, 0, NotSerialized) { Return (MTH0 (0x05, 0x03)) }
       }
     })");
+  // clang-format off
   const AmlTerm term = Scope("\\_SB", {Device("DEV0", {
       Name("_HID", String("ACPI0013")),
       Name("_CID", EisaId("PNP0A06")),
@@ -357,6 +368,7 @@ TEST_F(AmlVersusIaslTest, DeviceWithResourcesRegionFieldAndMethod) {
       }),
       Method("MTH1", 0, kNotSerialized, {Return(Call("MTH0", {Int(5), Int(3)}))}),
   })});
+  // clang-format on
   EXPECT_THAT(Bytes(term), ElementsAreArray(golden));
 }
 
@@ -369,6 +381,7 @@ TEST_F(AmlVersusIaslTest, PackagesBuffersAndLongNames) {
       Device (C) { Name (_ADR, Zero) Name (_UID, 0xFFFFFFFF) } } } }
     Name (\_SB.A.B.C.VAL0, Ones)
   )");
+  // clang-format off
   std::vector<AmlTerm> terms{
       Name("\\PKG0", Package({One(), Int(0x20), String("AB"), Package({Int(0x100)})})),
       Name("\\BUF0", Buffer(std::vector<uint8_t>{1, 2, 3})),
@@ -377,6 +390,7 @@ TEST_F(AmlVersusIaslTest, PackagesBuffersAndLongNames) {
           Device("C", {Name("_ADR", Zero()), Name("_UID", Int(0xFFFFFFFF))})})})}),
       Name("\\_SB.A.B.C.VAL0", Ones()),
   };
+  // clang-format on
   std::vector<uint8_t> ours;
   for (const AmlTerm& t : terms) ASSERT_THAT(t.AppendTo(ours), IsOk());
   EXPECT_THAT(ours, ElementsAreArray(golden));
@@ -386,9 +400,9 @@ TEST(AmlScopeTest, CollectsTermsIntoAScope) {
   AmlScope sb("\\_SB");
   sb.Add(Device("GED", {}));
   EXPECT_EQ(sb.terms().size(), 1u);
-  EXPECT_THAT(Bytes(sb.ToTerm()),
-              ElementsAreArray(Cat({{0x10, 0x0D, 0x5C}, Seg("_SB_"), {0x5B, 0x82, 0x05},
-                                    Seg("GED_")})));
+  EXPECT_THAT(
+      Bytes(sb.ToTerm()),
+      ElementsAreArray(Cat({{0x10, 0x0D, 0x5C}, Seg("_SB_"), {0x5B, 0x82, 0x05}, Seg("GED_")})));
 }
 
 }  // namespace

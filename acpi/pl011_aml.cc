@@ -6,10 +6,11 @@ namespace vmmd::acpi {
 
 absl::Status Pl011Aml::DescribeAml(AmlScope& sb) const {
   if (base_ > 0xFFFF'FFFFu || size_ == 0 || base_ + size_ - 1 > 0xFFFF'FFFFu) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "PL011 at 0x%x (+0x%x) is not addressable by Memory32Fixed", base_, size_));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("PL011 at 0x%x (+0x%x) is not addressable by Memory32Fixed", base_, size_));
   }
   using namespace aml;  // NOLINT(build/namespaces)
+                        // clang-format off
   sb.Add(Device("COM0", {
       Name("_HID", String("ARMH0011")),
       Name("_UID", Zero()),
@@ -18,6 +19,7 @@ absl::Status Pl011Aml::DescribeAml(AmlScope& sb) const {
           Interrupt({}, {gsiv_}),
       })),
   }));
+                        // clang-format on
   return absl::OkStatus();
 }
 

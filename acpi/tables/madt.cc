@@ -31,22 +31,22 @@ absl::StatusOr<std::vector<uint8_t>> BuildMadt(const AcpiPlatform& platform) {
     const AcpiCpu& cpu = platform.cpus[i];
     w.U8(kTypeGicc);
     w.U8(kMadtGiccSize);
-    w.U16(0);                            // reserved
-    w.U32(static_cast<uint32_t>(i));     // CPU Interface Number
-    w.U32(static_cast<uint32_t>(i));     // ACPI Processor UID
+    w.U16(0);                         // reserved
+    w.U32(static_cast<uint32_t>(i));  // CPU Interface Number
+    w.U32(static_cast<uint32_t>(i));  // ACPI Processor UID
     w.U32(cpu.boot ? kGiccFlagEnabled : kGiccFlagOnlineCapable);
-    w.U32(0);                            // Parking Protocol Version
-    w.U32(perf_gsiv);                    // Performance Interrupt GSIV
-    w.U64(0);                            // Parked Address
-    w.U64(0);                            // Physical Base Address (GICv2 CPU interface)
-    w.U64(0);                            // GICV
-    w.U64(0);                            // GICH
-    w.U32(0);                            // VGIC Maintenance interrupt: no EL2 for the guest
-    w.U64(0);                            // GICR Base Address: see the GICR entries
-    w.U64(cpu.mpidr & kAcpiMpidrMask);   // MPIDR
-    w.U8(0);                             // Processor Power Efficiency Class
-    w.U8(0);                             // reserved
-    w.U16(0);                            // SPE overflow interrupt
+    w.U32(0);                           // Parking Protocol Version
+    w.U32(perf_gsiv);                   // Performance Interrupt GSIV
+    w.U64(0);                           // Parked Address
+    w.U64(0);                           // Physical Base Address (GICv2 CPU interface)
+    w.U64(0);                           // GICV
+    w.U64(0);                           // GICH
+    w.U32(0);                           // VGIC Maintenance interrupt: no EL2 for the guest
+    w.U64(0);                           // GICR Base Address: see the GICR entries
+    w.U64(cpu.mpidr & kAcpiMpidrMask);  // MPIDR
+    w.U8(0);                            // Processor Power Efficiency Class
+    w.U8(0);                            // reserved
+    w.U16(0);                           // SPE overflow interrupt
   }
 
   for (const AcpiRedistRegion& region : platform.gic_redist_regions) {

@@ -33,8 +33,8 @@ std::string ShellQuote(std::string_view s) {
 
 absl::StatusOr<TempDir> TempDir::Create() {
   const char* tmp = getenv("TMPDIR");
-  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                     "/vmmd-acpi-XXXXXX");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vmmd-acpi-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", pattern, " failed"));
   }
@@ -93,8 +93,8 @@ absl::StatusOr<Disassembly> Disassemble(const TempDir& dir, std::string_view nam
 
 std::vector<std::string> DisassemblyProblems(const Disassembly& d) {
   static constexpr std::string_view kMarkers[] = {
-      "error", "warning", "remark", "invalid", "incorrect", "unknown", "external",
-      "unresolved", "****", "unexpected", "bad ", "too short", "too long", "exceeds"};
+      "error",      "warning", "remark",     "invalid", "incorrect", "unknown",  "external",
+      "unresolved", "****",    "unexpected", "bad ",    "too short", "too long", "exceeds"};
   std::vector<std::string> problems;
   if (d.run.exit_code != 0) {
     problems.push_back(absl::StrFormat("iasl exited with %d", d.run.exit_code));
@@ -121,15 +121,14 @@ std::vector<std::string> DisassemblyProblems(const Disassembly& d) {
 }
 
 absl::StatusOr<std::vector<uint8_t>> CompileAsl(const TempDir& dir, std::string_view asl) {
-  absl::Status s = WriteFile(absl::StrCat(dir.path(), "/golden.asl"),
-                             absl::Span<const uint8_t>(
-                                 reinterpret_cast<const uint8_t*>(asl.data()), asl.size()));
+  absl::Status s = WriteFile(
+      absl::StrCat(dir.path(), "/golden.asl"),
+      absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(asl.data()), asl.size()));
   if (!s.ok()) return s;
   absl::StatusOr<ToolRun> run =
       Run(dir.path(), {VMMD_IASL_PATH, "-on", "-p", "golden", "golden.asl"});
   if (!run.ok()) return run.status();
-  if (run->exit_code != 0 ||
-      !absl::StrContains(run->output, " 0 Errors, 0 Warnings")) {
+  if (run->exit_code != 0 || !absl::StrContains(run->output, " 0 Errors, 0 Warnings")) {
     return absl::InternalError(absl::StrCat("iasl failed to compile:\n", run->output));
   }
   absl::StatusOr<std::string> aml = ReadFile(absl::StrCat(dir.path(), "/golden.aml"));

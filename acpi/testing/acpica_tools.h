@@ -66,9 +66,9 @@ absl::StatusOr<ToolRun> AcpiExec(const TempDir& dir,
 struct Evaluation {
   std::string path;
   bool has_integer = false;
-  uint64_t integer = 0;                // "[Integer] = ..."
-  std::vector<std::string> notifies;   // "C001=0x01" per Notify received
-  std::vector<std::string> problems;   // ACPI Error / Exception / Warning lines
+  uint64_t integer = 0;               // "[Integer] = ..."
+  std::vector<std::string> notifies;  // "C001=0x01" per Notify received
+  std::vector<std::string> problems;  // ACPI Error / Exception / Warning lines
 };
 std::vector<Evaluation> ParseAcpiExec(const std::string& output);
 

@@ -30,8 +30,8 @@ void CpuHotplug::Read(uint64_t offset, absl::Span<uint8_t> data) {
     } else if (SelectorValid()) {
       const CpuHotplugStatus s = backend_->Status(selector_);
       image[kStatusOffset] = static_cast<uint8_t>(
-          kStatusPresent | (s.enabled ? kStatusEnabled : 0) | (s.insert_pending ? kStatusInsert : 0) |
-          (s.remove_pending ? kStatusRemove : 0));
+          kStatusPresent | (s.enabled ? kStatusEnabled : 0) |
+          (s.insert_pending ? kStatusInsert : 0) | (s.remove_pending ? kStatusRemove : 0));
       uint64_t data_value = 0;  // command data (low dword at 0x8, high dword at 0x0)
       if (command_ == kCmdGetNextCpuWithEvent) {
         data_value = selector_;

@@ -13,7 +13,7 @@
 namespace vmmd::hw {
 namespace {
 
-using namespace acpi::aml;  // NOLINT(build/namespaces)
+using namespace acpi::aml;    // NOLINT(build/namespaces)
 using namespace cpu_hotplug;  // NOLINT(build/namespaces)
 using acpi::AmlTarget;
 using acpi::AmlTerm;
@@ -34,6 +34,7 @@ std::vector<AmlTerm> WithLock(std::vector<AmlTerm> body) {
   return out;
 }
 
+// clang-format off
 AmlTerm ResourceDevice(uint32_t base) {
   return Device(kResourceDevice, {
       Name("_HID", EisaId("PNP0A06")),
@@ -124,16 +125,18 @@ AmlTerm CpuDevice(uint32_t cpu) {
 }
 
 }  // namespace
+// clang-format on
 
 absl::Status CpuHotplug::DescribeAml(acpi::AmlScope& sb) const {
   if (base_ > 0xFFFF'FFFFu - kBlockSize + 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "CPU hotplug block at 0x%x is not addressable by Memory32Fixed", base_));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("CPU hotplug block at 0x%x is not addressable by Memory32Fixed", base_));
   }
   if (possible_ == 0) return absl::InvalidArgumentError("CPU hotplug block has no possible vCPUs");
   const auto base = static_cast<uint32_t>(base_);
   sb.Add(ResourceDevice(base));
 
+  // clang-format off
   std::vector<AmlTerm> cpus{
       Name("_HID", String("ACPI0010")),
       Name("_CID", EisaId("PNP0A05")),
@@ -156,6 +159,7 @@ absl::Status CpuHotplug::DescribeAml(acpi::AmlScope& sb) const {
   };
   for (uint32_t cpu = 0; cpu < possible_; ++cpu) cpus.push_back(CpuDevice(cpu));
   sb.Add(Device(kContainerDevice, std::move(cpus)));
+  // clang-format on
   return absl::OkStatus();
 }
 

@@ -54,6 +54,7 @@ struct Platform {
 // \TEVT (bits) the GED's.
 std::vector<uint8_t> HarnessSsdt() {
   using namespace acpi::aml;  // NOLINT(build/namespaces)
+                              // clang-format off
   std::vector<acpi::AmlTerm> terms{
       OperationRegion("\\TREG", RegionSpace::kSystemMemory, Int(core::aarch64::kCpuHotplugBase),
                       Int(kBlockSize)),
@@ -68,6 +69,7 @@ std::vector<uint8_t> HarnessSsdt() {
              {Store(Arg(0), Path("\\TSTS")), Store(Arg(1), Path("\\TDAT"))}),
       Method("\\TEVT", 1, kNotSerialized, {Store(Arg(0), Path("\\TESL"))}),
   };
+                              // clang-format on
   acpi::TableWriter w("SSDT", 2);
   for (const acpi::AmlTerm& t : terms) {
     absl::StatusOr<std::vector<uint8_t>> bytes = t.Encode();
@@ -164,6 +166,7 @@ TEST(CpuHotplugAmlTest, RegisterLayoutInTheAmlMatchesTheDevice) {
 
 TEST(CpuHotplugAmlTest, StaReflectsThePresentAndEnabledBitsOfTheSelectedCpu) {
   Platform p(4);
+  // clang-format off
   const auto evals = Exec(p, {
       Set(kStatusPresent | kStatusEnabled, 0), "execute \\_SB.CPUS.C002._STA", "execute \\TSEL",
       Set(kStatusPresent, 0), "execute \\_SB.CPUS.C003._STA", "execute \\TSEL",
@@ -171,6 +174,7 @@ TEST(CpuHotplugAmlTest, StaReflectsThePresentAndEnabledBitsOfTheSelectedCpu) {
       Set(kStatusEnabled, 0), "execute \\_SB.CPUS.C000._STA",
       Set(0, 0), "execute \\_SB.CPUS.C000._STA",
   });
+  // clang-format on
   ASSERT_EQ(evals.size(), 12u);
   EXPECT_EQ(evals[1].integer, kStaEnabled);
   EXPECT_EQ(evals[2].integer, 2u);
@@ -184,9 +188,11 @@ TEST(CpuHotplugAmlTest, StaReflectsThePresentAndEnabledBitsOfTheSelectedCpu) {
 
 TEST(CpuHotplugAmlTest, Ej0SelectsTheCpuAndWritesOnlyTheEjectBit) {
   Platform p(7, 3);
+  // clang-format off
   const auto evals = Exec(p, {
       Set(0xFF, 0), "execute \\_SB.CPUS.C005._EJ0 1", "execute \\TSEL", "execute \\TSTS",
   });
+  // clang-format on
   ASSERT_EQ(evals.size(), 4u);
   EXPECT_EQ(evals[2].integer, 5u);
   EXPECT_EQ(evals[3].integer, kControlEject);  // WriteAsZeros: no other control bit
@@ -194,10 +200,12 @@ TEST(CpuHotplugAmlTest, Ej0SelectsTheCpuAndWritesOnlyTheEjectBit) {
 
 TEST(CpuHotplugAmlTest, OstWritesEventThenStatusThroughTheCommandRegister) {
   Platform p(4);
+  // clang-format off
   const auto evals = Exec(p, {
       "execute \\_SB.CPUS.C002._OST 0x103 0x80 (00)", "execute \\TSEL", "execute \\TCMD",
       "execute \\TDAT",
   });
+  // clang-format on
   ASSERT_EQ(evals.size(), 4u);
   EXPECT_EQ(evals[1].integer, 2u);
   EXPECT_EQ(evals[2].integer, kCmdOstStatus);  // the last command written
@@ -209,6 +217,7 @@ TEST(CpuHotplugAmlTest, OstWritesEventThenStatusThroughTheCommandRegister) {
 // the CPU that CDAT names with the right value, and written exactly the clear bit.
 TEST(CpuHotplugAmlTest, ScanNotifiesInsertAndRemoveAndIsBounded) {
   Platform p(4);
+  // clang-format off
   const auto evals = Exec(p, {
       Set(kStatusPresent | kStatusInsert, 1), "execute \\_SB.CPUS.CSCN", "execute \\TSTS",
       "execute \\TCMD", "execute \\TSEL",
@@ -217,6 +226,7 @@ TEST(CpuHotplugAmlTest, ScanNotifiesInsertAndRemoveAndIsBounded) {
       Set(kStatusPresent | kStatusInsert | kStatusRemove, 2), "execute \\_SB.CPUS.CSCN",
       Set(kStatusPresent | kStatusEnabled, 2), "execute \\_SB.CPUS.CSCN",
   });
+  // clang-format on
   ASSERT_EQ(evals.size(), 12u);
   const int rounds = 2 * 4 + 2;
   EXPECT_EQ(evals[1].notifies, Repeated("C001=0x01", rounds));
@@ -234,6 +244,7 @@ TEST(CpuHotplugAmlTest, ScanNotifiesInsertAndRemoveAndIsBounded) {
 
 TEST(CpuHotplugAmlTest, GedCpuEventRunsTheScan) {
   Platform p(4);
+  // clang-format off
   const auto evals = Exec(p, {
       Set(kStatusPresent | kStatusInsert, 3),
       "execute \\TEVT 0", "execute \\_SB.GED._EVT 0x29",
@@ -242,6 +253,7 @@ TEST(CpuHotplugAmlTest, GedCpuEventRunsTheScan) {
       absl::StrFormat("execute \\TEVT 0x%x", ged::kEventCpuHotplug),
       "execute \\_SB.GED._EVT 0x29",
   });
+  // clang-format on
   ASSERT_EQ(evals.size(), 7u);
   EXPECT_THAT(evals[2].notifies, IsEmpty());
   EXPECT_THAT(evals[4].notifies, IsEmpty());

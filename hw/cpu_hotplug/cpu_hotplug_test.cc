@@ -15,8 +15,8 @@ namespace vmmd::hw {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::FakeCpuHotplugBackend;
+using ::testing::IsEmpty;
 using testing::KvmMpidrs;
 using namespace cpu_hotplug;  // NOLINT(build/namespaces)
 
@@ -197,7 +197,7 @@ TEST_F(CpuHotplugTest, AccessWidthsAndOffsets) {
   EXPECT_EQ(Read(kDataOffset, 2), 1u);
   EXPECT_EQ(Read(kDataOffset + 1, 1), 0u);
   EXPECT_EQ(Read(2, 4), 0x23'0000u);  // an unaligned read straddling two registers
-  EXPECT_EQ(Read(10, 4), 0u);      // past the end: zeros, no overrun
+  EXPECT_EQ(Read(10, 4), 0u);         // past the end: zeros, no overrun
   EXPECT_EQ(Read(0xFFFF'FFFF'FFFF'FFFFull, 4), 0u);
   // Wider than 4 bytes: reads 0, writes ignored.
   EXPECT_EQ(Read(kSelectorOffset, 8), 0u);

@@ -55,12 +55,12 @@ absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
   for (const GedEventHandler& h : config_.handlers) {
     if (h.event == 0 || (h.event & (h.event - 1)) != 0 || (seen & h.event) != 0) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "GED handler %s: event 0x%x must be a single bit not handled before", h.method,
-          h.event));
+          "GED handler %s: event 0x%x must be a single bit not handled before", h.method, h.event));
     }
     seen |= h.event;
     evt.push_back(If(LEqual(And(Local(0), Int(h.event)), Int(h.event)), {Call(h.method)}));
   }
+  // clang-format off
   sb.Add(Device("GED", {
       Name("_HID", String("ACPI0013")),
       Name("_UID", Zero()),
@@ -70,6 +70,7 @@ absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
             {FieldUnit("ESEL", 32)}),
       Method("_EVT", 1, kSerialized, std::move(evt)),
   }));
+  // clang-format on
   return absl::OkStatus();
 }
 

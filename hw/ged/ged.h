@@ -12,7 +12,8 @@
 //   Device (GED) { _HID "ACPI0013", _UID 0,
 //     _CRS Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {gsiv},
 //     OperationRegion (EREG, SystemMemory, base, 4), Field ESEL (DWordAcc),
-//     Method (_EVT, 1, Serialized) { Local0 = ESEL; If ((Local0 & bit) == bit) { method () } ... } }
+//     Method (_EVT, 1, Serialized) { Local0 = ESEL; If ((Local0 & bit) == bit) { method () } ... }
+//     }
 //
 // Thread safety: all methods may be called concurrently. The IrqLine is pulsed without the
 // device lock held.

@@ -97,6 +97,7 @@ class ScanStub : public acpi::AmlDescribed {
  public:
   absl::Status DescribeAml(acpi::AmlScope& sb) const override {
     using namespace acpi::aml;  // NOLINT(build/namespaces)
+                                // clang-format off
     sb.Add(Device("TEST", {
         Name("_HID", String("VMMD0001")),
         Name("CNTC", Zero()),
@@ -104,6 +105,7 @@ class ScanStub : public acpi::AmlDescribed {
         Method("SCAN", 0, kNotSerialized, {Increment(Path("CNTC"))}),
         Method("PWRB", 0, kNotSerialized, {Increment(Path("CNTP"))}),
     }));
+                                // clang-format on
     return absl::OkStatus();
   }
 };
@@ -147,19 +149,18 @@ TEST(GedAmlTest, EvtCallsTheHandlerOfEverySetBit) {
     int cpu_calls;
     int power_calls;
   };
-  for (const Case& c : {Case{0x00, 0, 0}, Case{0x08, 1, 0}, Case{0x02, 0, 1}, Case{0x0A, 1, 1},
-                        Case{0xF5, 0, 0}}) {
+  for (const Case& c :
+       {Case{0x00, 0, 0}, Case{0x08, 1, 0}, Case{0x02, 0, 1}, Case{0x0A, 1, 1}, Case{0xF5, 0, 0}}) {
     absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
     ASSERT_THAT(dir, IsOk());
     absl::StatusOr<acpi::testing::ToolRun> run = acpi::testing::AcpiExec(
-        *dir, {*dsdt}, "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC; execute \\_SB.TEST.CNTP",
-        c.fill);
+        *dir, {*dsdt},
+        "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC; execute \\_SB.TEST.CNTP", c.fill);
     ASSERT_THAT(run, IsOk());
     EXPECT_THAT(run->output, HasSubstr(absl::StrCat("[Integer] = 000000000000000", c.cpu_calls,
                                                     "\n\nEvaluating \\_SB.TEST.CNTP")))
         << run->output;
-    EXPECT_THAT(run->output,
-                HasSubstr(absl::StrCat("\\_SB.TEST.CNTP returned object")));
+    EXPECT_THAT(run->output, HasSubstr(absl::StrCat("\\_SB.TEST.CNTP returned object")));
     const std::string tail = run->output.substr(run->output.rfind("TEST.CNTP returned"));
     EXPECT_THAT(tail, HasSubstr(absl::StrCat("[Integer] = 000000000000000", c.power_calls)))
         << run->output;

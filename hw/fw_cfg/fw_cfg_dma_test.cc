@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -339,6 +340,75 @@ TEST_F(FwCfgDmaTest, FileThatShrankIsAnError) {
   FwCfgDmaResult r = ProcessFwCfgDma(*mem_, kDesc, items_, cursor_);
   EXPECT_EQ(r.control, f::kDmaCtlError);
   EXPECT_THAT(r.status, StatusIs(absl::StatusCode::kDataLoss));
+}
+
+// Property test (a deterministic fuzz): random descriptors aimed at the edges of a small RAM.
+// Whatever the request, guest memory changes only inside [address, address + length) of a
+// successful read and in the control word; a failed request changes only the control word.
+TEST(FwCfgDmaPropertyTest, RandomDescriptorsNeverTouchMemoryOutsideTheirRange) {
+  constexpr uint64_t kBase = 0x8000'0000;
+  constexpr uint64_t kSize = 0x4000;
+  auto created = core::GuestMemory::Create(kBase, kSize);
+  ASSERT_THAT(created, IsOk());
+  const core::GuestMemory* mem = created->get();
+  FwCfgItems items;
+  ASSERT_THAT(items.AddFile("etc/a", Pattern(700, 3)), IsOk());
+  ASSERT_THAT(items.AddFile("etc/b", Pattern(5, 4)), IsOk());
+  std::mt19937_64 rng(20261121);
+  auto near_edge = [&](uint64_t span) -> uint64_t {
+    switch (rng() % 6) {
+      case 0:
+        return kBase + rng() % kSize;
+      case 1:
+        return kBase + kSize - rng() % 64;
+      case 2:
+        return kBase - rng() % 64;
+      case 3:
+        return ~uint64_t{0} - rng() % 64;
+      case 4:
+        return rng();
+      default:
+        return kBase + kSize - span;
+    }
+  };
+  FwCfgCursor cursor;
+  uint64_t successes = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    auto all = mem->GetSpan(kBase, kSize);
+    ASSERT_THAT(all, IsOk());
+    for (auto& b : *all) b = static_cast<uint8_t>(rng());
+    const uint64_t desc = near_edge(16);
+    const uint16_t keys[] = {0, 1, 0x19, 0x20, 0x21, 0x22, 0x11, 0x8000, 0x4020};
+    const uint32_t control = (uint32_t{keys[rng() % 9]} << 16) | static_cast<uint32_t>(rng() % 32);
+    const uint32_t length = rng() % 4 == 0 ? static_cast<uint32_t>(rng()) : rng() % 0x900;
+    const uint64_t address = near_edge(length);
+    if (mem->Contains(desc, 16)) {
+      uint8_t d[16];
+      for (int i = 0; i < 4; ++i) d[i] = static_cast<uint8_t>(control >> (24 - 8 * i));
+      for (int i = 0; i < 4; ++i) d[4 + i] = static_cast<uint8_t>(length >> (24 - 8 * i));
+      for (int i = 0; i < 8; ++i) d[8 + i] = static_cast<uint8_t>(address >> (56 - 8 * i));
+      ASSERT_THAT(mem->Write(desc, d), IsOk());
+    }
+    const std::vector<uint8_t> before(all->begin(), all->end());
+    FwCfgDmaResult r = ProcessFwCfgDma(*mem, desc, items, cursor);
+    ASSERT_TRUE(r.control == 0 || r.control == f::kDmaCtlError);
+    const bool wrote_data = r.control == 0 && (control & f::kDmaCtlRead) && length > 0;
+    successes += r.control == 0;
+    for (uint64_t i = 0; i < kSize; ++i) {
+      const uint64_t gpa = kBase + i;
+      if (before[i] == (*all)[i]) continue;
+      const bool in_control = r.control_written && gpa - desc < 4;
+      const bool in_data = wrote_data && gpa - address < length;
+      ASSERT_TRUE(in_control || in_data)
+          << "iteration " << iter << ": byte at 0x" << std::hex << gpa << " changed";
+    }
+    // The cursor never runs past its item.
+    const FwCfgBlob* item = items.Find(cursor.key);
+    if (item != nullptr) {
+      ASSERT_LE(cursor.offset, item->size());
+    }
+  }
+  EXPECT_GT(successes, 300u);  // the generator does reach the success paths
 }
 
 TEST(FwCfgFileBlobTest, OpenErrors) {

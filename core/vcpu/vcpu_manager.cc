@@ -161,6 +161,58 @@ absl::Status VcpuManager::CpuOff(uint32_t caller) {
   return absl::OkStatus();
 }
 
+hw::CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
+  absl::MutexLock lock(&mu_);
+  if (cpu >= slots_.size()) return {};
+  const Slot& s = *slots_[cpu];
+  return hw::CpuHotplugStatus{.enabled = s.boot || s.state != VcpuState::kParked,
+                              .insert_pending = s.insert_pending,
+                              .remove_pending = s.remove_pending};
+}
+
+uint64_t VcpuManager::ArchId(uint32_t cpu) const {
+  return cpu < slots_.size() ? slots_[cpu]->mpidr : 0;  // immutable after construction
+}
+
+void VcpuManager::AckInsert(uint32_t cpu) {
+  absl::MutexLock lock(&mu_);
+  if (cpu >= slots_.size()) return;
+  Slot* s = slots_[cpu].get();
+  if (!s->insert_pending) return;  // a stray acknowledgement
+  s->insert_pending = false;
+  auto next = NextVcpuState(s->state, VcpuEvent::kInsertAcked, VcpuFacts{s->boot, s->powered});
+  if (next.ok()) SetStateLocked(s, *next);
+}
+
+void VcpuManager::AckRemove(uint32_t cpu) {
+  absl::MutexLock lock(&mu_);
+  if (cpu >= slots_.size()) return;
+  slots_[cpu]->remove_pending = false;
+}
+
+void VcpuManager::Eject(uint32_t cpu) {
+  absl::MutexLock lock(&mu_);
+  if (cpu >= slots_.size()) return;
+  Slot* s = slots_[cpu].get();
+  if (s->powered) {
+    // Linux offlines (CPU_OFF) before _EJ0; a guest that ejects a running vCPU is refused and
+    // sees Enabled still set ("Eject incomplete").
+    LogWarning("%s: _EJ0 for vCPU %u while it is powered on: refused", name_, cpu);
+    return;
+  }
+  auto next = NextVcpuState(s->state, VcpuEvent::kEjected, VcpuFacts{s->boot, s->powered});
+  if (!next.ok()) {
+    LogWarning("%s: _EJ0 for vCPU %u refused: %s", name_, cpu, next.status().message());
+    return;
+  }
+  s->remove_pending = false;
+  SetStateLocked(s, *next);
+}
+
+void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
+  LogDebug("%s: _OST vCPU %u event 0x%x status 0x%x", name_, cpu, event, status);
+}
+
 void VcpuManager::HandleMmio(Slot* slot, const MmioExit& mmio) {
   slot->mmio_exits.fetch_add(1, std::memory_order_relaxed);
   const size_t len = mmio.len <= 8 ? mmio.len : 8;

@@ -24,6 +24,7 @@
 #include "core/vcpu/psci.h"
 #include "core/vcpu/vcpu_state.h"
 #include "core/vm/vm_types.h"
+#include "hw/cpu_hotplug/cpu_hotplug_backend.h"
 
 namespace vmmd::core {
 
@@ -41,7 +42,9 @@ struct VcpuSetup {
   bool boot = false;
 };
 
-class VcpuManager {
+// Also the CPU-hotplug register block's backend: every _STA bit and pending event the guest
+// reads comes from the lifecycle state kept here (the one source of truth).
+class VcpuManager : public hw::CpuHotplugBackend {
  public:
   // `vcpus` are created and initialised (non-boot ones with power_off); `features` is what
   // they were initialised with (re-used, without power_off, for the reset on CPU_ON).
@@ -61,6 +64,15 @@ class VcpuManager {
   uint32_t OnlineCount() const;
   size_t size() const { return slots_.size(); }
 
+  // hw::CpuHotplugBackend (called on vCPU threads, from the guest's AML).
+  uint32_t PossibleCpus() const override { return static_cast<uint32_t>(slots_.size()); }
+  hw::CpuHotplugStatus Status(uint32_t cpu) const override;
+  uint64_t ArchId(uint32_t cpu) const override;
+  void AckInsert(uint32_t cpu) override;
+  void AckRemove(uint32_t cpu) override;
+  void Eject(uint32_t cpu) override;
+  void Ost(uint32_t cpu, uint32_t event, uint32_t status) override;
+
   // PSCI, called on the calling vCPU's own thread (public for tests that drive it directly).
   psci::Return CpuOn(uint32_t caller, const psci::CpuOnArgs& args);
   // Marks the caller powered off (mp_state STOPPED); its thread must then return.
@@ -74,6 +86,8 @@ class VcpuManager {
     bool boot = false;
     VcpuState state = VcpuState::kParked;  // guarded by mu_
     bool powered = false;                  // guarded by mu_
+    bool insert_pending = false;           // guarded by mu_: hot-add event not yet acknowledged
+    bool remove_pending = false;           // guarded by mu_: eject request not yet acknowledged
     absl::Time last_transition;            // guarded by mu_
     std::thread thread;                    // guarded by mu_ (assignment/join)
     std::atomic<bool> stop{false};

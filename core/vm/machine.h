@@ -2,9 +2,15 @@
 // the devices on the bus and the vCPU manager. Built by Machine::Build — the composition root,
 // the only place that knows the concrete device set and the memory map — and torn down by
 // destruction (vCPU threads first, guest RAM last).
+//
+// Two boot paths share everything up to the devices:
+//   direct (machine_direct_boot.cc): Image + initrd + FDT, vCPU 0 enters the kernel;
+//   firmware (machine_firmware_boot.cc): stock edk2 in flash0, the kernel, initrd, command line
+//     and vmmd's ACPI tables through fw_cfg; vCPU 0 starts at the reset vector.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,19 +22,26 @@
 
 namespace vmmd::core {
 
+struct MachineOptions {
+  // The UEFI variable store of a firmware-booted VM (created on first use). Empty: a volatile
+  // store, formatted by the firmware on every boot.
+  std::string vars_path;
+};
+
 class Machine {
  public:
   // Creates the KVM VM with all max_vcpus vCPUs, the vGIC, the SMCCC filter and the devices,
   // and loads the guest. Nothing runs yet. `sink` receives guest events; it outlives the machine.
   static absl::StatusOr<std::unique_ptr<Machine>> Build(const VmSpec& spec, Hypervisor* hypervisor,
-                                                        VcpuEventSink* sink);
+                                                        VcpuEventSink* sink,
+                                                        const MachineOptions& options = {});
   ~Machine();
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
   // Powers on the boot vCPU.
   absl::Status Start();
-  // Stops every vCPU thread (idempotent).
+  // Stops every vCPU thread and flushes persistent device state (idempotent).
   void Stop();
 
   std::vector<VcpuInfo> Snapshot() const { return vcpus_->Snapshot(); }
@@ -39,10 +52,17 @@ class Machine {
   struct Devices;
   Machine();
 
+  absl::Status AddCommonDevices(const VmSpec& spec);
+  absl::Status LoadDirectBoot(const VmSpec& spec);
+  absl::Status LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options);
+
   // Declaration order is teardown order reversed: the vCPUs go first, guest RAM last.
   std::unique_ptr<GuestMemory> memory_;
   std::unique_ptr<VmHandle> vm_;
   std::unique_ptr<VgicHandle> vgic_;
+  std::vector<RedistributorRegion> redists_;
+  std::vector<uint64_t> mpidrs_;  // of every possible vCPU, by id
+  bool pmu_ = false;
   std::unique_ptr<Devices> devices_;
   Bus bus_;
   std::unique_ptr<VcpuManager> vcpus_;

@@ -1,8 +1,13 @@
 #include "core/vm/vm.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "core/common/errno_status.h"
 #include "core/common/log.h"
 #include "core/vm/machine.h"
 
@@ -26,8 +31,11 @@ std::string_view VmStateName(VmState state) {
   return "UNKNOWN";
 }
 
-Vm::Vm(VmSpec spec, Hypervisor* hypervisor)
-    : spec_(std::move(spec)), hypervisor_(hypervisor), created_at_(absl::Now()) {
+Vm::Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir)
+    : spec_(std::move(spec)),
+      hypervisor_(hypervisor),
+      state_dir_(std::move(state_dir)),
+      created_at_(absl::Now()) {
   controller_ = std::thread([this] { ControllerLoop(); });
 }
 
@@ -111,8 +119,22 @@ absl::Status Vm::BootLocked() {
     state_ = VmState::kStarting;
     reason_.clear();
   }
-  absl::StatusOr<std::unique_ptr<Machine>> machine = Machine::Build(spec_, hypervisor_, sink.get());
-  absl::Status status = machine.ok() ? (*machine)->Start() : machine.status();
+  MachineOptions options;
+  absl::Status status = absl::OkStatus();
+  if (!state_dir_.empty() && !spec_.firmware_path.empty()) {
+    // <state_dir>/<name>: the root may not exist yet on a fresh host.
+    const std::string root = state_dir_.substr(0, state_dir_.rfind('/'));
+    for (const std::string& dir : {root, state_dir_}) {
+      if (!dir.empty() && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        status = ErrnoStatus(errno, absl::StrFormat("create state directory %s", dir));
+        break;
+      }
+    }
+    options.vars_path = state_dir_ + "/efivars.fd";
+  }
+  absl::StatusOr<std::unique_ptr<Machine>> machine =
+      status.ok() ? Machine::Build(spec_, hypervisor_, sink.get(), options) : status;
+  status = machine.ok() ? (*machine)->Start() : machine.status();
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
     state_ = VmState::kFailed;
@@ -198,6 +220,17 @@ void Vm::Shutdown() {
     quit_ = true;
   }
   if (controller_.joinable()) controller_.join();
+}
+
+void Vm::RemoveState() {
+  if (state_dir_.empty()) return;
+  const std::string vars = state_dir_ + "/efivars.fd";
+  if (unlink(vars.c_str()) != 0 && errno != ENOENT) {
+    LogWarning("%s: removing %s: %s", spec_.name, vars, ErrnoStatus(errno, "unlink").message());
+  }
+  if (rmdir(state_dir_.c_str()) != 0 && errno != ENOENT) {
+    LogWarning("%s: removing %s: %s", spec_.name, state_dir_, ErrnoStatus(errno, "rmdir").message());
+  }
 }
 
 VmInfo Vm::Info() const {

@@ -24,7 +24,8 @@ class Machine;
 
 class Vm {
  public:
-  Vm(VmSpec spec, Hypervisor* hypervisor);
+  // `state_dir`: where this VM keeps persistent state (see VmManagerOptions); may be empty.
+  Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir = "");
   ~Vm();  // Shutdown()
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -38,6 +39,9 @@ class Vm {
   absl::Status Stop();
   // Stops everything, including the controller thread; afterwards every call fails NOT_FOUND.
   void Shutdown();
+
+  // Deletes the VM's persistent state (after Shutdown).
+  void RemoveState();
 
   VmInfo Info() const;
   absl::StatusOr<std::vector<VcpuInfo>> CpuState() const;
@@ -73,6 +77,7 @@ class Vm {
 
   const VmSpec spec_;
   Hypervisor* const hypervisor_;
+  const std::string state_dir_;
 
   absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;

@@ -11,7 +11,8 @@
 
 namespace vmmd::core {
 
-VmManager::VmManager(Hypervisor* hypervisor) : hypervisor_(hypervisor) {}
+VmManager::VmManager(Hypervisor* hypervisor, VmManagerOptions options)
+    : hypervisor_(hypervisor), options_(std::move(options)) {}
 
 VmManager::~VmManager() { StopAll(); }
 
@@ -37,7 +38,8 @@ absl::Status VmManager::CreateVm(const VmSpec& spec) {
   if (vms_.contains(spec.name)) {
     return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
   }
-  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_));
+  std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
+  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir)));
   LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
           EffectiveMaxVcpus(spec), spec.memory_mib);
   return absl::OkStatus();
@@ -67,6 +69,7 @@ absl::Status VmManager::DeleteVm(std::string_view name) {
     vms_.erase(it);
   }
   vm->Shutdown();  // outside mu_: other VMs stay reachable meanwhile
+  vm->RemoveState();
   LogInfo("%s: deleted", vm->name());
   return absl::OkStatus();
 }

@@ -24,9 +24,16 @@ namespace vmmd::core {
 
 class Vm;
 
+struct VmManagerOptions {
+  // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
+  // <state_dir>/<vm name>/, created on first start and removed by DeleteVm. Empty: nothing
+  // persists across VM restarts.
+  std::string state_dir;
+};
+
 class VmManager {
  public:
-  explicit VmManager(Hypervisor* hypervisor);
+  explicit VmManager(Hypervisor* hypervisor, VmManagerOptions options = {});
   ~VmManager();  // stops every VM
   VmManager(const VmManager&) = delete;
   VmManager& operator=(const VmManager&) = delete;
@@ -50,6 +57,7 @@ class VmManager {
   absl::StatusOr<std::shared_ptr<Vm>> Find(std::string_view name);
 
   Hypervisor* const hypervisor_;
+  const VmManagerOptions options_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
 };

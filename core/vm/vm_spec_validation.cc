@@ -81,10 +81,6 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const HostCapabilities& ca
   if (absl::Status s = CheckPathField(spec.console_log_path, "console_log_path", false); !s.ok()) {
     return s;
   }
-  if (!spec.firmware_path.empty()) {
-    return absl::UnimplementedError(
-        "firmware_path: UEFI firmware boot is not supported yet; use direct kernel boot");
-  }
   if (spec.cmdline.size() > kMaxCmdlineBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cmdline is %u bytes; the arm64 kernel accepts at most %u", spec.cmdline.size(),
@@ -127,6 +123,16 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const HostCapabilities& ca
 absl::Status CheckVmSpecFiles(const VmSpec& spec) {
   if (absl::Status s = CheckReadableFile(spec.kernel_path, "kernel_path"); !s.ok()) return s;
   if (absl::Status s = CheckReadableFile(spec.initrd_path, "initrd_path"); !s.ok()) return s;
+  if (absl::Status s = CheckReadableFile(spec.firmware_path, "firmware_path"); !s.ok()) return s;
+  if (!spec.firmware_path.empty()) {
+    struct stat st {};
+    if (stat(spec.firmware_path.c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) > aarch64::kFlashBankSize) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "firmware_path %s is %d bytes; flash0 holds at most %u", spec.firmware_path,
+          st.st_size, aarch64::kFlashBankSize));
+    }
+  }
   if (!spec.console_log_path.empty()) {
     const size_t slash = spec.console_log_path.rfind('/');
     const std::string dir(spec.console_log_path, 0, slash == 0 ? 1 : slash);

@@ -1,0 +1,153 @@
+// Firmware-boot wiring, end to end on the fake hypervisor: memslots, the DT at the RAM base,
+// and guest MMIO through the real bus to fw_cfg, the CPU-hotplug block and the GED.
+#include <libfdt.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "core/vm/vm_manager.h"
+#include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::core {
+namespace {
+
+using ::vmmd::testing::FakeHypervisor;
+using ::vmmd::testing::FakeVcpuState;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::ScriptedExit;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+void WriteFile(const std::string& path, size_t size, uint8_t fill) {
+  std::vector<char> bytes(size, static_cast<char>(fill));
+  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+}
+
+class MachineFirmwareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmmd-fw-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    WriteFile(dir_ + "/QEMU_EFI.fd", 4096, 0xAA);
+    WriteFile(dir_ + "/Image", 8192, 0x11);
+    WriteFile(dir_ + "/initrd", 1000, 0x22);
+    mgr_ = std::make_unique<VmManager>(&hv_, VmManagerOptions{dir_ + "/state"});
+    VmSpec s;
+    s.name = "fw";
+    s.kernel_path = dir_ + "/Image";
+    s.initrd_path = dir_ + "/initrd";
+    s.firmware_path = dir_ + "/QEMU_EFI.fd";
+    s.cmdline = "console=ttyAMA0 acpi=force";
+    s.memory_mib = 128;
+    s.boot_vcpus = 2;
+    s.max_vcpus = 6;
+    ASSERT_THAT(mgr_->CreateVm(s), IsOk());
+    ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
+    v0_ = hv_.vms().back()->vcpu(0);
+    ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
+  }
+  void TearDown() override {
+    mgr_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // The guest on vCPU 0 stores `len` bytes of `value` at `addr`.
+  void Store(uint64_t addr, uint32_t len, uint64_t value) {
+    MmioExit e{addr, len, true, {}};
+    for (uint32_t i = 0; i < len; ++i) e.data[i] = static_cast<uint8_t>(value >> (8 * i));
+    const uint64_t runs = v0_->run_count();
+    v0_->PushExit({e, {}});
+    ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+  }
+  // The guest on vCPU 0 loads `len` bytes at `addr`.
+  uint64_t Load(uint64_t addr, uint32_t len) {
+    const uint64_t runs = v0_->run_count();
+    v0_->PushExit({MmioExit{addr, len, false, {}}, {}});
+    EXPECT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+    uint64_t v = 0;
+    std::vector<uint8_t> d = v0_->last_mmio_read_data();
+    for (size_t i = 0; i < d.size(); ++i) v |= uint64_t{d[i]} << (8 * i);
+    return v;
+  }
+
+  FakeHypervisor hv_;
+  std::unique_ptr<VmManager> mgr_;
+  std::string dir_;
+  std::shared_ptr<FakeVcpuState> v0_;
+};
+
+TEST_F(MachineFirmwareTest, FlashMemslotsAndResetVector) {
+  auto regions = hv_.vms().back()->regions();
+  ASSERT_GE(regions.size(), 2u);
+  EXPECT_EQ(regions[0].gpa, 0x4000'0000u);
+  EXPECT_FALSE(regions[0].read_only);
+  EXPECT_EQ(regions[1].slot, 1u);
+  EXPECT_EQ(regions[1].gpa, 0u);
+  EXPECT_EQ(regions[1].size, 64u << 20);
+  EXPECT_TRUE(regions[1].read_only);
+  const auto* code = static_cast<const uint8_t*>(regions[1].host);
+  EXPECT_EQ(code[0], 0xAA);
+  EXPECT_EQ(code[4095], 0xAA);
+  EXPECT_EQ(code[4096], 0x00);  // padded to the bank size
+  EXPECT_EQ(v0_->reg(Reg::kPc), 0u);
+  EXPECT_EQ(v0_->reg(Reg::kX0), 0x4000'0000u);
+  // The DT for the firmware sits at the RAM base and names fw_cfg and both flash banks.
+  const void* fdt = regions[0].host;
+  ASSERT_EQ(fdt_check_header(fdt), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/fw-cfg@9020000"), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/flash@0"), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/pl031@9010000"), 0);
+  // A stray store into flash0 (edk2's DxeIpl does one) is harmless.
+  Store(0x1CB20, 8, 0x17384);
+  EXPECT_EQ(code[0x1CB20], 0x00);  // unchanged (padding), not 0x84
+  EXPECT_EQ(code[0x1CB21], 0x00);
+  // The persistent variable store exists.
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/state/fw/efivars.fd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 << 20);
+}
+
+TEST_F(MachineFirmwareTest, FwCfgAnswersWithSignatureAndTableLoader) {
+  Store(0x0902'0008, 2, 0x0000);  // select key 0 (big-endian 16-bit)
+  EXPECT_EQ(Load(0x0902'0000, 4), 0x554D4551u);  // "QEMU" as bytes
+  Store(0x0902'0008, 2, 0x0100);  // key 1: id
+  EXPECT_EQ(Load(0x0902'0000, 4) & 0x2, 0x2u);   // DMA supported (big-endian bit 1 in byte 3)
+  // The file directory lists etc/acpi/rsdp, etc/acpi/tables and etc/table-loader.
+  Store(0x0902'0008, 2, 0x1900);
+  const uint64_t count_be = Load(0x0902'0000, 4);
+  const uint32_t count = __builtin_bswap32(static_cast<uint32_t>(count_be));
+  EXPECT_EQ(count, 3u);
+}
+
+TEST_F(MachineFirmwareTest, CpuHotplugBlockReportsBootAndParkedVcpus) {
+  // Status byte: bit0 enabled, bit5 present.
+  for (uint32_t cpu = 0; cpu < 6; ++cpu) {
+    Store(0x090C'0000, 4, cpu);
+    EXPECT_EQ(Load(0x090C'0004, 1), cpu < 2 ? 0x21u : 0x20u) << "vCPU " << cpu;
+  }
+  Store(0x090C'0000, 4, 6);  // beyond the possible vCPUs: reads 0
+  EXPECT_EQ(Load(0x090C'0004, 1), 0u);
+  // _EJ0 of a vCPU nobody asked to remove changes nothing.
+  Store(0x090C'0000, 4, 3);
+  Store(0x090C'0004, 1, 1u << 3);
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x20u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, VcpuState::kParked);
+  // No event pending: the GED register reads 0.
+  EXPECT_EQ(Load(0x0908'0000, 4), 0u);
+}
+
+TEST_F(MachineFirmwareTest, DeleteRemovesTheVariableStore) {
+  ASSERT_THAT(mgr_->DeleteVm("fw"), IsOk());
+  struct stat st {};
+  EXPECT_NE(stat((dir_ + "/state/fw/efivars.fd").c_str(), &st), 0);
+  EXPECT_NE(stat((dir_ + "/state/fw").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace vmmd::core

@@ -243,6 +243,11 @@ VcpuExit KvmVcpu::DecodeExit() {
     }
     case KVM_EXIT_INTR:
       return InterruptedExit{};
+    case KVM_EXIT_ARM_NISV:
+      return UnhandledExit{run_->exit_reason,
+                           absl::StrFormat("MMIO access KVM cannot decode (no valid syndrome: "
+                                           "load/store pair, SIMD or writeback) at 0x%x, ESR ISS 0x%x",
+                                           run_->arm_nisv.fault_ipa, run_->arm_nisv.esr_iss)};
     case KVM_EXIT_FAIL_ENTRY:
       return UnhandledExit{run_->exit_reason,
                            absl::StrFormat("FAIL_ENTRY hardware reason 0x%x",

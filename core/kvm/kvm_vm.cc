@@ -51,6 +51,15 @@ absl::Status KvmVgic::Initialize() {
 // ---- VM -----------------------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<KvmVm>> KvmVm::Create(ScopedFd vm_fd, size_t run_size) {
+  // MMIO accesses KVM cannot decode (load/store pair, SIMD, writeback: no valid syndrome) are
+  // reported as an exit with the address instead of a bare ENOSYS from KVM_RUN.
+  if (ioctl(vm_fd.get(), KVM_CHECK_EXTENSION, KVM_CAP_ARM_NISV_TO_USER) > 0) {
+    kvm_enable_cap cap{};
+    cap.cap = KVM_CAP_ARM_NISV_TO_USER;
+    if (ioctl(vm_fd.get(), KVM_ENABLE_CAP, &cap) < 0) {
+      return ErrnoStatus(errno, "KVM_ENABLE_CAP(ARM_NISV_TO_USER)");
+    }
+  }
   kvm_vcpu_init preferred{};
   if (ioctl(vm_fd.get(), KVM_ARM_PREFERRED_TARGET, &preferred) < 0) {
     return ErrnoStatus(errno, "KVM_ARM_PREFERRED_TARGET");

@@ -33,7 +33,7 @@ void CfiFlash::Read(uint64_t offset, absl::Span<uint8_t> data) {
   } else {
     for (size_t i = 0; i < data.size(); ++i) data[i] = commands_.ReadByte(offset + i);
   }
-  SyncMapping(/*allow_map=*/true);  // lazy map, or a retried unmap
+  SyncMapping();  // a retried map or unmap after a hook failure
 }
 
 void CfiFlash::Write(uint64_t offset, absl::Span<const uint8_t> data) {
@@ -57,7 +57,7 @@ void CfiFlash::Write(uint64_t offset, absl::Span<const uint8_t> data) {
     ApplyEffect(commands_.Write(at, data.subspan(done, n)));
     done += n;
   }
-  SyncMapping(/*allow_map=*/false);  // eager unmap only
+  SyncMapping();  // unmap on leaving read-array mode, map on returning to it
 }
 
 void CfiFlash::ApplyEffect(const CfiWriteEffect& effect) {
@@ -89,10 +89,10 @@ void CfiFlash::ApplyEffect(const CfiWriteEffect& effect) {
   }
 }
 
-void CfiFlash::SyncMapping(bool allow_map) {
+void CfiFlash::SyncMapping() {
   if (!hook_) return;
   const bool want = read_only_ || commands_.read_mode() == cfi::ReadMode::kArray;
-  if (want != mapped_ && (allow_map || !want)) CallHook(want);
+  if (want != mapped_) CallHook(want);
 }
 
 void CfiFlash::CallHook(bool map) {

@@ -17,12 +17,13 @@
 // DirectMapHook to EnableDirectReads(); the device calls hook(true) when the slot must exist and
 // hook(false) when it must go, always with the device lock held, on the vCPU thread whose access
 // caused the change:
-//  - unmapping is eager: the write that takes the bank out of read-array mode removes the slot
-//    before that write returns to the guest, so the next read on any vCPU traps;
-//  - mapping is lazy: going back to read array (FF, 50) does not map; the next trapped read is
-//    served from the array and then maps the slot. edk2's typical "program, 70, read status, 50,
-//    E8 ..." chains therefore cost one unmap and no map per program, and a read-array period
-//    costs exactly one extra exit;
+//  - both directions are eager: the write that takes the bank out of read-array mode removes
+//    the slot, and the write that returns it to read-array mode (FF, 50) restores it, before
+//    that write returns to the guest. Mapping lazily (on the next trapped read) is not an
+//    option: the firmware reads flash with load-pair and SIMD copies, which KVM cannot decode
+//    and refuses to hand to userspace (KVM_RUN fails with ENOSYS) — found booting QEMU_EFI.fd
+//    in the nested bed. edk2's "program, 70, read status, 50" chains cost one unmap and one
+//    map per program;
 //  - the array bytes change only while the slot is removed (erase and program happen in command
 //    mode), so KVM never maps a page the device is writing.
 // A hook failure is logged and counted; the device then retries at the next opportunity (a
@@ -113,7 +114,7 @@ class CfiFlash final : public core::BusDevice, public core::aarch64::FdtDescribe
   void ApplyEffect(const CfiWriteEffect& effect) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Calls the hook if the slot's presence differs from what the mode needs; maps only when
   // `allow_map` (reads), unmaps always.
-  void SyncMapping(bool allow_map) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SyncMapping() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CallHook(bool map) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<FlashStorage> storage_;

@@ -192,6 +192,38 @@ TEST_P(AcpiTablesShapeTest, IaslDisassemblesEveryTableWithoutComplaint) {
   EXPECT_EQ(Sum8(img->rsdp), 0);
 }
 
+// ACPICA's own table manager (acpiexec builds an RSDP/XSDT around the tables it is given)
+// accepts the whole set: FADT checks, checksums, the DSDT load, with no warning.
+TEST_P(AcpiTablesShapeTest, AcpiexecLoadsTheWholeSet) {
+  const Shape shape = GetParam();
+  Machine m(shape.boot, shape.possible);
+  absl::StatusOr<AcpiTables> t = BuildAcpiTables(m.platform);
+  ASSERT_THAT(t, IsOk());
+  absl::StatusOr<AcpiImages> img = ApplyAcpiFixups(*t, kRsdpGpa, kTablesGpa);
+  ASSERT_THAT(img, IsOk());
+  std::vector<std::vector<uint8_t>> files;
+  for (const AcpiTableLocation& l : t->locations) {
+    if (l.signature != "XSDT") files.push_back(Slice(img->tables, l));
+  }
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  const std::string last = absl::StrFormat("C%03X", shape.possible - 1);
+  absl::StatusOr<testing::ToolRun> run = testing::AcpiExec(
+      *dir, files, absl::StrCat("execute \\_SB.CPUS.", last, "._STA"), 0x00);
+  ASSERT_THAT(run, IsOk());
+  for (const char* sig : {"FACP", "DSDT", "APIC", "GTDT", "SPCR", "PPTT"}) {
+    EXPECT_THAT(run->output, HasSubstr(absl::StrCat("ACPI: ", sig))) << run->output;
+  }
+  EXPECT_THAT(run->output, HasSubstr("ACPI AML tables successfully acquired and loaded"));
+  EXPECT_THAT(run->output, ::testing::Not(HasSubstr("ACPI Warning"))) << run->output;
+  EXPECT_THAT(run->output, ::testing::Not(HasSubstr("ACPI Error"))) << run->output;
+  EXPECT_THAT(run->output, ::testing::Not(HasSubstr("ACPI Exception"))) << run->output;
+  const std::vector<testing::Evaluation> evals = testing::ParseAcpiExec(run->output);
+  ASSERT_EQ(evals.size(), 1u) << run->output;
+  EXPECT_TRUE(evals[0].has_integer);
+  EXPECT_EQ(evals[0].integer, 0u);  // the simulated block reads 0: not present
+}
+
 TEST_P(AcpiTablesShapeTest, MadtDecodesBackFieldByField) {
   const Shape shape = GetParam();
   for (bool pmu : {true, false}) {

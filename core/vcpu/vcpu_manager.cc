@@ -43,7 +43,7 @@ absl::Status VcpuManager::StartBootVcpu(uint64_t pc, uint64_t x0) {
   Slot* slot = slots_[0].get();
   if (slot->powered) return absl::FailedPreconditionError("vCPU 0 is already running");
   VMMD_RETURN_IF_ERROR(PowerOnLocked(slot, pc, x0));
-  SetStateLocked(slot, VcpuState::kOnline);
+  SetStateLocked(slot, VcpuState::kOnline, "boot");
   return absl::OkStatus();
 }
 
@@ -94,12 +94,14 @@ uint32_t VcpuManager::OnlineCount() const {
   return n;
 }
 
-void VcpuManager::SetStateLocked(Slot* slot, VcpuState state) {
+void VcpuManager::SetStateLocked(Slot* slot, VcpuState state, std::string_view cause) {
   if (slot->state == state) return;
-  LogDebug("%s: vCPU %u %s -> %s", name_, slot->id,
-           VcpuStateName(slot->state), VcpuStateName(state));
+  LogDebug("%s: vCPU %u %s -> %s (%s)", name_, slot->id, VcpuStateName(slot->state),
+           VcpuStateName(state), cause);
+  VcpuTransition t{slot->id, slot->state, state, absl::Now(), std::string(cause)};
   slot->state = state;
-  slot->last_transition = absl::Now();
+  slot->last_transition = t.time;
+  sink_->OnVcpuTransition(t);
 }
 
 VcpuManager::Slot* VcpuManager::FindByMpidrLocked(uint64_t mpidr) {
@@ -140,7 +142,7 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
       LogError("%s: CPU_ON of MPIDR 0x%x failed: %s", name_, args.target_mpidr, s.ToString());
       return psci::Return::kInternalFailure;
     }
-    SetStateLocked(target, VcpuState::kOnline);
+    SetStateLocked(target, VcpuState::kOnline, "guest CPU_ON");
   }
   LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s", name_, caller, args.target_mpidr,
            args.entry, psci::ReturnName(verdict));
@@ -157,60 +159,8 @@ absl::Status VcpuManager::CpuOff(uint32_t caller) {
   VMMD_RETURN_IF_ERROR(slot->handle->SetMpState(MpState::kStopped));
   slot->powered = false;
   slot->tid.store(0);
-  SetStateLocked(slot, *next);
+  SetStateLocked(slot, *next, "guest CPU_OFF");
   return absl::OkStatus();
-}
-
-hw::CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
-  absl::MutexLock lock(&mu_);
-  if (cpu >= slots_.size()) return {};
-  const Slot& s = *slots_[cpu];
-  return hw::CpuHotplugStatus{.enabled = s.boot || s.state != VcpuState::kParked,
-                              .insert_pending = s.insert_pending,
-                              .remove_pending = s.remove_pending};
-}
-
-uint64_t VcpuManager::ArchId(uint32_t cpu) const {
-  return cpu < slots_.size() ? slots_[cpu]->mpidr : 0;  // immutable after construction
-}
-
-void VcpuManager::AckInsert(uint32_t cpu) {
-  absl::MutexLock lock(&mu_);
-  if (cpu >= slots_.size()) return;
-  Slot* s = slots_[cpu].get();
-  if (!s->insert_pending) return;  // a stray acknowledgement
-  s->insert_pending = false;
-  auto next = NextVcpuState(s->state, VcpuEvent::kInsertAcked, VcpuFacts{s->boot, s->powered});
-  if (next.ok()) SetStateLocked(s, *next);
-}
-
-void VcpuManager::AckRemove(uint32_t cpu) {
-  absl::MutexLock lock(&mu_);
-  if (cpu >= slots_.size()) return;
-  slots_[cpu]->remove_pending = false;
-}
-
-void VcpuManager::Eject(uint32_t cpu) {
-  absl::MutexLock lock(&mu_);
-  if (cpu >= slots_.size()) return;
-  Slot* s = slots_[cpu].get();
-  if (s->powered) {
-    // Linux offlines (CPU_OFF) before _EJ0; a guest that ejects a running vCPU is refused and
-    // sees Enabled still set ("Eject incomplete").
-    LogWarning("%s: _EJ0 for vCPU %u while it is powered on: refused", name_, cpu);
-    return;
-  }
-  auto next = NextVcpuState(s->state, VcpuEvent::kEjected, VcpuFacts{s->boot, s->powered});
-  if (!next.ok()) {
-    LogWarning("%s: _EJ0 for vCPU %u refused: %s", name_, cpu, next.status().message());
-    return;
-  }
-  s->remove_pending = false;
-  SetStateLocked(s, *next);
-}
-
-void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
-  LogDebug("%s: _OST vCPU %u event 0x%x status 0x%x", name_, cpu, event, status);
 }
 
 void VcpuManager::HandleMmio(Slot* slot, const MmioExit& mmio) {

@@ -28,12 +28,40 @@
 
 namespace vmmd::core {
 
-// Guest events that end the VM's run; the VM controller reacts (on its own thread).
+struct VcpuTransition {
+  uint32_t vcpu = 0;
+  VcpuState from = VcpuState::kParked;
+  VcpuState to = VcpuState::kParked;
+  absl::Time time;
+  std::string cause;  // "api", "guest CPU_ON", "guest _EJ0", ...
+};
+
+// What a VM's vCPUs report upwards.
 class VcpuEventSink {
  public:
   virtual ~VcpuEventSink() = default;
+  // The guest powered off / reset / crashed; the VM controller reacts on its own thread.
   virtual void OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) = 0;
   virtual void OnVcpuFailed(uint32_t vcpu, const absl::Status& status) = 0;
+  // Every lifecycle transition. Called with the manager's lock held: must not block or call
+  // back into the manager.
+  virtual void OnVcpuTransition(const VcpuTransition& transition) { (void)transition; }
+};
+
+// How long ScaleVCPUs waits.
+enum class ScaleWait {
+  kNone,     // return once the change is requested (the guest is notified)
+  kEnabled,  // until the guest has consumed every hot-add event and every removal completed
+  kOnline,   // until every hot-added vCPU runs (guest CPU_ON) and every removal completed
+};
+
+struct ScalePlan {
+  uint32_t previous = 0;        // vCPUs available to the guest before the request
+  uint32_t target = 0;
+  std::vector<uint32_t> added;    // vCPUs offered to the guest (lowest parked ids)
+  std::vector<uint32_t> removed;  // vCPUs taken away (highest hot-added ids)
+  uint64_t generation = 0;        // identifies the request; a newer one supersedes it
+  bool notify_guest = false;      // a hotplug event is pending: raise the GED
 };
 
 struct VcpuSetup {
@@ -62,6 +90,20 @@ class VcpuManager : public hw::CpuHotplugBackend {
 
   std::vector<VcpuInfo> Snapshot() const;
   uint32_t OnlineCount() const;
+  // vCPUs available to the guest: boot vCPUs and every hot-added one not being removed.
+  uint32_t PluggedCount() const;
+
+  // Declarative resize: makes `target` vCPUs available to the guest, adding the lowest parked
+  // ids and removing the highest hot-added ids (boot vCPUs are permanent). Idempotent: the
+  // current count changes nothing. INVALID_ARGUMENT for a target below the boot vCPUs or above
+  // the possible vCPUs; UNAVAILABLE if the target needs a vCPU whose removal the guest is
+  // still carrying out; FAILED_PRECONDITION once stopping. The caller raises the GED when
+  // plan.notify_guest.
+  absl::StatusOr<ScalePlan> Scale(uint32_t target);
+  // Waits until the request `generation` reached `wait`. OK; DEADLINE_EXCEEDED at `deadline`
+  // with what did happen; ABORTED if a newer Scale superseded it; FAILED_PRECONDITION if the
+  // guest refused a vCPU (_OST failure) or the VM stopped.
+  absl::Status AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline);
   size_t size() const { return slots_.size(); }
 
   // hw::CpuHotplugBackend (called on vCPU threads, from the guest's AML).
@@ -88,6 +130,10 @@ class VcpuManager : public hw::CpuHotplugBackend {
     bool powered = false;                  // guarded by mu_
     bool insert_pending = false;           // guarded by mu_: hot-add event not yet acknowledged
     bool remove_pending = false;           // guarded by mu_: eject request not yet acknowledged
+    bool ost_failed = false;               // guarded by mu_: the guest's _OST refused the last change
+    uint32_t ost_event = 0;                // guarded by mu_
+    uint32_t ost_status = 0;               // guarded by mu_
+    uint64_t changed_in = 0;               // guarded by mu_: the Scale generation that last changed it
     absl::Time last_transition;            // guarded by mu_
     std::thread thread;                    // guarded by mu_ (assignment/join)
     std::atomic<bool> stop{false};
@@ -103,7 +149,11 @@ class VcpuManager : public hw::CpuHotplugBackend {
   void HandleMmio(Slot* slot, const MmioExit& mmio);
   absl::Status PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetStateLocked(Slot* slot, VcpuState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetStateLocked(Slot* slot, VcpuState state, std::string_view cause = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static bool Plugged(const Slot& s);
+  // Why `generation` has not reached `wait` yet ("" when it has).
+  std::string ScalePendingLocked(ScaleWait wait) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Slot* FindByMpidrLocked(uint64_t mpidr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string name_;
@@ -113,6 +163,7 @@ class VcpuManager : public hw::CpuHotplugBackend {
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t scale_generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vmmd::core

@@ -1,0 +1,211 @@
+// VcpuManager's hotplug side: declarative Scale, AwaitScale, and the CPU-hotplug backend the
+// guest's AML drives. The guest is simulated by calling the backend (AckInsert, Eject, ...) and
+// by scripting PSCI calls on the fake vCPUs, in the order Linux does them.
+#include <thread>
+
+#include "core/vcpu/vcpu_manager_fixture.h"
+#include "gtest/gtest.h"
+
+namespace vmmd::core {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::vmmd::testing::StatusIs;
+
+class VcpuHotplugTest : public VcpuManagerTest {
+ protected:
+  void SetUp() override {
+    VcpuManagerTest::SetUp();
+    ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+    ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
+  }
+  // What Linux does after Notify(Cxxx, 1) and a udev/mdev online rule: CPU_ON from vCPU 0.
+  uint64_t GuestOnlines(uint32_t id) { return Call(0, psci::kFnCpuOn64, Affinity(id), 0x4040'0000, id); }
+  // The guest offlines vCPU `id` (CPU_OFF on that vCPU's own thread).
+  void GuestOfflines(uint32_t id) {
+    auto v = record_->vcpu(id);
+    ASSERT_TRUE(v->WaitForRunCount(1, kWait));
+    v->PushExit(ScriptedExit{HypercallExit{psci::kFnCpuOff, false}, {}});
+    ASSERT_TRUE(v->WaitForMpState(MpState::kStopped, kWait));
+    for (int i = 0; i < 500 && mgr_->Snapshot()[id].power != PsciPower::kOff; ++i) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+  absl::Status AwaitNow(uint64_t generation, ScaleWait wait) {
+    return mgr_->AwaitScale(generation, wait, absl::Now() + absl::Milliseconds(50));
+  }
+};
+
+TEST_F(VcpuHotplugTest, HotAddToOnlineAndHotRemoveToParked) {
+  auto plan = mgr_->Scale(4);
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_EQ(plan->previous, 2u);
+  EXPECT_THAT(plan->added, ElementsAre(2, 3));
+  EXPECT_TRUE(plan->notify_guest);
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabling);
+  hw::CpuHotplugStatus st = mgr_->Status(2);
+  EXPECT_TRUE(st.enabled);
+  EXPECT_TRUE(st.insert_pending);
+  EXPECT_EQ(mgr_->ArchId(3), FakeMpidr(3));
+  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("vCPU 2 is ENABLING")));
+
+  // The guest's CSCN: Notify + clear CINS for each.
+  mgr_->AckInsert(2);
+  mgr_->AckInsert(3);
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabled);
+  EXPECT_FALSE(mgr_->Status(2).insert_pending);
+  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled), IsOk());
+  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kOnline),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("vCPU 2 is ENABLED, vCPU 3 is ENABLED")));
+  // The online rule: CPU_ON for each.
+  EXPECT_EQ(GuestOnlines(2), 0u);
+  EXPECT_EQ(GuestOnlines(3), 0u);
+  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kOnline), IsOk());
+  EXPECT_EQ(mgr_->PluggedCount(), 4u);
+
+  // Idempotent.
+  auto same = mgr_->Scale(4);
+  ASSERT_THAT(same, IsOk());
+  EXPECT_EQ(same->previous, 4u);
+  EXPECT_TRUE(same->added.empty() && same->removed.empty());
+  EXPECT_FALSE(same->notify_guest);
+
+  // Down to 2: the highest ids go, through eject requests.
+  auto down = mgr_->Scale(2);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_THAT(down->removed, ElementsAre(3, 2));
+  EXPECT_TRUE(down->notify_guest);
+  EXPECT_EQ(StateOf(3), VcpuState::kRemoving);
+  EXPECT_TRUE(mgr_->Status(3).remove_pending);
+  EXPECT_TRUE(mgr_->Status(3).enabled);
+  for (uint32_t id : {3u, 2u}) {
+    mgr_->AckRemove(id);   // CSCN: Notify(3) + clear CRMV
+    GuestOfflines(id);     // the guest offlines it (CPU_OFF), the thread ends
+    EXPECT_EQ(StateOf(id), VcpuState::kRemoving);
+    mgr_->Eject(id);       // _EJ0: Enabled must read clear right away
+    EXPECT_FALSE(mgr_->Status(id).enabled);
+    EXPECT_EQ(StateOf(id), VcpuState::kParked);
+  }
+  EXPECT_THAT(AwaitNow(down->generation, ScaleWait::kOnline), IsOk());
+  EXPECT_EQ(mgr_->Snapshot()[3].thread_id, 0);
+  // Parked again: the guest's CPU_ON is DENIED, and the vCPU can be re-added.
+  EXPECT_EQ(GuestOnlines(3), psci::EncodeReturn(psci::Return::kDenied));
+  auto again = mgr_->Scale(3);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(again->added, ElementsAre(2));
+}
+
+TEST_F(VcpuHotplugTest, BoundsAndBootVcpus) {
+  EXPECT_THAT(mgr_->Scale(1), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("below the VM's 2 boot vCPUs")));
+  EXPECT_THAT(mgr_->Scale(5), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("exceeds the VM's max_vcpus (4)")));
+  // A boot vCPU can never be ejected, even by a hostile guest.
+  GuestOfflines(1);
+  mgr_->Eject(1);
+  EXPECT_TRUE(mgr_->Status(1).enabled);
+  EXPECT_EQ(StateOf(1), VcpuState::kOffline);
+}
+
+TEST_F(VcpuHotplugTest, EjectOfARunningVcpuIsRefused) {
+  auto plan = mgr_->Scale(3);
+  mgr_->AckInsert(2);
+  ASSERT_EQ(GuestOnlines(2), 0u);
+  ASSERT_THAT(mgr_->Scale(2), IsOk());
+  mgr_->AckRemove(2);
+  mgr_->Eject(2);  // still powered on: "Eject incomplete" for the guest
+  EXPECT_TRUE(mgr_->Status(2).enabled);
+  EXPECT_EQ(StateOf(2), VcpuState::kRemoving);
+}
+
+TEST_F(VcpuHotplugTest, WithdrawingAnUnacknowledgedChange) {
+  auto up = mgr_->Scale(3);
+  ASSERT_THAT(up, IsOk());
+  auto down = mgr_->Scale(2);  // the guest never saw the insert
+  ASSERT_THAT(down, IsOk());
+  EXPECT_THAT(down->removed, ElementsAre(2));
+  EXPECT_FALSE(down->notify_guest);
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+  EXPECT_FALSE(mgr_->Status(2).insert_pending);
+  EXPECT_FALSE(mgr_->Status(2).enabled);
+  mgr_->AckInsert(2);  // a late, stray acknowledgement changes nothing
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+
+  // A removal the guest has not acknowledged is withdrawn the same way...
+  ASSERT_THAT(mgr_->Scale(3), IsOk());
+  mgr_->AckInsert(2);
+  ASSERT_EQ(GuestOnlines(2), 0u);
+  ASSERT_THAT(mgr_->Scale(2), IsOk());
+  auto back = mgr_->Scale(3);
+  ASSERT_THAT(back, IsOk());
+  EXPECT_THAT(back->added, ElementsAre(2));
+  EXPECT_EQ(StateOf(2), VcpuState::kOnline);
+  EXPECT_FALSE(mgr_->Status(2).remove_pending);
+  // ...but one the guest is carrying out must finish first: other parked vCPUs are taken
+  // meanwhile, and a target that needs this one is refused as retryable.
+  ASSERT_THAT(mgr_->Scale(2), IsOk());
+  mgr_->AckRemove(2);
+  auto other = mgr_->Scale(3);
+  ASSERT_THAT(other, IsOk());
+  EXPECT_THAT(other->added, ElementsAre(3));
+  EXPECT_THAT(mgr_->Scale(4), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("vCPU(s) 2")));
+}
+
+TEST_F(VcpuHotplugTest, ANewerRequestSupersedesAWaitingOne) {
+  auto first = mgr_->Scale(3);
+  ASSERT_THAT(first, IsOk());
+  absl::Status waited;
+  std::thread waiter([&] {
+    waited = mgr_->AwaitScale(first->generation, ScaleWait::kOnline, absl::Now() + kWait);
+  });
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_THAT(mgr_->Scale(4), IsOk());
+  waiter.join();
+  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kAborted, HasSubstr("superseded")));
+}
+
+TEST_F(VcpuHotplugTest, StopWakesWaiters) {
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  absl::Status waited;
+  std::thread waiter([&] {
+    waited = mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait);
+  });
+  absl::SleepFor(absl::Milliseconds(20));
+  mgr_->StopAll();
+  waiter.join();
+  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stopped")));
+  EXPECT_THAT(mgr_->Scale(4), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(VcpuHotplugTest, GuestRefusalThroughOstFailsTheRequest) {
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  mgr_->AckInsert(2);
+  mgr_->Ost(2, 1, 0x80);  // "insertion in progress" is not a failure
+  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled), IsOk());
+  mgr_->Ost(2, 1, 1);  // non-specific failure
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused vCPU 2")));
+  // A later request is not poisoned by the old refusal.
+  auto next = mgr_->Scale(2);
+  ASSERT_THAT(next, IsOk());
+  EXPECT_THAT(AwaitNow(next->generation, ScaleWait::kNone), IsOk());
+}
+
+TEST_F(VcpuHotplugTest, EveryTransitionIsReported) {
+  auto plan = mgr_->Scale(3);
+  mgr_->AckInsert(2);
+  ASSERT_EQ(GuestOnlines(2), 0u);
+  EXPECT_THAT(sink_.transitions(),
+              ElementsAre("0 OFFLINE->ONLINE boot", "1 OFFLINE->ONLINE guest CPU_ON",
+                          "2 PARKED->ENABLING api: scale up",
+                          "2 ENABLING->ENABLED guest scanned the hot-add",
+                          "2 ENABLED->ONLINE guest CPU_ON"));
+}
+
+}  // namespace
+}  // namespace vmmd::core

@@ -31,7 +31,7 @@ Machine::Machine() = default;
 Machine::~Machine() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, Hypervisor* hypervisor,
-                                                        VcpuEventSink* sink,
+                                                        std::shared_ptr<VcpuEventSink> sink,
                                                         const MachineOptions& options) {
   const HostCapabilities& caps = hypervisor->capabilities();
   if (!caps.smccc_filter) {
@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, Hype
   const uint32_t max_vcpus = EffectiveMaxVcpus(spec);
   auto m = std::unique_ptr<Machine>(new Machine());
   m->pmu_ = caps.pmu_v3;
+  m->sink_ = std::move(sink);
 
   // Guest RAM and the VM. 40 IPA bits cover RAM (< 256 GiB) and the high redistributors.
   VMMD_ASSIGN_OR_RETURN(m->memory_, GuestMemory::Create(a64::kRamBase, spec.memory_mib << 20));
@@ -81,7 +82,8 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, Hype
   if (caps.pmu_v3) {
     for (VcpuSetup& s : setups) VMMD_RETURN_IF_ERROR(s.handle->InitPmu(a64::kPmuIntid));
   }
-  m->vcpus_ = std::make_unique<VcpuManager>(spec.name, std::move(setups), features, &m->bus_, sink);
+  m->vcpus_ = std::make_unique<VcpuManager>(spec.name, std::move(setups), features, &m->bus_,
+                                            m->sink_.get());
 
   VMMD_RETURN_IF_ERROR(m->AddCommonDevices(spec));
   if (spec.firmware_path.empty()) {
@@ -105,6 +107,17 @@ absl::Status Machine::AddCommonDevices(const VmSpec& spec) {
   VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kUartBase, a64::kUartSize, d.uart, "pl011"));
   VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kRtcBase, a64::kRtcSize, d.rtc, "pl031"));
   return absl::OkStatus();
+}
+
+absl::StatusOr<ScalePlan> Machine::Scale(uint32_t target) {
+  if (devices_->ged == nullptr && target != vcpus_->PluggedCount()) {
+    return absl::FailedPreconditionError(
+        "vCPU hotplug needs a firmware (UEFI + ACPI) boot: this VM boots its kernel directly with "
+        "a device tree, which cannot describe CPUs that come later; create it with a firmware");
+  }
+  VMMD_ASSIGN_OR_RETURN(ScalePlan plan, vcpus_->Scale(target));
+  if (plan.notify_guest) devices_->ged->RaiseEvent(hw::ged::kEventCpuHotplug);
+  return plan;
 }
 
 absl::Status Machine::Start() { return vcpus_->StartBootVcpu(entry_, entry_x0_); }

@@ -31,9 +31,10 @@ struct MachineOptions {
 class Machine {
  public:
   // Creates the KVM VM with all max_vcpus vCPUs, the vGIC, the SMCCC filter and the devices,
-  // and loads the guest. Nothing runs yet. `sink` receives guest events; it outlives the machine.
+  // and loads the guest. Nothing runs yet. `sink` receives guest events (the machine keeps it
+  // alive).
   static absl::StatusOr<std::unique_ptr<Machine>> Build(const VmSpec& spec, Hypervisor* hypervisor,
-                                                        VcpuEventSink* sink,
+                                                        std::shared_ptr<VcpuEventSink> sink,
                                                         const MachineOptions& options = {});
   ~Machine();
   Machine(const Machine&) = delete;
@@ -43,6 +44,15 @@ class Machine {
   absl::Status Start();
   // Stops every vCPU thread and flushes persistent device state (idempotent).
   void Stop();
+
+  // Declarative vCPU resize (see VcpuManager::Scale); raises the GED so the guest rescans.
+  // FAILED_PRECONDITION for a direct-boot VM (a device tree cannot describe CPUs that come
+  // later) unless the target is the current count.
+  absl::StatusOr<ScalePlan> Scale(uint32_t target);
+  absl::Status AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
+    return vcpus_->AwaitScale(generation, wait, deadline);
+  }
+  uint32_t PluggedCount() const { return vcpus_->PluggedCount(); }
 
   std::vector<VcpuInfo> Snapshot() const { return vcpus_->Snapshot(); }
   uint32_t OnlineCount() const { return vcpus_->OnlineCount(); }
@@ -64,6 +74,7 @@ class Machine {
   std::vector<uint64_t> mpidrs_;  // of every possible vCPU, by id
   bool pmu_ = false;
   std::unique_ptr<Devices> devices_;
+  std::shared_ptr<VcpuEventSink> sink_;
   Bus bus_;
   std::unique_ptr<VcpuManager> vcpus_;
   uint64_t entry_ = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "core/vm/vm_manager.h"
 #include "tests/fakes/fake_hypervisor.h"
@@ -140,6 +141,70 @@ TEST_F(MachineFirmwareTest, CpuHotplugBlockReportsBootAndParkedVcpus) {
   EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, VcpuState::kParked);
   // No event pending: the GED register reads 0.
   EXPECT_EQ(Load(0x0908'0000, 4), 0u);
+}
+
+// What the guest's AML does on the GED interrupt, register by register: _EVT reads ESEL, CSCN
+// walks GET_NEXT_CPU_WITH_EVENT and clears each event after its Notify.
+TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
+  auto sub = mgr_->events().Subscribe("fw");
+  auto result = mgr_->ScaleVcpus("fw", 3, ScaleWait::kNone, absl::Now() + kWait);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->previous, 2u);
+  EXPECT_EQ(result->current, 3u);
+  EXPECT_EQ(result->vcpus[2].state, VcpuState::kEnabling);
+  // The GED's SPI 9 was pulsed.
+  auto spis = hv_.vms().back()->spi_changes();
+  ASSERT_GE(spis.size(), 2u);
+  EXPECT_EQ(spis[spis.size() - 2], std::make_pair(9u, true));
+  EXPECT_EQ(spis.back(), std::make_pair(9u, false));
+  // _EVT: ESEL reads the CPU-hotplug bit once (read-to-clear).
+  EXPECT_EQ(Load(0x0908'0000, 4), 0x8u);
+  EXPECT_EQ(Load(0x0908'0000, 4), 0u);
+  // CSCN: select 0, command GET_NEXT_CPU_WITH_EVENT, read the selected CPU from data.
+  Store(0x090C'0000, 4, 0);
+  Store(0x090C'0005, 1, 0);
+  EXPECT_EQ(Load(0x090C'0008, 4), 2u);
+  Store(0x090C'0000, 4, 2);
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x23u);  // present | insert | enabled: _STA reads 0xF
+  Store(0x090C'0004, 1, 1u << 1);           // clear the insert event
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x21u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(2).state, VcpuState::kEnabled);
+  // The online rule's PSCI CPU_ON is accepted now.
+  const uint64_t runs = v0_->run_count();
+  v0_->PushExit(ScriptedExit{HypercallExit{0xC400'0003, false},
+                             {{Reg::kX1, 2}, {Reg::kX2, 0x4100'0000}, {Reg::kX3, 0}}});
+  ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+  EXPECT_EQ(v0_->reg(Reg::kX0), 0u);
+  auto online = mgr_->ScaleVcpus("fw", 3, ScaleWait::kOnline, absl::Now() + kWait);
+  ASSERT_THAT(online, IsOk());
+  EXPECT_EQ(online->vcpus[2].state, VcpuState::kOnline);
+  // Every transition was published.
+  std::vector<std::string> seen;
+  while (auto e = sub->Next(absl::Now())) {
+    seen.push_back(absl::StrFormat("%u %s->%s", e->vcpu, VcpuStateName(e->from), VcpuStateName(e->to)));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"2 PARKED->ENABLING", "2 ENABLING->ENABLED",
+                                            "2 ENABLED->ONLINE"}));
+}
+
+TEST_F(MachineFirmwareTest, ScaleRefusals) {
+  EXPECT_THAT(mgr_->ScaleVcpus("fw", 1, ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(mgr_->ScaleVcpus("nope", 3, ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(mgr_->StopVm("fw"), IsOk());
+  EXPECT_THAT(mgr_->ScaleVcpus("fw", 3, ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                        ::testing::HasSubstr("STOPPED")));
+  // A direct-boot VM cannot hotplug (but asking for what it has is fine).
+  VmSpec d;
+  d.name = "direct";
+  d.kernel_path = dir_ + "/Image";
+  d.memory_mib = 64;
+  d.boot_vcpus = 1;
+  d.max_vcpus = 2;
+  ASSERT_THAT(mgr_->CreateVm(d), IsOk());
+  ASSERT_THAT(mgr_->StartVm("direct"), ::testing::Not(IsOk()));  // not an arm64 Image
 }
 
 TEST_F(MachineFirmwareTest, DeleteRemovesTheVariableStore) {

@@ -31,10 +31,11 @@ std::string_view VmStateName(VmState state) {
   return "UNKNOWN";
 }
 
-Vm::Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir)
+Vm::Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir, EventHub* events)
     : spec_(std::move(spec)),
       hypervisor_(hypervisor),
       state_dir_(std::move(state_dir)),
+      hub_(events),
       created_at_(absl::Now()) {
   controller_ = std::thread([this] { ControllerLoop(); });
 }
@@ -47,6 +48,32 @@ void Vm::Sink::OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) {
 
 void Vm::Sink::OnVcpuFailed(uint32_t vcpu, const absl::Status& status) {
   vm_->Post(GuestEvent{generation_, vcpu, true, SystemEventExit{}, status});
+}
+
+void Vm::Sink::OnVcpuTransition(const VcpuTransition& t) {
+  if (vm_->hub_ == nullptr) return;
+  VmEvent e;
+  e.time = t.time;
+  e.vm = vm_->spec_.name;
+  e.kind = VmEvent::Kind::kVcpuState;
+  e.vcpu = t.vcpu;
+  e.from = t.from;
+  e.to = t.to;
+  e.detail = t.cause;
+  vm_->hub_->Publish(std::move(e));
+}
+
+void Vm::SetStateLocked(VmState state, std::string reason) {
+  state_ = state;
+  reason_ = std::move(reason);
+  if (hub_ == nullptr) return;
+  VmEvent e;
+  e.time = absl::Now();
+  e.vm = spec_.name;
+  e.kind = VmEvent::Kind::kVmState;
+  e.vm_state = state;
+  e.detail = reason_;
+  hub_->Publish(std::move(e));
 }
 
 void Vm::Post(GuestEvent event) {
@@ -113,11 +140,10 @@ void Vm::HandleGuestEvent(const GuestEvent& event) {
 
 absl::Status Vm::BootLocked() {
   ++generation_;
-  auto sink = std::make_unique<Sink>(this, generation_);
+  auto sink = std::make_shared<Sink>(this, generation_);
   {
     absl::MutexLock lock(&mu_);
-    state_ = VmState::kStarting;
-    reason_.clear();
+    SetStateLocked(VmState::kStarting, "");
   }
   MachineOptions options;
   absl::Status status = absl::OkStatus();
@@ -133,20 +159,17 @@ absl::Status Vm::BootLocked() {
     options.vars_path = state_dir_ + "/efivars.fd";
   }
   absl::StatusOr<std::unique_ptr<Machine>> machine =
-      status.ok() ? Machine::Build(spec_, hypervisor_, sink.get(), options) : status;
+      status.ok() ? Machine::Build(spec_, hypervisor_, std::move(sink), options) : status;
   status = machine.ok() ? (*machine)->Start() : machine.status();
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
-    state_ = VmState::kFailed;
-    reason_ = absl::StrFormat("start failed: %s", status.message());
+    SetStateLocked(VmState::kFailed, absl::StrFormat("start failed: %s", status.message()));
     stopped_at_ = absl::Now();
-    // The half-built machine (if any) and its sink are destroyed here, machine first.
-    if (machine.ok()) machine->reset();
+    if (machine.ok()) machine->reset();  // a half-built machine
     return status;
   }
-  sink_ = std::move(sink);
   machine_ = std::move(*machine);
-  state_ = VmState::kRunning;
+  SetStateLocked(VmState::kRunning, "");
   started_at_ = absl::Now();
   LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
           spec_.max_vcpus, spec_.memory_mib);
@@ -157,21 +180,18 @@ void Vm::TearDownLocked(VmState state, std::string reason) {
   Machine* machine = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    state_ = VmState::kStopping;
+    SetStateLocked(VmState::kStopping, reason);
     machine = machine_.get();
   }
   if (machine != nullptr) machine->Stop();  // joins vCPU threads; readers may still snapshot
-  std::unique_ptr<Machine> dead_machine;
-  std::unique_ptr<Sink> dead_sink;
+  std::shared_ptr<Machine> dead_machine;
   {
     absl::MutexLock lock(&mu_);
     dead_machine = std::move(machine_);
-    dead_sink = std::move(sink_);
-    state_ = state;
-    reason_ = std::move(reason);
+    SetStateLocked(state, std::move(reason));
     stopped_at_ = absl::Now();
   }
-  dead_machine.reset();  // frees KVM and guest RAM outside mu_
+  dead_machine.reset();  // frees KVM and guest RAM outside mu_ (or when the last waiter leaves)
 }
 
 absl::Status Vm::Start() {
@@ -186,6 +206,35 @@ absl::Status Vm::Start() {
     }
   }
   return BootLocked();
+}
+
+absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, ScaleWait wait, absl::Time deadline) {
+  std::shared_ptr<Machine> machine;
+  ScalePlan plan;
+  {
+    absl::MutexLock op(&op_mu_);
+    if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ != VmState::kRunning) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "VM %s is %s; vCPUs can be scaled only while it is RUNNING", spec_.name,
+            VmStateName(state_)));
+      }
+      machine = machine_;
+    }
+    absl::StatusOr<ScalePlan> p = machine->Scale(target);
+    if (!p.ok()) return p.status();
+    plan = std::move(*p);
+  }
+  if (!plan.added.empty() || !plan.removed.empty()) {
+    LogInfo("%s: scale %u -> %u vCPUs (wait %d)", spec_.name, plan.previous, plan.target,
+            static_cast<int>(wait));
+  }
+  // Waiting happens outside every VM lock: a superseding request, GetVm and Stop go on.
+  absl::Status waited = machine->AwaitScale(plan.generation, wait, deadline);
+  if (!waited.ok()) return waited;
+  return ScaleResult{plan.previous, plan.target, machine->Snapshot()};
 }
 
 absl::Status Vm::Stop() {

@@ -16,16 +16,23 @@
 #include "absl/synchronization/mutex.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
+#include "core/vm/event_hub.h"
 #include "core/vm/vm_types.h"
 
 namespace vmmd::core {
 
 class Machine;
 
+struct ScaleResult {
+  uint32_t previous = 0;  // vCPUs available to the guest before the request
+  uint32_t current = 0;   // ... after it (the target)
+  std::vector<VcpuInfo> vcpus;
+};
+
 class Vm {
  public:
   // `state_dir`: where this VM keeps persistent state (see VmManagerOptions); may be empty.
-  Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir = "");
+  Vm(VmSpec spec, Hypervisor* hypervisor, std::string state_dir = "", EventHub* events = nullptr);
   ~Vm();  // Shutdown()
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -39,6 +46,10 @@ class Vm {
   absl::Status Stop();
   // Stops everything, including the controller thread; afterwards every call fails NOT_FOUND.
   void Shutdown();
+
+  // Declarative vCPU resize of a RUNNING VM, waiting as `wait` says until `deadline`
+  // (VcpuManager::Scale / AwaitScale give the codes).
+  absl::StatusOr<ScaleResult> ScaleVcpus(uint32_t target, ScaleWait wait, absl::Time deadline);
 
   // Deletes the VM's persistent state (after Shutdown).
   void RemoveState();
@@ -61,6 +72,7 @@ class Vm {
     Sink(Vm* vm, uint64_t generation) : vm_(vm), generation_(generation) {}
     void OnGuestSystemEvent(uint32_t vcpu, const SystemEventExit& event) override;
     void OnVcpuFailed(uint32_t vcpu, const absl::Status& status) override;
+    void OnVcpuTransition(const VcpuTransition& transition) override;
 
    private:
     Vm* const vm_;
@@ -74,10 +86,13 @@ class Vm {
   absl::Status BootLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Stops and frees the machine, then records `state` / `reason`. Requires op_mu_.
   void TearDownLocked(VmState state, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Records a state change and publishes it.
+  void SetStateLocked(VmState state, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const VmSpec spec_;
   Hypervisor* const hypervisor_;
   const std::string state_dir_;
+  EventHub* const hub_;  // may be null
 
   absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;
@@ -90,8 +105,8 @@ class Vm {
   absl::Time started_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time stopped_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint32_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unique_ptr<Machine> machine_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Sink> sink_ ABSL_GUARDED_BY(mu_);  // outlives machine_
+  // Shared: a ScaleVCPUs waiter keeps the machine alive while it waits outside the locks.
+  std::shared_ptr<Machine> machine_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex events_mu_;
   std::deque<GuestEvent> events_ ABSL_GUARDED_BY(events_mu_);

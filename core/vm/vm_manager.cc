@@ -39,7 +39,7 @@ absl::Status VmManager::CreateVm(const VmSpec& spec) {
     return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
   }
   std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
-  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir)));
+  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir), &events_));
   LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
           EffectiveMaxVcpus(spec), spec.memory_mib);
   return absl::OkStatus();
@@ -100,6 +100,13 @@ absl::StatusOr<std::vector<VcpuInfo>> VmManager::GetCpuState(std::string_view na
   return (*vm)->CpuState();
 }
 
+absl::StatusOr<ScaleResult> VmManager::ScaleVcpus(std::string_view name, uint32_t target,
+                                                  ScaleWait wait, absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->ScaleVcpus(target, wait, deadline);
+}
+
 void VmManager::StopAll() {
   std::vector<std::shared_ptr<Vm>> vms;
   {
@@ -107,6 +114,7 @@ void VmManager::StopAll() {
     for (auto& [name, vm] : vms_) vms.push_back(vm);
   }
   for (auto& vm : vms) vm->Shutdown();
+  events_.Shutdown();
 }
 
 }  // namespace vmmd::core

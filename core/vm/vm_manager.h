@@ -18,11 +18,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/hypervisor/hypervisor.h"
+#include "core/vcpu/vcpu_manager.h"
+#include "core/vm/event_hub.h"
+#include "core/vm/vm.h"
 #include "core/vm/vm_types.h"
 
 namespace vmmd::core {
-
-class Vm;
 
 struct VmManagerOptions {
   // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
@@ -50,6 +51,11 @@ class VmManager {
   std::vector<VmInfo> ListVms();  // sorted by name
   // Every possible vCPU, by id.
   absl::StatusOr<std::vector<VcpuInfo>> GetCpuState(std::string_view name);
+  // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).
+  absl::StatusOr<ScaleResult> ScaleVcpus(std::string_view name, uint32_t target, ScaleWait wait,
+                                         absl::Time deadline);
+  // Lifecycle events of every VM (WatchEvents).
+  EventHub& events() { return events_; }
   // Stops every VM (daemon shutdown).
   void StopAll();
 
@@ -58,6 +64,7 @@ class VmManager {
 
   Hypervisor* const hypervisor_;
   const VmManagerOptions options_;
+  EventHub events_;  // outlives every Vm (declared before vms_)
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
 };

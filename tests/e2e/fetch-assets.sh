@@ -119,6 +119,10 @@ build_guest_initrd() {
   cp "$out/busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   install -m 0755 "$here/guest/init" "$root/init"
+  # The online rule vmmd ships for busybox guests (deploy/guest/mdev, docs/guest-setup.md).
+  mkdir -p "$root/etc/mdev"
+  install -m 0644 "$here/../../deploy/guest/mdev/mdev.conf" "$root/etc/mdev.conf"
+  install -m 0755 "$here/../../deploy/guest/mdev/cpu-online" "$root/etc/mdev/cpu-online"
   # /dev/console lets the kernel give /init its console even before devtmpfs is mounted
   # (the kernel's built-in initramfs has one too; this is belt and braces, root only).
   mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
@@ -133,7 +137,10 @@ if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel
    [ ! -f "$out/busybox" ]; then
   fetch
 fi
-if [ ! -f "$out/guest-initrd.cpio" ] || [ "$here/guest/init" -nt "$out/guest-initrd.cpio" ] ||
-   [ "$out/busybox" -nt "$out/guest-initrd.cpio" ]; then
+guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
+  "$here/../../deploy/guest/mdev/cpu-online")
+stale=0
+for f in "${guest_sources[@]}"; do [ "$f" -nt "$out/guest-initrd.cpio" ] && stale=1; done
+if [ ! -f "$out/guest-initrd.cpio" ] || [ $stale = 1 ]; then
   build_guest_initrd
 fi

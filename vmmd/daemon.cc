@@ -24,6 +24,7 @@ namespace {
 
 constexpr mode_t kSocketMode = 0600;
 constexpr mode_t kDirectoryMode = 0755;
+constexpr mode_t kStateDirectoryMode = 0700;
 
 std::string ParentDirectory(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -37,8 +38,14 @@ std::string ParentDirectory(const std::string& path) {
 Daemon::Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock)
     : options_(options),
       lock_(std::move(lock)),
-      vms_(std::make_unique<core::VmManager>(hypervisor)),
+      vms_(std::make_unique<core::VmManager>(hypervisor, ManagerOptions(options))),
       service_(std::make_unique<VmmService>(vms_.get())) {}
+
+core::VmManagerOptions Daemon::ManagerOptions(const DaemonOptions& options) {
+  core::VmManagerOptions out;
+  out.state_dir = options.state_dir;
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervisor,
                                                       const DaemonOptions& options) {
@@ -50,6 +57,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervis
                                                    MaxUnixSocketPathLength(), " bytes)"));
   }
   VMMD_RETURN_IF_ERROR(CreateDirectories(ParentDirectory(path), kDirectoryMode));
+  if (!options.state_dir.empty()) {
+    VMMD_RETURN_IF_ERROR(CreateDirectories(options.state_dir, kStateDirectoryMode));
+  }
   VMMD_ASSIGN_OR_RETURN(ScopedFd lock, LockFile(path + ".lock"));
   VMMD_RETURN_IF_ERROR(ClaimSocketPath(path));
   std::unique_ptr<Daemon> daemon(new Daemon(hypervisor, options, std::move(lock)));
@@ -71,8 +81,8 @@ absl::Status Daemon::Listen() {
     ::umask(old_umask);
   }
   if (server_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", path,
-                                               " (see the gRPC error above)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix:", path, " (see the gRPC error above)"));
   }
   if (absl::Status status = SetAndVerifyMode(path, kSocketMode); !status.ok()) {
     Shutdown();

@@ -22,6 +22,9 @@ namespace vmmd {
 struct DaemonOptions {
   // The API socket. Its parent directory is created (0755) if missing; the socket is 0600.
   std::string socket_path = kDefaultSocketPath;
+  // Where per-VM persistent state (a firmware-booted VM's UEFI variables) lives, one
+  // subdirectory per VM; created (0700) at start if missing. Empty: nothing persists.
+  std::string state_dir;
   // How long in-flight RPCs may run once shutdown begins; then they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
@@ -49,6 +52,7 @@ class Daemon {
 
  private:
   Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock);
+  static core::VmManagerOptions ManagerOptions(const DaemonOptions& options);
   absl::Status Listen();
 
   const DaemonOptions options_;

@@ -19,8 +19,7 @@ namespace {
 std::string Printable(const std::string& name) { return absl::CHexEscape(name.substr(0, 80)); }
 
 // Logs the outcome of a state-changing call and converts its status.
-grpc::Status Finish(absl::string_view method, const std::string& name,
-                    const absl::Status& status) {
+grpc::Status Finish(absl::string_view method, const std::string& name, const absl::Status& status) {
   if (status.ok()) {
     LogInfo("api: %s(\"%s\"): OK", method, Printable(name));
   } else {
@@ -82,8 +81,7 @@ grpc::Status VmmService::ListVms(grpc::ServerContext*, const v1::ListVmsRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status VmmService::GetCPUState(grpc::ServerContext*,
-                                     const v1::GetCPUStateRequest* request,
+grpc::Status VmmService::GetCPUState(grpc::ServerContext*, const v1::GetCPUStateRequest* request,
                                      v1::GetCPUStateResponse* response) {
   return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response));
 }

@@ -142,8 +142,7 @@ TEST_F(VmmServiceTest, StartStopDeleteAndCpus) {
   del.set_name("vm1");
   v1::DeleteVmResponse deleted;
   ASSERT_TRUE(service_.DeleteVm(&context_, &del, &deleted).ok());
-  EXPECT_EQ(service_.DeleteVm(&context_, &del, &deleted).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(service_.DeleteVm(&context_, &del, &deleted).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

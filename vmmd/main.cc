@@ -3,12 +3,16 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "core/common/log.h"
 #include "vmmd/daemon.h"
 #include "vmmd/defaults.h"
@@ -19,25 +23,42 @@
 
 ABSL_FLAG(std::string, socket, vmmd::kDefaultSocketPath,
           "Unix socket to serve the vmmd.v1 API on (created 0600; its directory 0755)");
+ABSL_FLAG(std::string, state_dir, "/var/lib/vmmd",
+          "Per-VM persistent state (UEFI variables of firmware-booted VMs), one subdirectory "
+          "per VM; created 0700 if missing. Empty: nothing persists across VM restarts");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
 namespace {
 
 bool ParseLogLevel(const std::string& text, vmmd::LogLevel* level) {
-  if (text == "debug") *level = vmmd::LogLevel::kDebug;
-  else if (text == "info") *level = vmmd::LogLevel::kInfo;
-  else if (text == "warning") *level = vmmd::LogLevel::kWarning;
-  else if (text == "error") *level = vmmd::LogLevel::kError;
-  else return false;
-  return true;
+  static constexpr std::pair<const char*, vmmd::LogLevel> kLevels[] = {
+      {"debug", vmmd::LogLevel::kDebug},
+      {"info", vmmd::LogLevel::kInfo},
+      {"warning", vmmd::LogLevel::kWarning},
+      {"error", vmmd::LogLevel::kError},
+  };
+  for (const auto& [name, value] : kLevels) {
+    if (text == name) {
+      *level = value;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags defined in this file (absl looks for <program>.cc by default).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "vmmd/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
-      "vmmd: KVM arm64 virtual machine monitor daemon.\n"
-      "Usage: vmmd [--socket=PATH] [--log_level=debug|info|warning|error]");
+      "KVM arm64 virtual machine monitor daemon.\n"
+      "Usage: vmmd [--socket=PATH] [--state_dir=DIR] [--log_level=debug|info|warning|error]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "vmmd: unexpected argument '%s' (see --help)\n", rest[1]);
@@ -52,6 +73,7 @@ int main(int argc, char** argv) {
   vmmd::SetMinLogLevel(level);
   vmmd::DaemonOptions options;
   options.socket_path = absl::GetFlag(FLAGS_socket);
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
 
 #if VMMD_HAVE_KVM_ARM64
   absl::StatusOr<std::unique_ptr<vmmd::core::Hypervisor>> hypervisor =

@@ -34,8 +34,7 @@ TEST(StatusToGrpcTest, NamedCodes) {
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(ToGrpcStatus(absl::ResourceExhaustedError("x")).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("x")).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ToGrpcStatus(absl::UnavailableError("x")).error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(ToGrpcStatus(absl::DeadlineExceededError("x")).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(ToGrpcStatus(absl::AbortedError("x")).error_code(), grpc::StatusCode::ABORTED);
@@ -58,8 +57,7 @@ TEST(StatusToGrpcTest, NonCanonicalCodeBecomesUnknown) {
 }
 
 TEST(StatusToGrpcTest, FromGrpcNonCanonicalCodeBecomesUnknown) {
-  const absl::Status out =
-      FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(99), "odd"));
+  const absl::Status out = FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(99), "odd"));
   EXPECT_EQ(out.code(), absl::StatusCode::kUnknown);
   EXPECT_EQ(out.message(), "status code 99: odd");
 }

@@ -83,9 +83,9 @@ absl::StatusOr<ScopedFd> LockFile(const std::string& lock_path) {
 absl::Status ClaimSocketPath(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("socket path is empty");
   if (path.size() > MaxUnixSocketPathLength()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "socket path %s is too long (%d bytes, at most %d)", path, path.size(),
-        MaxUnixSocketPathLength()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("socket path %s is too long (%d bytes, at most %d)", path, path.size(),
+                        MaxUnixSocketPathLength()));
   }
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -113,8 +113,8 @@ absl::Status SetAndVerifyMode(const std::string& path, mode_t mode) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return ErrnoFailure("stat ", path);
   if ((st.st_mode & 07777) != mode) {
-    return absl::InternalError(absl::StrFormat("%s has mode %04o, expected %04o", path,
-                                               st.st_mode & 07777, mode));
+    return absl::InternalError(
+        absl::StrFormat("%s has mode %04o, expected %04o", path, st.st_mode & 07777, mode));
   }
   return absl::OkStatus();
 }

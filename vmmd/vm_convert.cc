@@ -77,70 +77,101 @@ v1::VcpuStatus VcpuToProto(const core::VcpuInfo& info) {
 
 v1::VmState VmStateToProto(core::VmState state) {
   switch (state) {
-    case core::VmState::kCreated: return v1::VM_STATE_CREATED;
-    case core::VmState::kStarting: return v1::VM_STATE_STARTING;
-    case core::VmState::kRunning: return v1::VM_STATE_RUNNING;
-    case core::VmState::kStopping: return v1::VM_STATE_STOPPING;
-    case core::VmState::kStopped: return v1::VM_STATE_STOPPED;
-    case core::VmState::kFailed: return v1::VM_STATE_FAILED;
+    case core::VmState::kCreated:
+      return v1::VM_STATE_CREATED;
+    case core::VmState::kStarting:
+      return v1::VM_STATE_STARTING;
+    case core::VmState::kRunning:
+      return v1::VM_STATE_RUNNING;
+    case core::VmState::kStopping:
+      return v1::VM_STATE_STOPPING;
+    case core::VmState::kStopped:
+      return v1::VM_STATE_STOPPED;
+    case core::VmState::kFailed:
+      return v1::VM_STATE_FAILED;
   }
   return v1::VM_STATE_UNSPECIFIED;  // not an enumerator
 }
 
 v1::VcpuState VcpuStateToProto(core::VcpuState state) {
   switch (state) {
-    case core::VcpuState::kParked: return v1::VCPU_STATE_PARKED;
-    case core::VcpuState::kEnabling: return v1::VCPU_STATE_ENABLING;
-    case core::VcpuState::kEnabled: return v1::VCPU_STATE_ENABLED;
-    case core::VcpuState::kOnline: return v1::VCPU_STATE_ONLINE;
-    case core::VcpuState::kOffline: return v1::VCPU_STATE_OFFLINE;
-    case core::VcpuState::kRemoving: return v1::VCPU_STATE_REMOVING;
+    case core::VcpuState::kParked:
+      return v1::VCPU_STATE_PARKED;
+    case core::VcpuState::kEnabling:
+      return v1::VCPU_STATE_ENABLING;
+    case core::VcpuState::kEnabled:
+      return v1::VCPU_STATE_ENABLED;
+    case core::VcpuState::kOnline:
+      return v1::VCPU_STATE_ONLINE;
+    case core::VcpuState::kOffline:
+      return v1::VCPU_STATE_OFFLINE;
+    case core::VcpuState::kRemoving:
+      return v1::VCPU_STATE_REMOVING;
   }
   return v1::VCPU_STATE_UNSPECIFIED;
 }
 
 v1::PsciPower PsciPowerToProto(core::PsciPower power) {
   switch (power) {
-    case core::PsciPower::kOff: return v1::PSCI_POWER_OFF;
-    case core::PsciPower::kOn: return v1::PSCI_POWER_ON;
+    case core::PsciPower::kOff:
+      return v1::PSCI_POWER_OFF;
+    case core::PsciPower::kOn:
+      return v1::PSCI_POWER_ON;
   }
   return v1::PSCI_POWER_UNSPECIFIED;
 }
 
 absl::StatusOr<core::VmState> VmStateFromProto(v1::VmState state) {
   switch (state) {
-    case v1::VM_STATE_CREATED: return core::VmState::kCreated;
-    case v1::VM_STATE_STARTING: return core::VmState::kStarting;
-    case v1::VM_STATE_RUNNING: return core::VmState::kRunning;
-    case v1::VM_STATE_STOPPING: return core::VmState::kStopping;
-    case v1::VM_STATE_STOPPED: return core::VmState::kStopped;
-    case v1::VM_STATE_FAILED: return core::VmState::kFailed;
+    case v1::VM_STATE_CREATED:
+      return core::VmState::kCreated;
+    case v1::VM_STATE_STARTING:
+      return core::VmState::kStarting;
+    case v1::VM_STATE_RUNNING:
+      return core::VmState::kRunning;
+    case v1::VM_STATE_STOPPING:
+      return core::VmState::kStopping;
+    case v1::VM_STATE_STOPPED:
+      return core::VmState::kStopped;
+    case v1::VM_STATE_FAILED:
+      return core::VmState::kFailed;
     case v1::VM_STATE_UNSPECIFIED:
-    default: break;  // proto3 enums are open: any int can arrive
+    default:
+      break;  // proto3 enums are open: any int can arrive
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid VM state ", static_cast<int>(state)));
 }
 
 absl::StatusOr<core::VcpuState> VcpuStateFromProto(v1::VcpuState state) {
   switch (state) {
-    case v1::VCPU_STATE_PARKED: return core::VcpuState::kParked;
-    case v1::VCPU_STATE_ENABLING: return core::VcpuState::kEnabling;
-    case v1::VCPU_STATE_ENABLED: return core::VcpuState::kEnabled;
-    case v1::VCPU_STATE_ONLINE: return core::VcpuState::kOnline;
-    case v1::VCPU_STATE_OFFLINE: return core::VcpuState::kOffline;
-    case v1::VCPU_STATE_REMOVING: return core::VcpuState::kRemoving;
+    case v1::VCPU_STATE_PARKED:
+      return core::VcpuState::kParked;
+    case v1::VCPU_STATE_ENABLING:
+      return core::VcpuState::kEnabling;
+    case v1::VCPU_STATE_ENABLED:
+      return core::VcpuState::kEnabled;
+    case v1::VCPU_STATE_ONLINE:
+      return core::VcpuState::kOnline;
+    case v1::VCPU_STATE_OFFLINE:
+      return core::VcpuState::kOffline;
+    case v1::VCPU_STATE_REMOVING:
+      return core::VcpuState::kRemoving;
     case v1::VCPU_STATE_UNSPECIFIED:
-    default: break;
+    default:
+      break;
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid vCPU state ", static_cast<int>(state)));
 }
 
 absl::StatusOr<core::PsciPower> PsciPowerFromProto(v1::PsciPower power) {
   switch (power) {
-    case v1::PSCI_POWER_OFF: return core::PsciPower::kOff;
-    case v1::PSCI_POWER_ON: return core::PsciPower::kOn;
+    case v1::PSCI_POWER_OFF:
+      return core::PsciPower::kOff;
+    case v1::PSCI_POWER_ON:
+      return core::PsciPower::kOn;
     case v1::PSCI_POWER_UNSPECIFIED:
-    default: break;
+    default:
+      break;
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid PSCI power ", static_cast<int>(power)));
 }

@@ -165,8 +165,8 @@ TEST_F(ApiTest, ExactCodesForBadRequests) {
   spec = Spec("counts", 3, 2);
   EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   spec = Spec("fw");
-  spec.set_firmware_path(kernel_);
-  EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  spec.set_firmware_path(tmp_.path() + "/no-such-QEMU_EFI.fd");
+  EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::NOT_FOUND);
 
   // Names.
   ASSERT_TRUE(Create("vm1").ok());
@@ -266,8 +266,7 @@ TEST_F(ApiTest, HealthServiceAnswersServing) {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service("no.such.Service");
   grpc::health::v1::HealthCheckResponse response;
-  EXPECT_EQ(health->Check(&context, request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(health->Check(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

@@ -137,8 +137,7 @@ bool DaemonTest::WaitForVcpuThread(const std::string& name, uint32_t id) {
   return false;
 }
 
-grpc::Status DaemonTest::Create(const std::string& name, uint32_t boot_vcpus,
-                                uint32_t max_vcpus) {
+grpc::Status DaemonTest::Create(const std::string& name, uint32_t boot_vcpus, uint32_t max_vcpus) {
   grpc::ClientContext context;
   v1::CreateVmRequest request;
   *request.mutable_spec() = Spec(name, boot_vcpus, max_vcpus);

@@ -91,17 +91,17 @@ TEST_F(DaemonStartTest, StaleSocketIsReplaced) {
   { ScopedFd stale = BindAt(path, /*listen=*/false); }
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(&hv_, At(path));
   ASSERT_THAT(daemon, IsOk());
-  auto stub = v1::Vmm::NewStub(
-      grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::Vmm::NewStub(grpc::CreateChannel("unix:" + path, grpc::InsecureChannelCredentials()));
   EXPECT_TRUE(List(*stub).ok());
 }
 
 TEST_F(DaemonStartTest, SocketSomeoneElseServesIsRefused) {
   const std::string path = tmp_.path() + "/vmmd.sock";
   ScopedFd live = BindAt(path, /*listen=*/true);
-  EXPECT_THAT(Daemon::Start(&hv_, At(path)),
-              StatusIs(absl::StatusCode::kAlreadyExists,
-                       "another vmmd is already serving on " + path));
+  EXPECT_THAT(
+      Daemon::Start(&hv_, At(path)),
+      StatusIs(absl::StatusCode::kAlreadyExists, "another vmmd is already serving on " + path));
   struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0);  // left alone
 }
@@ -111,6 +111,17 @@ TEST_F(DaemonStartTest, NonSocketIsNotReplaced) {
   std::ofstream(path) << "precious";
   EXPECT_THAT(Daemon::Start(&hv_, At(path)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is not a socket")));
+}
+
+TEST_F(DaemonStartTest, StateDirIsCreatedPrivate) {
+  DaemonOptions options = At(tmp_.path() + "/vmmd.sock");
+  options.state_dir = tmp_.path() + "/var/lib/vmmd";
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(&hv_, options);
+  ASSERT_THAT(daemon, IsOk());
+  struct stat st {};
+  ASSERT_EQ(::stat(options.state_dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(DaemonStartTest, BadSocketPaths) {

@@ -33,8 +33,8 @@ class VmmctlTest : public DaemonTest {
   ProcessResult CreateVm1(const std::string& vcpus = "2", const std::string& max = "4") {
     // Relative --kernel/--initrd: vmmctl makes them absolute against its cwd (tmp_).
     return Vmmctl({"create", "vm1", "--kernel", "Image", "--initrd=initrd.cpio", "--cmdline",
-                   "console=ttyAMA0 quiet", "--memory-mib", "128", "--vcpus", vcpus,
-                   "--max-vcpus", max});
+                   "console=ttyAMA0 quiet", "--memory-mib", "128", "--vcpus", vcpus, "--max-vcpus",
+                   max});
   }
   static std::vector<std::string> Lines(const std::string& text) {
     return absl::StrSplit(text, '\n', absl::SkipEmpty());
@@ -63,14 +63,14 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
 
   r = Vmmctl({"get", "vm1"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_THAT(Lines(r.out),
-              ElementsAre("name: vm1", "state: CREATED", "reason: -", "vcpus: 2", "max_vcpus: 4",
-                          "online_vcpus: 0", "memory_mib: 128", "kernel: " + kernel_,
-                          "initrd: " + initrd_, "cmdline: console=ttyAMA0 quiet", "firmware: -",
-                          "console_log: -",
-                          MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
-                                       "[0-9]{2}Z"),
-                          "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0"));
+  EXPECT_THAT(
+      Lines(r.out),
+      ElementsAre("name: vm1", "state: CREATED", "reason: -", "vcpus: 2", "max_vcpus: 4",
+                  "online_vcpus: 0", "memory_mib: 128", "kernel: " + kernel_, "initrd: " + initrd_,
+                  "cmdline: console=ttyAMA0 quiet", "firmware: -", "console_log: -",
+                  MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                               "[0-9]{2}Z"),
+                  "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0"));
 
   r = Vmmctl({"cpus", "vm1"});  // not started: the vCPUs exist on paper only
   EXPECT_EQ(r.exit_code, 0);
@@ -95,12 +95,12 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
   // vCPU 0 runs on its own thread (TID and exit count vary).
   EXPECT_THAT(Fields(rows[1]), ElementsAre("0", "0x80000000", "ONLINE", "yes", "yes", "on",
                                            MatchesRegex("[1-9][0-9]*"), MatchesRegex("[0-9]+")));
-  EXPECT_THAT(Fields(rows[2]), ElementsAre("1", "0x80000001", "OFFLINE", "yes", "yes", "off",
-                                           "0", MatchesRegex("[0-9]+")));
-  EXPECT_THAT(Fields(rows[3]), ElementsAre("2", "0x80000002", "PARKED", "no", "no", "off", "0",
-                                           "0"));
-  EXPECT_THAT(Fields(rows[4]), ElementsAre("3", "0x80000003", "PARKED", "no", "no", "off", "0",
-                                           "0"));
+  EXPECT_THAT(Fields(rows[2]), ElementsAre("1", "0x80000001", "OFFLINE", "yes", "yes", "off", "0",
+                                           MatchesRegex("[0-9]+")));
+  EXPECT_THAT(Fields(rows[3]),
+              ElementsAre("2", "0x80000002", "PARKED", "no", "no", "off", "0", "0"));
+  EXPECT_THAT(Fields(rows[4]),
+              ElementsAre("3", "0x80000003", "PARKED", "no", "no", "off", "0", "0"));
 
   r = Vmmctl({"list"});
   EXPECT_EQ(r.out,
@@ -144,16 +144,16 @@ TEST_F(VmmctlTest, RpcErrorsAreCodeAndMessageOnStderrWithExit1) {
   EXPECT_EQ(r.err, "vmmctl: INVALID_ARGUMENT: max_vcpus (2) must be >= vcpus (3)\n");
 
   // "--" ends the flags, so "-x" is sent as the name and refused by the daemon.
-  r = Vmmctl({"create", "--kernel", "Image", "--memory-mib", "128", "--vcpus", "1",
-              "--max-vcpus", "1", "--", "-x"});
+  r = Vmmctl({"create", "--kernel", "Image", "--memory-mib", "128", "--vcpus", "1", "--max-vcpus",
+              "1", "--", "-x"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, StartsWith("vmmctl: INVALID_ARGUMENT: name \"-x\" is not valid"));
 
   r = Vmmctl({"create", "vm3", "--kernel", "no-such-Image", "--memory-mib", "128", "--vcpus", "1",
               "--max-vcpus", "1"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, StartsWith("vmmctl: NOT_FOUND: kernel_path " + tmp_.path() +
-                                "/no-such-Image"));
+  EXPECT_THAT(r.err,
+              StartsWith("vmmctl: NOT_FOUND: kernel_path " + tmp_.path() + "/no-such-Image"));
 
   ASSERT_EQ(Vmmctl({"start", "vm1"}).exit_code, 0);
   r = Vmmctl({"start", "vm1"});

@@ -12,7 +12,7 @@
 namespace vmmd::vmmctl {
 
 struct ParsedArgs {
-  std::vector<std::string> positional;       // in order, program name excluded
+  std::vector<std::string> positional;         // in order, program name excluded
   absl::flat_hash_set<std::string> flags_set;  // canonical names given on the command line
   bool help = false;                           // -h / --help
 };

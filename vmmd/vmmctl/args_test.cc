@@ -97,8 +97,7 @@ TEST_F(ArgsTest, UsageErrors) {
   EXPECT_THAT(ParseArgs({"--t_big_num=-1"}, kKnown),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::StartsWith("bad value '-1' for --t_big_num")));
-  EXPECT_THAT(ParseArgs({"--t_bool=maybe"}, kKnown),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseArgs({"--t_bool=maybe"}, kKnown), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ArgsTest, SingleDashAloneIsPositional) {

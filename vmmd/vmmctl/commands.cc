@@ -55,9 +55,9 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   if (args.positional.empty()) return Usage("missing COMMAND");
   Invocation inv;
   inv.command = args.positional[0];
-  const bool known = inv.command == "create" || inv.command == "start" ||
-                     inv.command == "stop" || inv.command == "delete" || inv.command == "get" ||
-                     inv.command == "list" || inv.command == "cpus";
+  const bool known = inv.command == "create" || inv.command == "start" || inv.command == "stop" ||
+                     inv.command == "delete" || inv.command == "get" || inv.command == "list" ||
+                     inv.command == "cpus";
   if (!known) return Usage(absl::StrCat("unknown command '", inv.command, "'"));
   const size_t want = inv.command == "list" ? 1 : 2;
   if (args.positional.size() < want) return Usage(absl::StrCat(inv.command, ": missing NAME"));

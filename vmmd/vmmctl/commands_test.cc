@@ -38,8 +38,8 @@ FlagValues CreateFlags() {
   return flags;
 }
 
-const absl::flat_hash_set<std::string> kCreateSet = {"kernel", "initrd", "cmdline", "firmware",
-                                                     "memory_mib", "vcpus", "max_vcpus"};
+const absl::flat_hash_set<std::string> kCreateSet = {"kernel",     "initrd", "cmdline",  "firmware",
+                                                     "memory_mib", "vcpus",  "max_vcpus"};
 
 TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
   absl::StatusOr<Invocation> inv =

@@ -57,8 +57,8 @@ Reply Dispatch(v1::Vmm::Stub& stub, const Invocation& inv) {
   } else if (cmd == "stop") {
     reply = Call<v1::Vm>(stub, &Stub::StopVm, Named<v1::StopVmRequest>(inv.name), inv.timeout);
   } else if (cmd == "delete") {
-    reply = Call<v1::DeleteVmResponse>(stub, &Stub::DeleteVm,
-                                       Named<v1::DeleteVmRequest>(inv.name), inv.timeout);
+    reply = Call<v1::DeleteVmResponse>(stub, &Stub::DeleteVm, Named<v1::DeleteVmRequest>(inv.name),
+                                       inv.timeout);
     if (reply.status.ok()) reply.human = FormatConfirmation(inv.name, "DELETED");
     return reply;
   } else if (cmd == "get") {

@@ -1,8 +1,8 @@
 // vmmctl: the command-line client of vmmd. See UsageText() (vmmctl --help).
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <system_error>

@@ -15,6 +15,7 @@
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "vmmd/unix_socket.h"
@@ -25,6 +26,9 @@ namespace {
 constexpr mode_t kSocketMode = 0600;
 constexpr mode_t kDirectoryMode = 0755;
 constexpr mode_t kStateDirectoryMode = 0700;
+// Threads serving RPCs at once; beyond it a call gets RESOURCE_EXHAUSTED instead of a new
+// thread (a flood of slow calls cannot exhaust the process).
+constexpr int kMaxApiThreads = 64;
 
 std::string ParentDirectory(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -73,6 +77,9 @@ absl::Status Daemon::Listen() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", path), grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
+  grpc::ResourceQuota quota("vmmd-api");
+  quota.SetMaxThreads(kMaxApiThreads);
+  builder.SetResourceQuota(quota);
   {
     // The socket is created by bind() inside BuildAndStart: create it 0600 from the start
     // (no window with a wider mode), then chmod and verify below anyway.

@@ -2,11 +2,14 @@
 // socket's permissions and the health service.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -239,6 +242,52 @@ TEST_F(ApiTest, HostileInputDoesNotHurtTheDaemon) {
   Result<v1::ListVmsResponse> list = ListVms();
   ASSERT_TRUE(list.status.ok());
   EXPECT_EQ(list.response.vms_size(), 0);
+}
+
+TEST_F(ApiTest, ConcurrentClientsOnDistinctVms) {
+  constexpr int kClients = 16;
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([this, i, &failures] {
+      auto stub = NewStub();
+      const std::string name = "vm" + std::to_string(i);
+      auto check = [&](const grpc::Status& status) {
+        if (!status.ok()) ++failures;
+      };
+      {
+        grpc::ClientContext context;
+        v1::CreateVmRequest request;
+        *request.mutable_spec() = Spec(name, 1, 2);
+        v1::Vm vm;
+        check(stub->CreateVm(&context, request, &vm));
+      }
+      {
+        grpc::ClientContext context;
+        v1::Vm vm;
+        check(stub->StartVm(&context, Named<v1::StartVmRequest>(name), &vm));
+      }
+      {
+        grpc::ClientContext context;
+        v1::GetCPUStateResponse cpus;
+        check(stub->GetCPUState(&context, Named<v1::GetCPUStateRequest>(name), &cpus));
+      }
+      {
+        grpc::ClientContext context;
+        v1::ListVmsResponse list;
+        check(stub->ListVms(&context, v1::ListVmsRequest(), &list));
+      }
+      {
+        grpc::ClientContext context;
+        v1::DeleteVmResponse deleted;
+        check(stub->DeleteVm(&context, Named<v1::DeleteVmRequest>(name), &deleted));
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(ListVms().response.vms_size(), 0);
+  EXPECT_EQ(hv_.vms().size(), static_cast<size_t>(kClients));
 }
 
 TEST_F(ApiTest, SocketIs0600InA0755DirectoryTheDaemonCreated) {

@@ -7,6 +7,8 @@
 set(VMMD_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
     -Wconversion -Wno-sign-conversion -Wimplicit-fallthrough -Wno-restrict -Werror)
 if(VMMD_SANITIZE)
+  # g++ 12 reports maybe-uninitialized inside std::variant under ASan instrumentation.
+  list(APPEND VMMD_WARNINGS -Wno-maybe-uninitialized)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()

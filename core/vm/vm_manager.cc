@@ -20,7 +20,7 @@ absl::StatusOr<std::shared_ptr<Vm>> VmManager::Find(std::string_view name) {
   absl::MutexLock lock(&mu_);
   auto it = vms_.find(std::string(name));
   if (it == vms_.end()) {
-    return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name))));
+    return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name.substr(0, 80)))));
   }
   return it->second;
 }
@@ -63,7 +63,7 @@ absl::Status VmManager::DeleteVm(std::string_view name) {
     absl::MutexLock lock(&mu_);
     auto it = vms_.find(std::string(name));
     if (it == vms_.end()) {
-      return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name))));
+      return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name.substr(0, 80)))));
     }
     vm = std::move(it->second);
     vms_.erase(it);

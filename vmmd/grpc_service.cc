@@ -1,5 +1,7 @@
 #include "vmmd/grpc_service.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,21 @@ absl::Status ValidateCreateVmRequest(const v1::CreateVmRequest& request) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, absl::Time now,
+                                         absl::Time call_deadline) {
+  absl::Duration timeout = absl::Seconds(60);
+  if (request.has_timeout()) {
+    const auto& t = request.timeout();
+    if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() >= 1'000'000'000 ||
+        (t.seconds() == 0 && t.nanos() == 0) || t.seconds() > 3600 ||
+        (t.seconds() == 3600 && t.nanos() > 0)) {
+      return absl::InvalidArgumentError("timeout must be more than 0 and at most 1 hour");
+    }
+    timeout = absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  }
+  return std::min(now + timeout, call_deadline);
+}
+
 grpc::Status VmmService::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* request,
                                   v1::Vm* response) {
   return Finish("CreateVm", request->spec().name(), DoCreateVm(*request, response));
@@ -84,6 +101,69 @@ grpc::Status VmmService::ListVms(grpc::ServerContext*, const v1::ListVmsRequest*
 grpc::Status VmmService::GetCPUState(grpc::ServerContext*, const v1::GetCPUStateRequest* request,
                                      v1::GetCPUStateResponse* response) {
   return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response));
+}
+
+grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
+                                    const v1::ScaleVCPUsRequest* request,
+                                    v1::ScaleVCPUsResponse* response) {
+  const absl::Time call_deadline = absl::FromChrono(context->deadline());
+  return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response));
+}
+
+grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
+                                     const v1::WatchEventsRequest* request,
+                                     grpc::ServerWriter<v1::Event>* writer) {
+  std::vector<core::VmInfo> now;
+  if (!request->name().empty()) {
+    absl::StatusOr<core::VmInfo> info = vms_->GetVm(request->name());
+    if (!info.ok()) return FinishRead("WatchEvents", request->name(), info.status());
+    now.push_back(*info);
+  }
+  // Subscribe before the snapshot: nothing between the two is lost (it may be seen twice).
+  std::unique_ptr<core::EventHub::Subscription> subscription =
+      vms_->events().Subscribe(request->name());
+  if (request->name().empty()) now = vms_->ListVms();
+  v1::Event first;
+  first.set_snapshot(true);
+  if (now.empty()) {
+    TimeToProto(absl::Now(), first.mutable_time());
+    if (!writer->Write(first)) return grpc::Status::OK;
+  }
+  for (const core::VmInfo& info : now) {
+    first.set_vm(info.spec.name);
+    TimeToProto(absl::Now(), first.mutable_time());
+    first.mutable_vm_state()->set_state(VmStateToProto(info.state));
+    first.mutable_vm_state()->set_reason(info.state_reason);
+    if (!writer->Write(first)) return grpc::Status::OK;
+  }
+  uint64_t dropped = 0;
+  while (!context->IsCancelled()) {
+    std::optional<core::VmEvent> event = subscription->Next(absl::Now() + absl::Milliseconds(500));
+    if (!event.has_value()) {
+      if (subscription->closed()) break;
+      continue;
+    }
+    v1::Event out = EventToProto(*event);
+    const uint64_t lost = subscription->dropped();
+    out.set_dropped_before(lost - dropped);
+    dropped = lost;
+    if (!writer->Write(out)) break;  // the client went away
+  }
+  return grpc::Status::OK;
+}
+
+absl::Status VmmService::DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,
+                                 v1::ScaleVCPUsResponse* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_ASSIGN_OR_RETURN(absl::Time deadline, ScaleDeadline(request, absl::Now(), call_deadline));
+  VMMD_ASSIGN_OR_RETURN(core::ScaleResult result,
+                        vms_->ScaleVcpus(request.name(), request.target_vcpus(),
+                                         ScaleWaitFromProto(request.wait()), deadline));
+  response->set_name(request.name());
+  response->set_previous_vcpus(result.previous);
+  response->set_current_vcpus(result.current);
+  for (const core::VcpuInfo& vcpu : result.vcpus) *response->add_vcpus() = VcpuToProto(vcpu);
+  return absl::OkStatus();
 }
 
 absl::Status VmmService::DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response) {

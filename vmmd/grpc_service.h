@@ -4,6 +4,8 @@
 #pragma once
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/vm/vm_manager.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
@@ -16,6 +18,10 @@ namespace vmmd {
 // content of a spec is core::VmManager's to validate.
 absl::Status ValidateVmName(const std::string& name, const char* field);
 absl::Status ValidateCreateVmRequest(const v1::CreateVmRequest& request);
+// How long a ScaleVCPUs request may wait: its timeout (default 60 s; INVALID_ARGUMENT outside
+// (0, 1 h]), capped by the call's deadline.
+absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, absl::Time now,
+                                         absl::Time call_deadline);
 
 class VmmService final : public v1::Vmm::Service {
  public:
@@ -38,6 +44,10 @@ class VmmService final : public v1::Vmm::Service {
                        v1::ListVmsResponse* response) override;
   grpc::Status GetCPUState(grpc::ServerContext* context, const v1::GetCPUStateRequest* request,
                            v1::GetCPUStateResponse* response) override;
+  grpc::Status ScaleVCPUs(grpc::ServerContext* context, const v1::ScaleVCPUsRequest* request,
+                          v1::ScaleVCPUsResponse* response) override;
+  grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
+                           grpc::ServerWriter<v1::Event>* writer) override;
 
  private:
   absl::Status DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response);
@@ -47,6 +57,8 @@ class VmmService final : public v1::Vmm::Service {
   absl::Status DoGetVm(const std::string& name, v1::Vm* response);
   absl::Status DoGetCpuState(const v1::GetCPUStateRequest& request,
                              v1::GetCPUStateResponse* response);
+  absl::Status DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,
+                       v1::ScaleVCPUsResponse* response);
 
   core::VmManager* const vms_;
 };

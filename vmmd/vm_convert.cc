@@ -191,4 +191,35 @@ absl::Time TimeFromProto(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
+v1::Event EventToProto(const core::VmEvent& event) {
+  v1::Event out;
+  out.set_sequence(event.sequence);
+  TimeToProto(event.time, out.mutable_time());
+  out.set_vm(event.vm);
+  switch (event.kind) {
+    case core::VmEvent::Kind::kVmState:
+      out.mutable_vm_state()->set_state(VmStateToProto(event.vm_state));
+      out.mutable_vm_state()->set_reason(event.detail);
+      break;
+    case core::VmEvent::Kind::kVcpuState:
+      out.mutable_vcpu_state()->set_vcpu(event.vcpu);
+      out.mutable_vcpu_state()->set_from(VcpuStateToProto(event.from));
+      out.mutable_vcpu_state()->set_to(VcpuStateToProto(event.to));
+      out.mutable_vcpu_state()->set_cause(event.detail);
+      break;
+  }
+  return out;
+}
+
+core::ScaleWait ScaleWaitFromProto(v1::ScaleWait wait) {
+  switch (wait) {
+    case v1::SCALE_WAIT_ENABLED:
+      return core::ScaleWait::kEnabled;
+    case v1::SCALE_WAIT_ONLINE:
+      return core::ScaleWait::kOnline;
+    default:
+      return core::ScaleWait::kNone;
+  }
+}
+
 }  // namespace vmmd

@@ -4,6 +4,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/vcpu/vcpu_manager.h"
+#include "core/vm/event_hub.h"
 #include "core/vm/vm_types.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "vmmd/v1/vmm.pb.h"
@@ -16,6 +18,8 @@ v1::VmSpec VmSpecToProto(const core::VmSpec& spec);
 
 v1::Vm VmToProto(const core::VmInfo& info);
 v1::VcpuStatus VcpuToProto(const core::VcpuInfo& info);
+v1::Event EventToProto(const core::VmEvent& event);
+core::ScaleWait ScaleWaitFromProto(v1::ScaleWait wait);  // UNSPECIFIED (and unknown) = NONE
 
 v1::VmState VmStateToProto(core::VmState state);
 v1::VcpuState VcpuStateToProto(core::VcpuState state);

@@ -25,6 +25,18 @@ bool OstFailed(uint32_t event, uint32_t status) {
 
 }  // namespace
 
+std::string_view ScaleWaitName(ScaleWait wait) {
+  switch (wait) {
+    case ScaleWait::kNone:
+      return "none";
+    case ScaleWait::kEnabled:
+      return "enabled";
+    case ScaleWait::kOnline:
+      return "online";
+  }
+  return "?";
+}
+
 bool VcpuManager::Plugged(const Slot& s) {
   if (s.boot) return true;
   return s.state != VcpuState::kParked && s.state != VcpuState::kRemoving;

@@ -55,6 +55,8 @@ enum class ScaleWait {
   kOnline,   // until every hot-added vCPU runs (guest CPU_ON) and every removal completed
 };
 
+std::string_view ScaleWaitName(ScaleWait wait);  // "none", "enabled", "online"
+
 struct ScalePlan {
   uint32_t previous = 0;        // vCPUs available to the guest before the request
   uint32_t target = 0;

@@ -24,6 +24,11 @@ uint64_t EventHub::Subscription::dropped() const {
   return dropped_;
 }
 
+bool EventHub::Subscription::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
 std::unique_ptr<EventHub::Subscription> EventHub::Subscribe(std::string vm, size_t capacity) {
   auto s = std::unique_ptr<Subscription>(new Subscription(this, std::move(vm), capacity));
   absl::MutexLock lock(&mu_);

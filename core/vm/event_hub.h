@@ -42,6 +42,8 @@ class EventHub {
     std::optional<VmEvent> Next(absl::Time deadline);
     // Events lost because this subscriber fell behind.
     uint64_t dropped() const;
+    // True once the hub shut down (no more events will come).
+    bool closed() const;
 
    private:
     friend class EventHub;

@@ -228,8 +228,8 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, ScaleWait wait, absl
     plan = std::move(*p);
   }
   if (!plan.added.empty() || !plan.removed.empty()) {
-    LogInfo("%s: scale %u -> %u vCPUs (wait %d)", spec_.name, plan.previous, plan.target,
-            static_cast<int>(wait));
+    LogInfo("%s: scale %u -> %u vCPUs (wait %s)", spec_.name, plan.previous, plan.target,
+            ScaleWaitName(wait));
   }
   // Waiting happens outside every VM lock: a superseding request, GetVm and Stop go on.
   absl::Status waited = machine->AwaitScale(plan.generation, wait, deadline);

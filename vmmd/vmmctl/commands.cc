@@ -12,8 +12,8 @@ namespace vmmd::vmmctl {
 namespace {
 
 constexpr absl::string_view kUnixScheme = "unix:";
-constexpr const char* kCreateFlags[] = {"kernel",     "initrd", "cmdline",   "firmware",
-                                        "memory_mib", "vcpus",  "max_vcpus", "console_log"};
+constexpr const char* kCreateFlags[] = {"kernel",     "initrd",    "cmdline",    "firmware",
+                                        "memory_mib", "max_vcpus", "console_log"};
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
   if (path.empty() || path[0] == '/') return path;
@@ -41,12 +41,16 @@ std::string UsageText() {
       "  get NAME      show one VM\n"
       "  list          show every VM\n"
       "  cpus NAME     show every possible vCPU of a VM\n"
+      "  scale NAME --vcpus=N [--wait=online|enabled|none] [--timeout=SECONDS]\n"
+      "                make N vCPUs available to the running guest (hot-add / hot-remove),\n"
+      "                printing each vCPU transition; waits (default: online, 60 s)\n"
+      "  events [NAME] stream VM and vCPU lifecycle events (all VMs without NAME)\n"
       "Flags:\n"
       "  --socket=PATH      vmmd's API socket (default ",
       kDefaultSocketPath,
       ")\n"
       "  --json             print the response message as JSON (proto field names)\n"
-      "  --timeout=SECONDS  deadline of the call (default 30)\n"
+      "  --timeout=SECONDS  deadline of the call (default 30; scale: how long to wait)\n"
       "Relative FILE paths are made absolute against the current directory.\n");
 }
 
@@ -57,21 +61,44 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   inv.command = args.positional[0];
   const bool known = inv.command == "create" || inv.command == "start" || inv.command == "stop" ||
                      inv.command == "delete" || inv.command == "get" || inv.command == "list" ||
-                     inv.command == "cpus";
+                     inv.command == "cpus" || inv.command == "scale" || inv.command == "events";
   if (!known) return Usage(absl::StrCat("unknown command '", inv.command, "'"));
   const size_t want = inv.command == "list" ? 1 : 2;
-  if (args.positional.size() < want) return Usage(absl::StrCat(inv.command, ": missing NAME"));
+  const bool name_optional = inv.command == "events";
+  if (args.positional.size() < want && !name_optional) {
+    return Usage(absl::StrCat(inv.command, ": missing NAME"));
+  }
   if (args.positional.size() > want) {
     return Usage(absl::StrCat(inv.command, ": unexpected argument '", args.positional[want], "'"));
   }
-  if (want == 2) inv.name = args.positional[1];
+  if (want == 2 && args.positional.size() == 2) inv.name = args.positional[1];
   if (inv.command != "create") {
     for (const char* flag : kCreateFlags) {
       if (args.flags_set.contains(flag)) {
         return Usage(absl::StrCat(inv.command, ": --", flag, " is only for create"));
       }
     }
-  } else {
+  }
+  if (inv.command != "create" && inv.command != "scale" && args.flags_set.contains("vcpus")) {
+    return Usage(absl::StrCat(inv.command, ": --vcpus is only for create and scale"));
+  }
+  if (inv.command != "scale" && args.flags_set.contains("wait")) {
+    return Usage(absl::StrCat(inv.command, ": --wait is only for scale"));
+  }
+  if (inv.command == "scale") {
+    if (!args.flags_set.contains("vcpus")) return Usage("scale: --vcpus is required");
+    inv.target_vcpus = flags.vcpus;
+    if (flags.wait == "online") {
+      inv.wait = v1::SCALE_WAIT_ONLINE;
+    } else if (flags.wait == "enabled") {
+      inv.wait = v1::SCALE_WAIT_ENABLED;
+    } else if (flags.wait == "none") {
+      inv.wait = v1::SCALE_WAIT_NONE;
+    } else {
+      return Usage(absl::StrCat("scale: --wait must be online, enabled or none (got '",
+                                flags.wait, "')"));
+    }
+  } else if (inv.command == "create") {
     for (const char* flag : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
       if (!args.flags_set.contains(flag)) {
         return Usage(absl::StrCat("create: --", flag, " is required"));
@@ -98,6 +125,13 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   }
   inv.socket = flags.socket;
   inv.timeout = absl::Seconds(flags.timeout_seconds);
+  if (inv.command == "scale") {
+    // --timeout is how long the guest may take; the call itself gets a margin on top.
+    inv.scale_timeout = flags.timeout_set ? inv.timeout : absl::Seconds(60);
+    if (inv.scale_timeout > absl::Hours(1)) return Usage("scale: --timeout must be at most 3600");
+    inv.timeout = inv.scale_timeout + absl::Seconds(10);
+  }
+  inv.events_deadline = inv.command == "events" && flags.timeout_set;
   inv.json = flags.json;
   return inv;
 }

@@ -128,3 +128,61 @@ TEST(UsageTextTest, MentionsEveryCommand) {
 
 }  // namespace
 }  // namespace vmmd::vmmctl
+
+namespace vmmd::vmmctl {
+namespace {
+
+TEST(BuildInvocationScaleTest, DefaultsAndWaitValues) {
+  FlagValues flags = Flags();
+  flags.vcpus = 6;
+  auto inv = BuildInvocation(Args({"scale", "vm1"}, {"vcpus"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->target_vcpus, 6u);
+  EXPECT_EQ(inv->wait, v1::SCALE_WAIT_ONLINE);
+  EXPECT_EQ(inv->scale_timeout, absl::Seconds(60));
+  EXPECT_EQ(inv->timeout, absl::Seconds(70));  // the call outlives the wait
+  flags.wait = "enabled";
+  flags.timeout_seconds = 5;
+  flags.timeout_set = true;
+  inv = BuildInvocation(Args({"scale", "vm1"}, {"vcpus", "wait", "timeout"}), flags, "/");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->wait, v1::SCALE_WAIT_ENABLED);
+  EXPECT_EQ(inv->scale_timeout, absl::Seconds(5));
+  flags.wait = "none";
+  inv = BuildInvocation(Args({"scale", "vm1"}, {"vcpus", "wait"}), flags, "/");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->wait, v1::SCALE_WAIT_NONE);
+}
+
+TEST(BuildInvocationScaleTest, UsageErrors) {
+  FlagValues flags = Flags();
+  EXPECT_EQ(BuildInvocation(Args({"scale", "vm1"}), flags, "/").status().message(),
+            "scale: --vcpus is required");
+  EXPECT_EQ(BuildInvocation(Args({"scale"}, {"vcpus"}), flags, "/").status().message(),
+            "scale: missing NAME");
+  flags.wait = "later";
+  EXPECT_EQ(BuildInvocation(Args({"scale", "vm1"}, {"vcpus", "wait"}), flags, "/").status().message(),
+            "scale: --wait must be online, enabled or none (got 'later')");
+  flags = Flags();
+  EXPECT_EQ(BuildInvocation(Args({"get", "vm1"}, {"wait"}), flags, "/").status().message(),
+            "get: --wait is only for scale");
+  EXPECT_EQ(BuildInvocation(Args({"start", "vm1"}, {"vcpus"}), flags, "/").status().message(),
+            "start: --vcpus is only for create and scale");
+  flags.timeout_seconds = 7200;
+  flags.timeout_set = true;
+  EXPECT_EQ(BuildInvocation(Args({"scale", "vm1"}, {"vcpus", "timeout"}), flags, "/").status().message(),
+            "scale: --timeout must be at most 3600");
+}
+
+TEST(BuildInvocationScaleTest, EventsNameIsOptional) {
+  auto all = BuildInvocation(Args({"events"}), Flags(), "/");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->name, "");
+  EXPECT_FALSE(all->events_deadline);
+  auto one = BuildInvocation(Args({"events", "vm1"}), Flags(), "/");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->name, "vm1");
+}
+
+}  // namespace
+}  // namespace vmmd::vmmctl

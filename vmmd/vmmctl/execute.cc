@@ -94,7 +94,9 @@ Reply Dispatch(v1::Vmm::Stub& stub, const Invocation& inv) {
 
 }  // namespace
 
-Outcome Execute(const Invocation& inv) {
+Outcome Execute(const Invocation& inv, const ProgressFn& progress) {
+  if (inv.command == "scale") return ExecuteScale(inv, progress);
+  if (inv.command == "events") return ExecuteEvents(inv, progress);
   const std::string path =
       absl::StartsWith(inv.socket, "unix:") ? inv.socket.substr(5) : inv.socket;
   std::shared_ptr<grpc::Channel> channel =

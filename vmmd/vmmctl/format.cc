@@ -109,9 +109,40 @@ std::string FormatVmDetails(const v1::Vm& vm) {
 }
 
 std::string FormatCpuTable(const v1::GetCPUStateResponse& response) {
+  return FormatCpuRows(response.vcpus());
+}
+
+std::string FormatScaleResult(const v1::ScaleVCPUsResponse& response) {
+  return absl::StrCat(response.name(), ": ", response.previous_vcpus(), " -> ",
+                      response.current_vcpus(), " vCPUs\n", FormatCpuRows(response.vcpus()));
+}
+
+std::string FormatEvent(const v1::Event& event) {
+  std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                      absl::FromUnixSeconds(event.time().seconds()) +
+                                          absl::Nanoseconds(event.time().nanos()),
+                                      absl::UTCTimeZone());
+  std::string line = absl::StrCat(when, " ", event.vm().empty() ? "-" : event.vm());
+  if (event.has_vcpu_state()) {
+    const v1::VcpuStateChange& c = event.vcpu_state();
+    absl::StrAppend(&line, " vCPU ", c.vcpu(), " ", VcpuStateLabel(c.from()), " -> ",
+                    VcpuStateLabel(c.to()));
+    if (!c.cause().empty()) absl::StrAppend(&line, " (", c.cause(), ")");
+  } else if (event.has_vm_state()) {
+    absl::StrAppend(&line, " ", VmStateLabel(event.vm_state().state()));
+    if (!event.vm_state().reason().empty()) absl::StrAppend(&line, ": ", event.vm_state().reason());
+  }
+  if (event.snapshot()) absl::StrAppend(&line, " (now)");
+  if (event.dropped_before() > 0) {
+    absl::StrAppend(&line, " [", event.dropped_before(), " earlier events lost]");
+  }
+  return absl::StrCat(line, "\n");
+}
+
+std::string FormatCpuRows(const google::protobuf::RepeatedPtrField<v1::VcpuStatus>& vcpus) {
   std::vector<std::vector<std::string>> rows = {
       {"VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID", "EXITS"}};
-  for (const v1::VcpuStatus& vcpu : response.vcpus()) {
+  for (const v1::VcpuStatus& vcpu : vcpus) {
     rows.push_back({absl::StrCat(vcpu.id()), absl::StrFormat("0x%x", vcpu.mpidr()),
                     VcpuStateLabel(vcpu.state()), YesNo(vcpu.boot()), YesNo(vcpu.acpi_enabled()),
                     PsciPowerLabel(vcpu.power()), absl::StrCat(vcpu.thread_id()),

@@ -32,6 +32,12 @@ std::string FormatVmList(const v1::ListVmsResponse& response);
 std::string FormatVmDetails(const v1::Vm& vm);
 // `cpus`: header "VCPU  MPIDR  STATE  BOOT  ACPI  PSCI  TID  EXITS", one row per vCPU.
 std::string FormatCpuTable(const v1::GetCPUStateResponse& response);
+std::string FormatCpuRows(const google::protobuf::RepeatedPtrField<v1::VcpuStatus>& vcpus);
+// "vm1: 2 -> 4 vCPUs" then the vCPU table.
+std::string FormatScaleResult(const v1::ScaleVCPUsResponse& response);
+// One line per event, e.g. "2026-11-21T21:00:00.123Z vm1 vCPU 2 PARKED -> ENABLING (api: scale up)"
+// or "... vm1 RUNNING"; a snapshot line ends with "(now)".
+std::string FormatEvent(const v1::Event& event);
 // create/start/stop/delete: "<name>: <STATE>\n".
 std::string FormatConfirmation(const std::string& name, const std::string& state);
 

@@ -22,7 +22,8 @@ ABSL_FLAG(std::string, initrd, "", "create: initramfs");
 ABSL_FLAG(std::string, cmdline, "", "create: kernel command line");
 ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
 ABSL_FLAG(uint64_t, memory_mib, 0, "create: guest RAM in MiB");
-ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot");
+ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target");
+ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
 ABSL_FLAG(uint32_t, max_vcpus, 0, "create: possible vCPUs");
 ABSL_FLAG(std::string, console_log, "", "create: file for the guest console output");
 
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   absl::StatusOr<ParsedArgs> parsed = vmmd::vmmctl::ParseArgs(
       args, {"socket", "json", "timeout", "kernel", "initrd", "cmdline", "firmware", "memory_mib",
-             "vcpus", "max_vcpus", "console_log"});
+             "vcpus", "max_vcpus", "console_log", "wait"});
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   if (parsed->help) {
     std::fputs(vmmd::vmmctl::UsageText().c_str(), stdout);
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
   flags.socket = absl::GetFlag(FLAGS_socket);
   flags.json = absl::GetFlag(FLAGS_json);
   flags.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  flags.timeout_set = parsed->flags_set.contains("timeout");
+  flags.wait = absl::GetFlag(FLAGS_wait);
   flags.kernel = absl::GetFlag(FLAGS_kernel);
   flags.initrd = absl::GetFlag(FLAGS_initrd);
   flags.cmdline = absl::GetFlag(FLAGS_cmdline);
@@ -65,7 +68,11 @@ int main(int argc, char** argv) {
       vmmd::vmmctl::BuildInvocation(*parsed, flags, error ? std::string() : cwd.string());
   if (!invocation.ok()) return UsageError(std::string(invocation.status().message()));
 
-  const vmmd::vmmctl::Outcome outcome = vmmd::vmmctl::Execute(*invocation);
+  const vmmd::vmmctl::Outcome outcome =
+      vmmd::vmmctl::Execute(*invocation, [](const std::string& line) {
+        std::fputs(line.c_str(), stdout);
+        std::fflush(stdout);
+      });
   std::fputs(outcome.out.c_str(), stdout);
   std::fputs(outcome.err.c_str(), stderr);
   return outcome.exit_code;

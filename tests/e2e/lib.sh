@@ -12,6 +12,8 @@ GUEST_KERNEL=/guest/Image
 GUEST_KERNEL_61=/guest/Image-6.1
 GUEST_INITRD=/guest/initrd.cpio
 GUEST_FIRMWARE=/guest/QEMU_EFI.fd
+# Guest RAM of a UEFI-booted test guest: edk2 needs more than the DT guests' 256 MiB.
+GUEST_MEMORY_UEFI_MIB=512
 # Kernel command line of a DT-booted test guest; append the vmmd.e2e options.
 GUEST_CMDLINE="console=ttyAMA0 quiet loglevel=1 panic=-1"
 
@@ -183,6 +185,12 @@ expect_cpu_states() {
   done
 }
 
+# cpu_acpi_states VM: "id:STATE:ACPI" of every possible vCPU (ACPI = the _STA Enabled bit vmmd
+# shows the guest: yes/no), space-separated (from `vmmctl cpus`).
+cpu_acpi_states() {
+  ctl cpus "$1" 2>/dev/null | awk 'NR > 1 && NF { printf "%s%s:%s:%s", sep, $1, $3, $5; sep = " " } END { print "" }'
+}
+
 # list_row VM: "STATE ONLINE/MAX MEMORY_MIB" from `vmmctl list` (empty when not listed).
 list_row() {
   ctl list 2>/dev/null | awk -v n="$1" 'NR > 1 && $1 == n { print $2, $3, $4; exit }'
@@ -205,4 +213,14 @@ create_vm() {
   ctl create "$n" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
     --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib 256 --vcpus "$v" --max-vcpus "$m" \
     --console-log "/tmp/$n.console" "$@"
+}
+
+# create_uefi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL]: a UEFI + ACPI test guest: stock
+# edk2 (/guest/QEMU_EFI.fd) boots KERNEL (default /guest/Image) with the test initramfs and
+# vmmd's ACPI tables; 512 MiB; console in /tmp/NAME.console.
+create_uefi_vm() {
+  local n=$1 v=$2 m=$3 x=${4:-} k=${5:-$GUEST_KERNEL}
+  ctl create "$n" --firmware "$GUEST_FIRMWARE" --kernel "$k" --initrd "$GUEST_INITRD" \
+    --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus "$v" \
+    --max-vcpus "$m" --console-log "/tmp/$n.console"
 }

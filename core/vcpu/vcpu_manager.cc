@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 
@@ -123,7 +124,15 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
   VMMD_RETURN_IF_ERROR(v.SetMpState(MpState::kRunnable));
   slot->stop.store(false);
   slot->powered = true;
-  slot->thread = std::thread([this, slot] { RunLoop(slot); });
+  // The thread publishes its TID before anything else; waiting for that (microseconds; the
+  // new thread takes no lock first) makes GetCPUState right after CPU_ON show it.
+  auto started = std::make_shared<absl::Notification>();
+  slot->thread = std::thread([this, slot, started] {
+    slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
+    started->Notify();
+    RunLoop(slot);
+  });
+  started->WaitForNotification();
   return absl::OkStatus();
 }
 
@@ -218,7 +227,6 @@ bool VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
 
 void VcpuManager::RunLoop(Slot* slot) {
   const uint32_t id = slot->id;
-  slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
   std::string thread_name = absl::StrFormat("%s/%u", name_.substr(0, 10), id);
   pthread_setname_np(pthread_self(), thread_name.c_str());
 

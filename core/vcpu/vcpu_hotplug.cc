@@ -91,7 +91,12 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
       Slot* s = candidates[i];
       auto next = NextVcpuState(s->state, VcpuEvent::kPlug, VcpuFacts{s->boot, s->powered});
       if (!next.ok()) return next.status();
-      if (s->state == VcpuState::kParked) s->insert_pending = true;
+      if (s->state == VcpuState::kParked) {
+        s->insert_pending = true;
+        s->insert_taken_at = absl::InfinitePast();
+        s->registration_reported = false;
+        s->guest_unsupported = false;
+      }
       s->remove_pending = false;
       s->ost_failed = false;
       s->changed_in = generation;
@@ -105,10 +110,13 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
     for (auto it = slots_.rbegin(); it != slots_.rend() && excess > 0; ++it) {
       Slot* s = it->get();
       if (s->boot || !Plugged(*s)) continue;
-      auto next = NextVcpuState(s->state, VcpuEvent::kUnplug, VcpuFacts{s->boot, s->powered});
+      const bool took = s->state == VcpuState::kEnabling && !s->insert_pending &&
+                        !s->guest_unsupported;
+      auto next = NextVcpuState(s->state, VcpuEvent::kUnplug,
+                                VcpuFacts{s->boot, s->powered, /*guest_took_insert=*/took});
       if (!next.ok()) return next.status();
-      if (s->state == VcpuState::kEnabling) {
-        s->insert_pending = false;  // never acknowledged: withdraw the offer
+      if (*next == VcpuState::kParked) {
+        s->insert_pending = false;  // the guest never took it (or cannot): withdraw the offer
       } else {
         s->remove_pending = true;
         plan.notify_guest = true;
@@ -137,6 +145,19 @@ std::string VcpuManager::ScalePendingLocked(ScaleWait wait) const {
   return absl::StrJoin(pending, ", ");
 }
 
+VcpuManager::Slot* VcpuManager::UnregisteredLocked(absl::Time now, absl::Time* next_expiry) {
+  for (auto& s : slots_) {
+    if (s->boot || s->state != VcpuState::kEnabling || s->insert_pending ||
+        s->registration_reported || s->insert_taken_at == absl::InfinitePast()) {
+      continue;
+    }
+    const absl::Time expiry = s->insert_taken_at + registration_grace_;
+    if (expiry <= now) return s.get();
+    if (expiry < *next_expiry) *next_expiry = expiry;
+  }
+  return nullptr;
+}
+
 absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto finished = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -146,30 +167,46 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
     }
     return ScalePendingLocked(wait).empty();
   };
-  const bool reached = mu_.AwaitWithDeadline(absl::Condition(&finished), deadline);
-  if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
-  if (scale_generation_ != generation) {
-    return absl::AbortedError("superseded by a newer ScaleVCPUs request");
-  }
-  for (const auto& s : slots_) {
-    if (s->ost_failed && s->changed_in == generation) {
+  while (true) {
+    // Wake up at the deadline, or when a taken hot-add runs out of registration grace.
+    absl::Time wake = deadline;
+    Slot* unregistered = wait == ScaleWait::kNone ? nullptr : UnregisteredLocked(absl::Now(), &wake);
+    const bool reached =
+        unregistered == nullptr && mu_.AwaitWithDeadline(absl::Condition(&finished), wake);
+    if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
+    if (scale_generation_ != generation) {
+      return absl::AbortedError("superseded by a newer ScaleVCPUs request");
+    }
+    for (const auto& s : slots_) {
+      if (s->ost_failed && s->changed_in == generation) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without arm64 "
+            "vCPU hotplug, Linux < 6.11?)",
+            s->id, s->ost_event, s->ost_status));
+      }
+    }
+    if (reached) return absl::OkStatus();
+    wake = deadline;
+    if (unregistered == nullptr) unregistered = UnregisteredLocked(absl::Now(), &wake);
+    if (unregistered != nullptr && wait != ScaleWait::kNone) {
+      unregistered->guest_unsupported = true;
       return absl::FailedPreconditionError(absl::StrFormat(
-          "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without arm64 "
-          "vCPU hotplug, Linux < 6.11?)",
-          s->id, s->ost_event, s->ost_status));
+          "the guest took the hot-add of vCPU %u but did not register the CPU within %s: its "
+          "kernel has no ACPI vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU "
+          "is needed); the vCPU stays enabled but unused until a smaller target withdraws it",
+          unregistered->id, absl::FormatDuration(registration_grace_)));
+    }
+    if (absl::Now() >= deadline) {
+      const bool online = wait == ScaleWait::kOnline;
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the guest has not ", online ? "brought every vCPU online" : "taken every change",
+          " yet: ", ScalePendingLocked(wait),
+          online ? " (ENABLED: the guest registered the CPU but nothing onlined it — see "
+                   "docs/guest-setup.md; ENABLING: the guest has not registered the CPU yet)"
+                 : " (ENABLING: the guest has not registered the CPU yet; REMOVING: the guest "
+                   "has not ejected the CPU)"));
     }
   }
-  if (!reached) {
-    const bool online = wait == ScaleWait::kOnline;
-    return absl::DeadlineExceededError(absl::StrCat(
-        "the guest has not ", online ? "brought every vCPU online" : "taken every change",
-        " yet: ", ScalePendingLocked(wait),
-        online ? " (ENABLED: the guest registered the CPU but nothing onlined it — see "
-                 "docs/guest-setup.md; ENABLING: the guest has not processed the ACPI event)"
-               : " (ENABLING: the guest has not processed the ACPI event; REMOVING: the guest "
-                 "has not ejected the CPU)"));
-  }
-  return absl::OkStatus();
 }
 
 // ---- CpuHotplugBackend ----------------------------------------------------------------------
@@ -192,9 +229,9 @@ void VcpuManager::AckInsert(uint32_t cpu) {
   if (cpu >= slots_.size()) return;
   Slot* s = slots_[cpu].get();
   if (!s->insert_pending) return;  // a stray acknowledgement
+  // The guest's scan took the event (it will Notify the CPU); registration is its _OST.
   s->insert_pending = false;
-  auto next = NextVcpuState(s->state, VcpuEvent::kInsertAcked, VcpuFacts{s->boot, s->powered});
-  if (next.ok()) SetStateLocked(s, *next, "guest scanned the hot-add");
+  s->insert_taken_at = absl::Now();
 }
 
 void VcpuManager::AckRemove(uint32_t cpu) {
@@ -228,6 +265,14 @@ void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
   Slot* s = slots_[cpu].get();
   s->ost_event = event;
   s->ost_status = status;
+  constexpr uint32_t kDeviceCheck = 1;
+  if (event == kDeviceCheck && !s->boot) {
+    s->registration_reported = true;
+    if (status == 0) {
+      auto next = NextVcpuState(s->state, VcpuEvent::kRegistered, VcpuFacts{s->boot, s->powered});
+      if (next.ok()) SetStateLocked(s, *next, "guest registered the CPU");
+    }
+  }
   if (OstFailed(event, status) && !s->boot) {
     s->ost_failed = true;
     LogWarning("%s: guest _OST for vCPU %u: event 0x%x failed with status 0x%x", name_, cpu,

@@ -20,6 +20,12 @@ class VcpuHotplugTest : public VcpuManagerTest {
     ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
     ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
   }
+  // What Linux >= 6.11 does on the GED: its scan takes the insert event (clears it), then it
+  // registers the CPU and reports that with _OST(Device Check, success).
+  void GuestTakesAndRegisters(uint32_t id) {
+    mgr_->AckInsert(id);
+    mgr_->Ost(id, 1, 0);
+  }
   // What Linux does after Notify(Cxxx, 1) and a udev/mdev online rule: CPU_ON from vCPU 0.
   uint64_t GuestOnlines(uint32_t id) { return Call(0, psci::kFnCpuOn64, Affinity(id), 0x4040'0000, id); }
   // The guest offlines vCPU `id` (CPU_OFF on that vCPU's own thread).
@@ -51,11 +57,14 @@ TEST_F(VcpuHotplugTest, HotAddToOnlineAndHotRemoveToParked) {
   EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled),
               StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("vCPU 2 is ENABLING")));
 
-  // The guest's CSCN: Notify + clear CINS for each.
+  // The guest's CSCN takes the events (clears CINS): still ENABLING until it registers.
   mgr_->AckInsert(2);
   mgr_->AckInsert(3);
-  EXPECT_EQ(StateOf(2), VcpuState::kEnabled);
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabling);
   EXPECT_FALSE(mgr_->Status(2).insert_pending);
+  mgr_->Ost(2, 1, 0);  // _OST(Device Check, success): registered
+  mgr_->Ost(3, 1, 0);
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabled);
   EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled), IsOk());
   EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kOnline),
               StatusIs(absl::StatusCode::kDeadlineExceeded,
@@ -112,7 +121,7 @@ TEST_F(VcpuHotplugTest, BoundsAndBootVcpus) {
 
 TEST_F(VcpuHotplugTest, EjectOfARunningVcpuIsRefused) {
   auto plan = mgr_->Scale(3);
-  mgr_->AckInsert(2);
+  GuestTakesAndRegisters(2);
   ASSERT_EQ(GuestOnlines(2), 0u);
   ASSERT_THAT(mgr_->Scale(2), IsOk());
   mgr_->AckRemove(2);
@@ -131,12 +140,12 @@ TEST_F(VcpuHotplugTest, WithdrawingAnUnacknowledgedChange) {
   EXPECT_EQ(StateOf(2), VcpuState::kParked);
   EXPECT_FALSE(mgr_->Status(2).insert_pending);
   EXPECT_FALSE(mgr_->Status(2).enabled);
-  mgr_->AckInsert(2);  // a late, stray acknowledgement changes nothing
+  GuestTakesAndRegisters(2);  // a late, stray acknowledgement and report change nothing
   EXPECT_EQ(StateOf(2), VcpuState::kParked);
 
   // A removal the guest has not acknowledged is withdrawn the same way...
   ASSERT_THAT(mgr_->Scale(3), IsOk());
-  mgr_->AckInsert(2);
+  GuestTakesAndRegisters(2);
   ASSERT_EQ(GuestOnlines(2), 0u);
   ASSERT_THAT(mgr_->Scale(2), IsOk());
   auto back = mgr_->Scale(3);
@@ -185,9 +194,7 @@ TEST_F(VcpuHotplugTest, GuestRefusalThroughOstFailsTheRequest) {
   auto plan = mgr_->Scale(3);
   ASSERT_THAT(plan, IsOk());
   mgr_->AckInsert(2);
-  mgr_->Ost(2, 1, 0x80);  // "insertion in progress" is not a failure
-  EXPECT_THAT(AwaitNow(plan->generation, ScaleWait::kEnabled), IsOk());
-  mgr_->Ost(2, 1, 1);  // non-specific failure
+  mgr_->Ost(2, 1, 1);  // the guest's Device Check failed: non-specific failure
   EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused vCPU 2")));
   // A later request is not poisoned by the old refusal.
@@ -198,13 +205,45 @@ TEST_F(VcpuHotplugTest, GuestRefusalThroughOstFailsTheRequest) {
 
 TEST_F(VcpuHotplugTest, EveryTransitionIsReported) {
   auto plan = mgr_->Scale(3);
-  mgr_->AckInsert(2);
+  GuestTakesAndRegisters(2);
   ASSERT_EQ(GuestOnlines(2), 0u);
   EXPECT_THAT(sink_.transitions(),
               ElementsAre("0 OFFLINE->ONLINE boot", "1 OFFLINE->ONLINE guest CPU_ON",
                           "2 PARKED->ENABLING api: scale up",
-                          "2 ENABLING->ENABLED guest scanned the hot-add",
+                          "2 ENABLING->ENABLED guest registered the CPU",
                           "2 ENABLED->ONLINE guest CPU_ON"));
+}
+
+// Linux 6.1: its AML scan takes the insert, but the kernel never registers the CPU nor
+// evaluates _OST. vmmd says so once the grace period is over, instead of waiting out the
+// caller's deadline and blaming a missing online rule.
+TEST_F(VcpuHotplugTest, TakenButNeverRegisteredFailsFastWithTheReason) {
+  mgr_->SetRegistrationGrace(absl::Milliseconds(100));
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  mgr_->AckInsert(2);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("did not register the CPU within 100ms")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabling);
+  // Withdrawing it needs no eject (the guest never registered it).
+  auto down = mgr_->Scale(2);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+  EXPECT_FALSE(down->notify_guest);
+}
+
+// A guest that took the insert and is registering the CPU: a smaller target ejects it.
+TEST_F(VcpuHotplugTest, WithdrawingATakenInsertEjects) {
+  ASSERT_THAT(mgr_->Scale(3), IsOk());
+  mgr_->AckInsert(2);
+  auto down = mgr_->Scale(2);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_EQ(StateOf(2), VcpuState::kRemoving);
+  EXPECT_TRUE(down->notify_guest);
+  EXPECT_TRUE(mgr_->Status(2).remove_pending);
 }
 
 }  // namespace

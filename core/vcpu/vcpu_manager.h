@@ -57,6 +57,11 @@ enum class ScaleWait {
 
 std::string_view ScaleWaitName(ScaleWait wait);  // "none", "enabled", "online"
 
+// Linux >= 6.11 reports a hot-added CPU registered (_OST for the Device Check) well under a
+// second after its scan took the event (0.2 s in the nested bed); a guest that takes the event
+// but never reports has no arm64 vCPU hotplug (Linux 6.1 does exactly that).
+inline constexpr absl::Duration kRegistrationGrace = absl::Seconds(10);
+
 struct ScalePlan {
   uint32_t previous = 0;        // vCPUs available to the guest before the request
   uint32_t target = 0;
@@ -104,8 +109,14 @@ class VcpuManager : public hw::CpuHotplugBackend {
   absl::StatusOr<ScalePlan> Scale(uint32_t target);
   // Waits until the request `generation` reached `wait`. OK; DEADLINE_EXCEEDED at `deadline`
   // with what did happen; ABORTED if a newer Scale superseded it; FAILED_PRECONDITION if the
-  // guest refused a vCPU (_OST failure) or the VM stopped.
+  // guest refused a vCPU (_OST failure), took a hot-add but did not register the CPU within
+  // kRegistrationGrace (a kernel without arm64 vCPU hotplug), or the VM stopped.
   absl::Status AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline);
+  // How long a taken hot-add may stay unregistered (tests shorten it).
+  void SetRegistrationGrace(absl::Duration grace) {
+    absl::MutexLock lock(&mu_);
+    registration_grace_ = grace;
+  }
   size_t size() const { return slots_.size(); }
 
   // hw::CpuHotplugBackend (called on vCPU threads, from the guest's AML).
@@ -136,6 +147,10 @@ class VcpuManager : public hw::CpuHotplugBackend {
     uint32_t ost_event = 0;                // guarded by mu_
     uint32_t ost_status = 0;               // guarded by mu_
     uint64_t changed_in = 0;               // guarded by mu_: the Scale generation that last changed it
+    // guarded by mu_: when the guest's scan took the insert event (InfinitePast: not yet).
+    absl::Time insert_taken_at = absl::InfinitePast();
+    bool registration_reported = false;    // guarded by mu_: _OST for the Device Check arrived
+    bool guest_unsupported = false;        // guarded by mu_: took the insert, never registered it
     absl::Time last_transition;            // guarded by mu_
     std::thread thread;                    // guarded by mu_ (assignment/join)
     std::atomic<bool> stop{false};
@@ -156,6 +171,9 @@ class VcpuManager : public hw::CpuHotplugBackend {
   static bool Plugged(const Slot& s);
   // Why `generation` has not reached `wait` yet ("" when it has).
   std::string ScalePendingLocked(ScaleWait wait) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A vCPU the guest took the insert event for but has not registered after the grace
+  // period (nullptr if none); `*next_expiry` gets the earliest grace expiry still running.
+  Slot* UnregisteredLocked(absl::Time now, absl::Time* next_expiry) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Slot* FindByMpidrLocked(uint64_t mpidr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string name_;
@@ -166,6 +184,7 @@ class VcpuManager : public hw::CpuHotplugBackend {
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t scale_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration registration_grace_ ABSL_GUARDED_BY(mu_) = kRegistrationGrace;
 };
 
 }  // namespace vmmd::core

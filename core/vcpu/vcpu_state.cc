@@ -26,8 +26,8 @@ std::string_view VcpuEventName(VcpuEvent event) {
   switch (event) {
     case VcpuEvent::kPlug:
       return "Plug";
-    case VcpuEvent::kInsertAcked:
-      return "InsertAcked";
+    case VcpuEvent::kRegistered:
+      return "Registered";
     case VcpuEvent::kCpuOn:
       return "CpuOn";
     case VcpuEvent::kCpuOff:
@@ -50,7 +50,7 @@ absl::Status Refuse(VcpuState state, VcpuEvent event, std::string_view why) {
 absl::StatusOr<VcpuState> NextBootVcpuState(VcpuState state, VcpuEvent event) {
   switch (event) {
     case VcpuEvent::kPlug:
-    case VcpuEvent::kInsertAcked:
+    case VcpuEvent::kRegistered:
       return state;  // boot vCPUs are always enabled
     case VcpuEvent::kCpuOn:
       if (state == VcpuState::kOffline) return VcpuState::kOnline;
@@ -77,9 +77,9 @@ absl::StatusOr<VcpuState> NextVcpuState(VcpuState state, VcpuEvent event, const 
         return facts.powered_on ? VcpuState::kOnline : VcpuState::kOffline;
       }
       return state;  // already plugged: idempotent
-    case VcpuEvent::kInsertAcked:
+    case VcpuEvent::kRegistered:
       if (state == VcpuState::kEnabling) return VcpuState::kEnabled;
-      return state;  // a stray acknowledgement changes nothing
+      return state;  // a stray report changes nothing
     case VcpuEvent::kCpuOn:
       switch (state) {
         case VcpuState::kEnabling:  // guest raced ahead of its own scan acknowledgement
@@ -104,7 +104,8 @@ absl::StatusOr<VcpuState> NextVcpuState(VcpuState state, VcpuEvent event, const 
         case VcpuState::kParked:
           return state;  // already unplugged: idempotent
         case VcpuState::kEnabling:
-          return VcpuState::kParked;  // the guest never acknowledged: withdraw the offer
+          // Not taken yet: withdraw the offer. Taken: the guest may be registering it; eject.
+          return facts.guest_took_insert ? VcpuState::kRemoving : VcpuState::kParked;
         case VcpuState::kEnabled:
         case VcpuState::kOnline:
         case VcpuState::kOffline:

@@ -1,7 +1,7 @@
 // The one vCPU lifecycle state machine. Pure: (state, event, facts) → next state or a typed
 // refusal. VcpuManager is its only driver; nothing else assigns a VcpuState.
 //
-//   PARKED ──Plug──▶ ENABLING ──InsertAcked──▶ ENABLED ──CpuOn──▶ ONLINE ◀──CpuOn── OFFLINE
+//   PARKED ──Plug──▶ ENABLING ──Registered──▶ ENABLED ──CpuOn──▶ ONLINE ◀──CpuOn── OFFLINE
 //     ▲                 │                         │                  └──CpuOff──────▶ │
 //     │              Unplug                     Unplug           Unplug (ONLINE/OFFLINE)
 //     │                 ▼                         ▼                                    │
@@ -21,7 +21,7 @@ enum class VcpuState { kParked, kEnabling, kEnabled, kOnline, kOffline, kRemovin
 
 enum class VcpuEvent {
   kPlug,         // API: make this vCPU available to the guest
-  kInsertAcked,  // guest: consumed the insert event (hotplug register write)
+  kRegistered,   // guest: registered the hot-added CPU (its _OST for the Device Check: success)
   kCpuOn,        // guest: PSCI CPU_ON for this vCPU was accepted
   kCpuOff,       // guest: PSCI CPU_OFF on this vCPU
   kUnplug,       // API: take this vCPU away from the guest
@@ -31,6 +31,9 @@ enum class VcpuEvent {
 struct VcpuFacts {
   bool boot = false;        // a boot vCPU (MADT Enabled; permanent)
   bool powered_on = false;  // PSCI view: running guest code
+  // ENABLING only: the guest has taken the insert event (its scan ran) and may be registering
+  // the CPU right now, so an Unplug must go through an eject rather than just withdraw the offer.
+  bool guest_took_insert = false;
 };
 
 std::string_view VcpuStateName(VcpuState state);  // "PARKED", "ONLINE", ...

@@ -29,7 +29,7 @@ TEST(VcpuStateTest, FullHotplugCycle) {
   S s = S::kParked;
   s = Next(s, E::kPlug, kHot);
   EXPECT_EQ(s, S::kEnabling);
-  s = Next(s, E::kInsertAcked, kHot);
+  s = Next(s, E::kRegistered, kHot);
   EXPECT_EQ(s, S::kEnabled);
   s = Next(s, E::kCpuOn, kHot);
   EXPECT_EQ(s, S::kOnline);
@@ -66,6 +66,7 @@ TEST(VcpuStateTest, IdempotentAndCancellingApiEvents) {
   }
   EXPECT_EQ(Next(S::kParked, E::kUnplug, kHot), S::kParked);
   EXPECT_EQ(Next(S::kEnabling, E::kUnplug, kHot), S::kParked);
+  EXPECT_EQ(Next(S::kEnabling, E::kUnplug, VcpuFacts{.guest_took_insert = true}), S::kRemoving);
   EXPECT_EQ(Next(S::kRemoving, E::kUnplug, kHotOn), S::kRemoving);
   EXPECT_EQ(Next(S::kRemoving, E::kPlug, kHotOn), S::kOnline);
   EXPECT_EQ(Next(S::kRemoving, E::kPlug, kHot), S::kOffline);
@@ -77,9 +78,9 @@ TEST(VcpuStateTest, GuestCannotEjectWhatWasNotOffered) {
                 StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no removal")))
         << VcpuStateName(s);
   }
-  // Stray insert acknowledgements change nothing.
+  // Stray registration reports change nothing.
   for (S s : {S::kParked, S::kEnabled, S::kOnline, S::kOffline, S::kRemoving}) {
-    EXPECT_EQ(Next(s, E::kInsertAcked, kHot), s) << VcpuStateName(s);
+    EXPECT_EQ(Next(s, E::kRegistered, kHot), s) << VcpuStateName(s);
   }
 }
 

@@ -168,6 +168,13 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   EXPECT_EQ(Load(0x090C'0004, 1), 0x23u);  // present | insert | enabled: _STA reads 0xF
   Store(0x090C'0004, 1, 1u << 1);           // clear the insert event
   EXPECT_EQ(Load(0x090C'0004, 1), 0x21u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(2).state, VcpuState::kEnabling);
+  // The kernel registered the CPU: COST(2, 1, 0) = CSEL=2; CCMD=1; CDAT=1; CCMD=2; CDAT=0.
+  Store(0x090C'0000, 4, 2);
+  Store(0x090C'0005, 1, 1);
+  Store(0x090C'0008, 4, 1);
+  Store(0x090C'0005, 1, 2);
+  Store(0x090C'0008, 4, 0);
   EXPECT_EQ(mgr_->GetCpuState("fw")->at(2).state, VcpuState::kEnabled);
   // The online rule's PSCI CPU_ON is accepted now.
   const uint64_t runs = v0_->run_count();

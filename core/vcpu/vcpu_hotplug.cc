@@ -96,6 +96,7 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
         s->insert_taken_at = absl::InfinitePast();
         s->registration_reported = false;
         s->guest_unsupported = false;
+        s->registered_at = absl::InfinitePast();
       }
       s->remove_pending = false;
       s->ost_failed = false;
@@ -158,21 +159,24 @@ VcpuManager::Slot* VcpuManager::UnregisteredLocked(absl::Time now, absl::Time* n
   return nullptr;
 }
 
+VcpuManager::Slot* VcpuManager::UnstartedLocked(absl::Time now, absl::Time* next_expiry) {
+  if (hotplug_evidence_) return nullptr;
+  for (auto& s : slots_) {
+    if (s->boot || s->state != VcpuState::kEnabled ||
+        s->registered_at == absl::InfinitePast()) {
+      continue;
+    }
+    const absl::Time expiry = s->registered_at + registration_grace_;
+    if (expiry <= now) return s.get();
+    if (expiry < *next_expiry) *next_expiry = expiry;
+  }
+  return nullptr;
+}
+
 absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  auto finished = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (stopping_ || scale_generation_ != generation) return true;
-    for (const auto& s : slots_) {
-      if (s->ost_failed && s->changed_in == generation) return true;
-    }
-    return ScalePendingLocked(wait).empty();
-  };
   while (true) {
-    // Wake up at the deadline, or when a taken hot-add runs out of registration grace.
-    absl::Time wake = deadline;
-    Slot* unregistered = wait == ScaleWait::kNone ? nullptr : UnregisteredLocked(absl::Now(), &wake);
-    const bool reached =
-        unregistered == nullptr && mu_.AwaitWithDeadline(absl::Condition(&finished), wake);
+    // Outcomes, re-checked on every wake-up.
     if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
     if (scale_generation_ != generation) {
       return absl::AbortedError("superseded by a newer ScaleVCPUs request");
@@ -180,23 +184,34 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
     for (const auto& s : slots_) {
       if (s->ost_failed && s->changed_in == generation) {
         return absl::FailedPreconditionError(absl::StrFormat(
-            "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without arm64 "
-            "vCPU hotplug, Linux < 6.11?)",
+            "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without "
+            "arm64 vCPU hotplug, Linux < 6.11?)",
             s->id, s->ost_event, s->ost_status));
       }
     }
-    if (reached) return absl::OkStatus();
-    wake = deadline;
-    if (unregistered == nullptr) unregistered = UnregisteredLocked(absl::Now(), &wake);
-    if (unregistered != nullptr && wait != ScaleWait::kNone) {
-      unregistered->guest_unsupported = true;
+    if (ScalePendingLocked(wait).empty()) return absl::OkStatus();
+    const absl::Time now = absl::Now();
+    absl::Time wake = deadline;
+    if (Slot* s = UnregisteredLocked(now, &wake)) {
+      s->guest_unsupported = true;
       return absl::FailedPreconditionError(absl::StrFormat(
           "the guest took the hot-add of vCPU %u but did not register the CPU within %s: its "
           "kernel has no ACPI vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU "
           "is needed); the vCPU stays enabled but unused until a smaller target withdraws it",
-          unregistered->id, absl::FormatDuration(registration_grace_)));
+          s->id, absl::FormatDuration(registration_grace_)));
     }
-    if (absl::Now() >= deadline) {
+    if (wait == ScaleWait::kOnline) {
+      if (Slot* s = UnstartedLocked(now, &wake)) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "the guest accepted the hot-add of vCPU %u but has not started it within %s, and it "
+            "has never tried to start any hot-pluggable vCPU: its kernel most likely has no ACPI "
+            "vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU is needed; Linux "
+            "6.1 acknowledges the event and registers nothing), or it lacks the online rule "
+            "(docs/guest-setup.md)",
+            s->id, absl::FormatDuration(registration_grace_)));
+      }
+    }
+    if (now >= deadline) {
       const bool online = wait == ScaleWait::kOnline;
       return absl::DeadlineExceededError(absl::StrCat(
           "the guest has not ", online ? "brought every vCPU online" : "taken every change",
@@ -206,6 +221,12 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
                  : " (ENABLING: the guest has not registered the CPU yet; REMOVING: the guest "
                    "has not ejected the CPU)"));
     }
+    // Sleep until the guest or a caller changes something, or a timer is due.
+    const uint64_t progress = guest_progress_;
+    auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return stopping_ || scale_generation_ != generation || guest_progress_ != progress;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
   }
 }
 
@@ -232,6 +253,7 @@ void VcpuManager::AckInsert(uint32_t cpu) {
   // The guest's scan took the event (it will Notify the CPU); registration is its _OST.
   s->insert_pending = false;
   s->insert_taken_at = absl::Now();
+  ++guest_progress_;
 }
 
 void VcpuManager::AckRemove(uint32_t cpu) {
@@ -269,10 +291,12 @@ void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
   if (event == kDeviceCheck && !s->boot) {
     s->registration_reported = true;
     if (status == 0) {
+      if (s->registered_at == absl::InfinitePast()) s->registered_at = absl::Now();
       auto next = NextVcpuState(s->state, VcpuEvent::kRegistered, VcpuFacts{s->boot, s->powered});
       if (next.ok()) SetStateLocked(s, *next, "guest registered the CPU");
     }
   }
+  ++guest_progress_;
   if (OstFailed(event, status) && !s->boot) {
     s->ost_failed = true;
     LogWarning("%s: guest _OST for vCPU %u: event 0x%x failed with status 0x%x", name_, cpu,

@@ -248,3 +248,44 @@ TEST_F(VcpuHotplugTest, WithdrawingATakenInsertEjects) {
 
 }  // namespace
 }  // namespace vmmd::core
+
+namespace vmmd::core {
+namespace {
+
+class VcpuHotplugEvidenceTest : public VcpuHotplugTest {};
+
+// Linux 6.1: takes the insert, answers _OST success, registers nothing, never starts it — and
+// never tried to start any online-capable vCPU before. vmmd says what that means, fast.
+TEST_F(VcpuHotplugEvidenceTest, RegisteredButNeverStartedOnAGuestWithoutHotplugFailsFast) {
+  mgr_->SetRegistrationGrace(absl::Milliseconds(100));
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  GuestTakesAndRegisters(2);
+  EXPECT_EQ(StateOf(2), VcpuState::kEnabled);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("never tried to start any hot-pluggable vCPU")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // wait=ENABLED is satisfied by the registration report.
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kEnabled, absl::Now()), IsOk());
+}
+
+// Linux >= 6.11 without an online rule: it tried to start the online-capable vCPUs at boot
+// (refused), so a registered-but-offline vCPU means "no online rule": the caller's deadline
+// applies and the message says so.
+TEST_F(VcpuHotplugEvidenceTest, AGuestWithHotplugGetsTheDeadlineAndTheOnlineRuleHint) {
+  mgr_->SetRegistrationGrace(absl::Milliseconds(100));
+  ASSERT_EQ(GuestOnlines(3), psci::EncodeReturn(psci::Return::kDenied));  // boot-time CPU_ON
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  GuestTakesAndRegisters(2);
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline,
+                               absl::Now() + absl::Milliseconds(400)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("vCPU 2 is ENABLED (ENABLED: the guest registered the CPU but "
+                                 "nothing onlined it")));
+}
+
+}  // namespace
+}  // namespace vmmd::core

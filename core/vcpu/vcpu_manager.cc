@@ -99,6 +99,7 @@ void VcpuManager::SetStateLocked(Slot* slot, VcpuState state, std::string_view c
   if (slot->state == state) return;
   LogDebug("%s: vCPU %u %s -> %s (%s)", name_, slot->id, VcpuStateName(slot->state),
            VcpuStateName(state), cause);
+  ++guest_progress_;
   VcpuTransition t{slot->id, slot->state, state, absl::Now(), std::string(cause)};
   slot->state = state;
   slot->last_transition = t.time;
@@ -144,6 +145,7 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
     view = psci::CpuOnTarget{target->state, VcpuFacts{target->boot, target->powered}};
   }
   psci::Return verdict = psci::CpuOnVerdict(args.target_mpidr, view);
+  if (target != nullptr && !target->boot) hotplug_evidence_ = true;
   if (verdict == psci::Return::kSuccess && stopping_) verdict = psci::Return::kDenied;
   if (verdict == psci::Return::kSuccess) {
     absl::Status s = PowerOnLocked(target, args.entry, args.context_id);

@@ -151,6 +151,7 @@ class VcpuManager : public hw::CpuHotplugBackend {
     absl::Time insert_taken_at = absl::InfinitePast();
     bool registration_reported = false;    // guarded by mu_: _OST for the Device Check arrived
     bool guest_unsupported = false;        // guarded by mu_: took the insert, never registered it
+    absl::Time registered_at = absl::InfinitePast();  // guarded by mu_: _OST success
     absl::Time last_transition;            // guarded by mu_
     std::thread thread;                    // guarded by mu_ (assignment/join)
     std::atomic<bool> stop{false};
@@ -174,6 +175,10 @@ class VcpuManager : public hw::CpuHotplugBackend {
   // A vCPU the guest took the insert event for but has not registered after the grace
   // period (nullptr if none); `*next_expiry` gets the earliest grace expiry still running.
   Slot* UnregisteredLocked(absl::Time now, absl::Time* next_expiry) ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A vCPU the guest reported registered more than the grace period ago but never started,
+  // on a guest that has never shown any sign of vCPU hotplug support (nullptr if none, or if
+  // the guest has shown it).
+  Slot* UnstartedLocked(absl::Time now, absl::Time* next_expiry) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Slot* FindByMpidrLocked(uint64_t mpidr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string name_;
@@ -185,6 +190,13 @@ class VcpuManager : public hw::CpuHotplugBackend {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t scale_generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration registration_grace_ ABSL_GUARDED_BY(mu_) = kRegistrationGrace;
+  // The guest has issued PSCI CPU_ON for a non-boot vCPU (refused at boot, or after a hot-add):
+  // only a kernel with arm64 vCPU hotplug (>= 6.11) treats online-capable CPUs as its own.
+  // Linux 6.1 never does, yet answers a hot-add with _OST success.
+  bool hotplug_evidence_ ABSL_GUARDED_BY(mu_) = false;
+  // Bumped by every guest step (state change, insert taken): wakes AwaitScale to re-arm its
+  // registration timers.
+  uint64_t guest_progress_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vmmd::core

@@ -224,3 +224,54 @@ create_uefi_vm() {
     --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus "$v" \
     --max-vcpus "$m" --console-log "/tmp/$n.console"
 }
+
+# ---- vCPU hotplug -------------------------------------------------------------------------
+
+# cpu_range N: the kernel's list notation for CPUs 0..N-1 ("0", "0-3").
+cpu_range() { if [ "$1" = 1 ]; then echo 0; else echo "0-$(($1 - 1))"; fi; }
+
+# guest_cpus VM: the guest's latest report of its own sysfs (@@GUEST-UP or @@CPUS line).
+guest_cpus() { grep -aE '^@@(GUEST-UP|CPUS) ' "/tmp/$1.console" 2>/dev/null | tail -n1 | tr -d '\r'; }
+
+# expect_guest_cpus VM ONLINE ENABLED TIMEOUT_S: waits until the guest's own
+# /sys/devices/system/cpu/{online,enabled} (its latest report) read exactly ONLINE and ENABLED.
+expect_guest_cpus() {
+  local end l
+  end=$(($(now_ms) + $4 * 1000))
+  while :; do
+    l=$(guest_cpus "$1")
+    [ "$(field "$l" online)" = "$2" ] && [ "$(field "$l" enabled)" = "$3" ] && return 0
+    check_vmmd
+    [ "$(now_ms)" -lt "$end" ] ||
+      fail "guest $1 reports '$l', expected online=$2 enabled=$3 (after ${4}s)"
+    sleep 0.2
+  done
+}
+
+# expected_states N MAX: "id:STATE" of every vCPU when N of MAX are available and online.
+expected_states() {
+  local i=0 out=
+  while [ $i -lt "$2" ]; do
+    if [ $i -lt "$1" ]; then out="$out $i:ONLINE"; else out="$out $i:PARKED"; fi
+    i=$((i + 1))
+  done
+  echo "${out# }"
+}
+
+# scale_to VM N [vmmctl scale options...]: vmmctl scale (default wait online), timed as
+# "@@TIME scale_<VM>_to_<N> <ms>" (the whole vmmctl call); its progress lines go to the log.
+scale_to() {
+  local vm=$1 n=$2 t0
+  shift 2
+  t0=$(now_ms)
+  ctl scale "$vm" --vcpus "$n" "$@" >&9
+  time_since "scale_${vm}_to_$n" "$t0"
+}
+
+# check_scaled VM N MAX: the guest's own sysfs shows CPUs 0..N-1 enabled and online, and
+# vmmctl cpus shows exactly those ONLINE and the rest PARKED.
+check_scaled() {
+  expect_guest_cpus "$1" "$(cpu_range "$2")" "$(cpu_range "$2")" 20
+  expect_cpu_states "$1" "$(expected_states "$2" "$3")" 10
+  pass "$1 at $2/$3 vCPUs: guest online=enabled=$(cpu_range "$2"), vmmd agrees"
+}

@@ -68,6 +68,9 @@ c=$(cpu_acpi_states u1)
 pass "vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
 ctl cpus u1
 
+# Recorded, not asserted: edk2 may probe addresses vmmd does not map.
+log "vmmctl get u1: unmapped_mmio=$(vm_field u1 unmapped_mmio)"
+
 row=$(list_row u1)
 [ "$row" = "RUNNING 2/6 512" ] || fail "vmmctl list row for u1 is '$row', expected 'RUNNING 2/6 512'"
 pass "vmmctl list: u1 RUNNING 2/6 512"

@@ -138,6 +138,7 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
 }
 
 psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
+  const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Slot* target = FindByMpidrLocked(args.target_mpidr);
   std::optional<psci::CpuOnTarget> view;
@@ -155,8 +156,9 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
     }
     SetStateLocked(target, VcpuState::kOnline, "guest CPU_ON");
   }
-  LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s", name_, caller, args.target_mpidr,
-           args.entry, psci::ReturnName(verdict));
+  LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s in %d us", name_, caller,
+           args.target_mpidr, args.entry, psci::ReturnName(verdict),
+           absl::ToInt64Microseconds(absl::Now() - start));
   return verdict;
 }
 

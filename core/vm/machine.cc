@@ -116,7 +116,10 @@ absl::StatusOr<ScalePlan> Machine::Scale(uint32_t target) {
         "a device tree, which cannot describe CPUs that come later; create it with a firmware");
   }
   VMMD_ASSIGN_OR_RETURN(ScalePlan plan, vcpus_->Scale(target));
-  if (plan.notify_guest) devices_->ged->RaiseEvent(hw::ged::kEventCpuHotplug);
+  if (plan.notify_guest) {
+    devices_->ged->RaiseEvent(hw::ged::kEventCpuHotplug);
+    LogDebug("GED: CPU hotplug event raised (scale %u -> %u)", plan.previous, plan.target);
+  }
   return plan;
 }
 

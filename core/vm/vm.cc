@@ -209,6 +209,7 @@ absl::Status Vm::Start() {
 }
 
 absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, ScaleWait wait, absl::Time deadline) {
+  LogDebug("%s: scale request: target %u, wait %s", spec_.name, target, ScaleWaitName(wait));
   std::shared_ptr<Machine> machine;
   ScalePlan plan;
   {

@@ -49,12 +49,14 @@ absl::Status CreateDirectories(const std::string& dir, mode_t mode) {
     pos = dir.find('/', pos + 1);
     const std::string prefix = dir.substr(0, pos);
     if (prefix.empty()) continue;
-    if (::mkdir(prefix.c_str(), mode) == 0) {
-      // mkdir applies the umask; the directory gets exactly `mode`.
-      if (::chmod(prefix.c_str(), mode) != 0) {
+    // Missing parents get the usual 0755; only `dir` itself gets `mode`.
+    const mode_t want = pos == std::string::npos || prefix == dir ? mode : 0755;
+    if (::mkdir(prefix.c_str(), want) == 0) {
+      // mkdir applies the umask; the directory gets exactly `want`.
+      if (::chmod(prefix.c_str(), want) != 0) {
         return ErrnoFailure("chmod ", prefix);
       }
-      LogInfo("created directory %s (mode %04o)", prefix, mode);
+      LogInfo("created directory %s (mode %04o)", prefix, want);
       continue;
     }
     if (errno != EEXIST) return ErrnoFailure("mkdir ", prefix);

@@ -20,7 +20,8 @@ size_t MaxUnixSocketPathLength();
 // a file nobody listens on, ENAMETOOLONG, ...).
 int ProbeUnixSocket(const std::string& path);
 
-// Creates the missing directories of `dir` (like mkdir -p), each with exactly `mode`.
+// Creates the missing directories of `dir` (like mkdir -p): `dir` itself with exactly `mode`,
+// missing parents with 0755.
 absl::Status CreateDirectories(const std::string& dir, mode_t mode);
 
 // Takes an exclusive, non-blocking flock on `lock_path` (created 0600 if missing) and returns

@@ -43,8 +43,9 @@ void CfiFlash::Write(uint64_t offset, absl::Span<const uint8_t> data) {
     ++stats_.ignored_writes;
     if (logged_ < kMaxLogged) {
       ++logged_;
-      LogInfo("flash@%x: ignoring a %u-byte write at offset 0x%x to the read-only bank", base_,
-              data.size(), offset);
+      // Debian bookworm's edk2 stores once per boot into flash0 (its DxeIpl PEIM runs in place).
+      LogDebug("flash@%x: ignoring a %u-byte write at offset 0x%x to the read-only bank", base_,
+               data.size(), offset);
     }
     return;
   }

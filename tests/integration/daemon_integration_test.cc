@@ -122,6 +122,9 @@ TEST_F(DaemonStartTest, StateDirIsCreatedPrivate) {
   ASSERT_EQ(::stat(options.state_dir.c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0700u);
+  // Missing parents are ordinary directories (a fresh host may lack /var/lib).
+  ASSERT_EQ(::stat((tmp_.path() + "/var").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
 TEST_F(DaemonStartTest, BadSocketPaths) {

@@ -11,14 +11,6 @@ namespace {
 
 using core::aarch64::FdtWriter;
 
-// PeriphID0..3 then PCellID0..3: the low byte of each 32-bit ID register.
-uint32_t IdRegister(uint64_t reg) {
-  const uint64_t index = (reg - pl011::kPeriphId0) / 4;
-  const uint32_t id = index < 4 ? pl011::kPeriphId : pl011::kCellId;
-  return (id >> (8 * (index % 4))) & 0xFF;
-}
-
-bool IsIdRegister(uint64_t reg) { return reg >= pl011::kPeriphId0 && reg <= pl011::kCellId3; }
 
 }  // namespace
 
@@ -84,7 +76,7 @@ uint32_t Pl011::ReadRegister(uint64_t reg) {
     case pl011::kDmacr:
       return dmacr_;
     default:
-      if (IsIdRegister(reg)) return IdRegister(reg);
+      if (primecell::IsIdRegister(reg)) return primecell::IdRegister(reg, pl011::kPeriphId);
       ++stats_.unknown_accesses;
       return 0;
   }
@@ -135,7 +127,7 @@ void Pl011::WriteRegister(uint64_t reg, uint32_t value) {
       ++stats_.ignored_writes;
       return;
     default:
-      if (IsIdRegister(reg)) {
+      if (primecell::IsIdRegister(reg)) {
         ++stats_.ignored_writes;
       } else {
         ++stats_.unknown_accesses;

@@ -42,6 +42,7 @@
 #include "core/arch/aarch64/fdt_writer.h"
 #include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
+#include "hw/primecell/primecell_id.h"
 #include "core/bus/irq_line.h"
 #include "hw/pl011/byte_sink.h"
 
@@ -63,15 +64,15 @@ inline constexpr uint64_t kRis = 0x03C;
 inline constexpr uint64_t kMis = 0x040;
 inline constexpr uint64_t kIcr = 0x044;
 inline constexpr uint64_t kDmacr = 0x048;
-inline constexpr uint64_t kPeriphId0 = 0xFE0;  // PeriphID0..3 at 0xFE0..0xFEC
-inline constexpr uint64_t kCellId0 = 0xFF0;    // PCellID0..3 at 0xFF0..0xFFC
-inline constexpr uint64_t kCellId3 = 0xFFC;
+inline constexpr uint64_t kPeriphId0 = primecell::kPeriphId0;  // PeriphID0..3 at 0xFE0..0xFEC
+inline constexpr uint64_t kCellId0 = primecell::kCellId0;      // PCellID0..3 at 0xFF0..0xFFC
+inline constexpr uint64_t kCellId3 = primecell::kCellId3;
 
 // Bytes 0x11 0x10 0x14 0x00: part 0x011, designer 0x41 (ARM), revision 1, as QEMU `virt` shows
 // them. Linux's AMBA bus matches the revision-masked value 0x00041011; the revision also tells
 // its pl011 driver the FIFOs are 16 deep.
 inline constexpr uint32_t kPeriphId = 0x0014'1011;
-inline constexpr uint32_t kCellId = 0xB105'F00D;
+inline constexpr uint32_t kCellId = primecell::kCellId;
 
 // FR bits.
 inline constexpr uint32_t kFrBusy = 1u << 3;

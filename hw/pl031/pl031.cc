@@ -17,14 +17,6 @@ int64_t RealTimeSeconds() {
       .count();
 }
 
-// PeriphID0..3 then PCellID0..3: the low byte of each 32-bit ID register.
-uint32_t IdRegister(uint64_t reg) {
-  const uint64_t index = (reg - pl031::kPeriphId0) / 4;
-  const uint32_t id = index < 4 ? pl031::kPeriphId : pl031::kCellId;
-  return (id >> (8 * (index % 4))) & 0xFF;
-}
-
-bool IsIdRegister(uint64_t reg) { return reg >= pl031::kPeriphId0 && reg <= pl031::kCellId3; }
 
 }  // namespace
 
@@ -100,7 +92,7 @@ uint32_t Pl031::ReadRegister(uint64_t reg) {
     case pl031::kIcr:  // write-only
       return 0;
     default:
-      if (IsIdRegister(reg)) return IdRegister(reg);
+      if (primecell::IsIdRegister(reg)) return primecell::IdRegister(reg, pl031::kPeriphId);
       ++stats_.unknown_accesses;
       return 0;
   }
@@ -132,7 +124,7 @@ void Pl031::WriteRegister(uint64_t reg, uint32_t value) {
       ++stats_.ignored_writes;
       return;
     default:
-      if (IsIdRegister(reg)) {
+      if (primecell::IsIdRegister(reg)) {
         ++stats_.ignored_writes;
       } else {
         ++stats_.unknown_accesses;

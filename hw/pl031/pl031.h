@@ -35,6 +35,7 @@
 #include "core/arch/aarch64/fdt_writer.h"
 #include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
+#include "hw/primecell/primecell_id.h"
 #include "core/bus/irq_line.h"
 
 namespace vmmd::hw {
@@ -49,14 +50,14 @@ inline constexpr uint64_t kImsc = 0x010;       // interrupt mask set/clear
 inline constexpr uint64_t kRis = 0x014;        // raw interrupt status, read-only
 inline constexpr uint64_t kMis = 0x018;        // masked interrupt status, read-only
 inline constexpr uint64_t kIcr = 0x01C;        // interrupt clear, write-only
-inline constexpr uint64_t kPeriphId0 = 0xFE0;  // PeriphID0..3 at 0xFE0..0xFEC
-inline constexpr uint64_t kCellId0 = 0xFF0;    // PCellID0..3 at 0xFF0..0xFFC
-inline constexpr uint64_t kCellId3 = 0xFFC;
+inline constexpr uint64_t kPeriphId0 = primecell::kPeriphId0;  // PeriphID0..3 at 0xFE0..0xFEC
+inline constexpr uint64_t kCellId0 = primecell::kCellId0;      // PCellID0..3 at 0xFF0..0xFFC
+inline constexpr uint64_t kCellId3 = primecell::kCellId3;
 
 // Bytes 0x31 0x10 0x14 0x00 (part 0x031, designer 0x41, revision 1), as the firmware trace shows
 // under QEMU; Linux's AMBA bus matches the revision-masked value 0x00041031.
 inline constexpr uint32_t kPeriphId = 0x0014'1031;
-inline constexpr uint32_t kCellId = 0xB105'F00D;
+inline constexpr uint32_t kCellId = primecell::kCellId;
 
 inline constexpr uint32_t kCrStart = 1u << 0;
 inline constexpr uint32_t kIntMatch = 1u << 0;  // the only bit of IMSC, RIS, MIS, ICR

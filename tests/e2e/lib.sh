@@ -275,3 +275,12 @@ check_scaled() {
   expect_cpu_states "$1" "$(expected_states "$2" "$3")" 10
   pass "$1 at $2/$3 vCPUs: guest online=enabled=$(cpu_range "$2"), vmmd agrees"
 }
+
+# cpu_on_verdicts VM: the guest's PSCI CPU_ON calls as vmmd answered them, "target:VERDICT ..."
+# sorted (needs vmmd --log_level=debug; the line format is core/vcpu/vcpu_manager.cc's
+# "<name>: vCPU <caller> CPU_ON(<mpidr>, entry <pc>) -> <VERDICT> ..."; a changed format matches
+# nothing, so callers fail loudly rather than pass by mistake).
+cpu_on_verdicts() {
+  sed -n "s/.* $1: vCPU [0-9]* CPU_ON(\(0x[0-9a-f]*\), entry 0x[0-9a-f]*) -> \([A-Z_]*\).*/\1:\2/p" \
+    "$VMMD_LOG" | sort | tr '\n' ' '
+}

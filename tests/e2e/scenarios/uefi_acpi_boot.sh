@@ -55,10 +55,7 @@ if grep -a '^@@DMESG ' /tmp/u1.console >/dev/null; then
 fi
 
 # The guest tried to start every possible CPU once at boot; vmmd's policy answered.
-# (vmmd --log_level=debug: "<name>: vCPU <caller> CPU_ON(<mpidr>, entry <pc>) -> <VERDICT> ...",
-# core/vcpu/vcpu_manager.cc; a changed format matches nothing and fails here, loudly.)
-cpu_on=$(sed -n 's/.* u1: vCPU [0-9]* CPU_ON(\(0x[0-9a-f]*\), entry 0x[0-9a-f]*) -> \([A-Z_]*\).*/\1:\2/p' \
-  "$VMMD_LOG" | sort | tr '\n' ' ')
+cpu_on=$(cpu_on_verdicts u1)
 [ "$cpu_on" = "0x1:SUCCESS 0x2:DENIED 0x3:DENIED 0x4:DENIED 0x5:DENIED " ] ||
   fail "guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 SUCCESS, 0x2-0x5 DENIED once each"
 pass "vmmd: boot-time CPU_ON 0x1 -> SUCCESS, 0x2..0x5 -> DENIED"

@@ -42,8 +42,7 @@ if grep -a '^@@DMESG ' /tmp/old.console >/dev/null; then
 fi
 
 # 6.1 never tried to start vCPUs 2-5 (they are not possible CPUs to it).
-cpu_on=$(sed -n 's/.* old: vCPU [0-9]* CPU_ON(\(0x[0-9a-f]*\), entry 0x[0-9a-f]*) -> \([A-Z_]*\).*/\1:\2/p' \
-  "$VMMD_LOG" | sort | tr '\n' ' ')
+cpu_on=$(cpu_on_verdicts old)
 [ "$cpu_on" = "0x1:SUCCESS " ] ||
   fail "6.1 guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected only 0x1:SUCCESS"
 pass "vmmd: the 6.1 guest's only CPU_ON was 0x1 -> SUCCESS"

@@ -42,11 +42,11 @@ std::string ParentDirectory(const std::string& path) {
 Daemon::Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock)
     : options_(options),
       lock_(std::move(lock)),
-      vms_(std::make_unique<core::VmManager>(hypervisor, ManagerOptions(options))),
-      service_(std::make_unique<VmmService>(vms_.get())) {}
+      vms_(std::make_unique<vmm::VmManager>(hypervisor, ManagerOptions(options))),
+      service_(std::make_unique<api::VmmService>(vms_.get())) {}
 
-core::VmManagerOptions Daemon::ManagerOptions(const DaemonOptions& options) {
-  core::VmManagerOptions out;
+vmm::VmManagerOptions Daemon::ManagerOptions(const DaemonOptions& options) {
+  vmm::VmManagerOptions out;
   out.state_dir = options.state_dir;
   return out;
 }

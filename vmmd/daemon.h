@@ -1,4 +1,4 @@
-// The vmmd daemon as a library: the gRPC server on a Unix socket over a core::VmManager.
+// The vmmd daemon as a library: the gRPC server on a Unix socket over a vmm::VmManager.
 // main() only parses flags, opens the hypervisor and calls RunDaemon.
 #pragma once
 
@@ -12,10 +12,10 @@
 #include "absl/time/time.h"
 #include "core/common/scoped_fd.h"
 #include "core/hypervisor/hypervisor.h"
-#include "core/vm/vm_manager.h"
 #include "grpcpp/server.h"
+#include "vmmd/api/grpc_service.h"
 #include "vmmd/defaults.h"
-#include "vmmd/grpc_service.h"
+#include "vmmd/vmm/vm_manager.h"
 
 namespace vmmd {
 
@@ -48,18 +48,18 @@ class Daemon {
   void Shutdown();
 
   const std::string& socket_path() const { return options_.socket_path; }
-  core::VmManager& vms() { return *vms_; }
+  vmm::VmManager& vms() { return *vms_; }
 
  private:
   Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock);
-  static core::VmManagerOptions ManagerOptions(const DaemonOptions& options);
+  static vmm::VmManagerOptions ManagerOptions(const DaemonOptions& options);
   absl::Status Listen();
 
   const DaemonOptions options_;
   ScopedFd lock_;  // flock on <socket>.lock, held until Shutdown()
   // Destruction order matters: the server goes first, then the service, then the VMs.
-  std::unique_ptr<core::VmManager> vms_;
-  std::unique_ptr<VmmService> service_;
+  std::unique_ptr<vmm::VmManager> vms_;
+  std::unique_ptr<api::VmmService> service_;
   std::unique_ptr<grpc::Server> server_;
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -232,13 +232,13 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
 
 // ---- CpuHotplugBackend ----------------------------------------------------------------------
 
-hw::CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
+CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return {};
   const Slot& s = *slots_[cpu];
-  return hw::CpuHotplugStatus{.enabled = s.boot || s.state != VcpuState::kParked,
-                              .insert_pending = s.insert_pending,
-                              .remove_pending = s.remove_pending};
+  return CpuHotplugStatus{.enabled = s.boot || s.state != VcpuState::kParked,
+                          .insert_pending = s.insert_pending,
+                          .remove_pending = s.remove_pending};
 }
 
 uint64_t VcpuManager::ArchId(uint32_t cpu) const {

@@ -50,7 +50,7 @@ TEST_F(VcpuHotplugTest, HotAddToOnlineAndHotRemoveToParked) {
   EXPECT_THAT(plan->added, ElementsAre(2, 3));
   EXPECT_TRUE(plan->notify_guest);
   EXPECT_EQ(StateOf(2), VcpuState::kEnabling);
-  hw::CpuHotplugStatus st = mgr_->Status(2);
+  CpuHotplugStatus st = mgr_->Status(2);
   EXPECT_TRUE(st.enabled);
   EXPECT_TRUE(st.insert_pending);
   EXPECT_EQ(mgr_->ArchId(3), FakeMpidr(3));

@@ -21,10 +21,10 @@
 #include "absl/time/time.h"
 #include "core/bus/bus.h"
 #include "core/hypervisor/hypervisor.h"
+#include "core/vcpu/cpu_hotplug_backend.h"
 #include "core/vcpu/psci.h"
+#include "core/vcpu/vcpu_info.h"
 #include "core/vcpu/vcpu_state.h"
-#include "core/vm/vm_types.h"
-#include "hw/cpu_hotplug/cpu_hotplug_backend.h"
 
 namespace vmmd::core {
 
@@ -79,7 +79,7 @@ struct VcpuSetup {
 
 // Also the CPU-hotplug register block's backend: every _STA bit and pending event the guest
 // reads comes from the lifecycle state kept here (the one source of truth).
-class VcpuManager : public hw::CpuHotplugBackend {
+class VcpuManager : public CpuHotplugBackend {
  public:
   // `vcpus` are created and initialised (non-boot ones with power_off); `features` is what
   // they were initialised with (re-used, without power_off, for the reset on CPU_ON).
@@ -119,9 +119,9 @@ class VcpuManager : public hw::CpuHotplugBackend {
   }
   size_t size() const { return slots_.size(); }
 
-  // hw::CpuHotplugBackend (called on vCPU threads, from the guest's AML).
+  // CpuHotplugBackend (called on vCPU threads, from the guest's AML).
   uint32_t PossibleCpus() const override { return static_cast<uint32_t>(slots_.size()); }
-  hw::CpuHotplugStatus Status(uint32_t cpu) const override;
+  CpuHotplugStatus Status(uint32_t cpu) const override;
   uint64_t ArchId(uint32_t cpu) const override;
   void AckInsert(uint32_t cpu) override;
   void AckRemove(uint32_t cpu) override;

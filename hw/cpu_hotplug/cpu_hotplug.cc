@@ -13,7 +13,7 @@ namespace {
 constexpr size_t kMaxAccess = 4;
 }  // namespace
 
-CpuHotplug::CpuHotplug(CpuHotplugBackend* backend, uint64_t base)
+CpuHotplug::CpuHotplug(core::CpuHotplugBackend* backend, uint64_t base)
     : backend_(backend),
       base_(base),
       possible_(std::min(backend->PossibleCpus(), acpi::kMaxAcpiCpus)) {
@@ -28,7 +28,7 @@ void CpuHotplug::Read(uint64_t offset, absl::Span<uint8_t> data) {
     if (data.size() > kMaxAccess) {
       ++stats_.ignored_reads;
     } else if (SelectorValid()) {
-      const CpuHotplugStatus s = backend_->Status(selector_);
+      const core::CpuHotplugStatus s = backend_->Status(selector_);
       image[kStatusOffset] = static_cast<uint8_t>(
           kStatusPresent | (s.enabled ? kStatusEnabled : 0) |
           (s.insert_pending ? kStatusInsert : 0) | (s.remove_pending ? kStatusRemove : 0));
@@ -99,7 +99,7 @@ void CpuHotplug::WriteCommand(uint8_t command) {
   // selector if none has one.
   for (uint32_t i = 0; i < possible_; ++i) {
     const uint32_t cpu = (selector_ + i) % possible_;
-    const CpuHotplugStatus s = backend_->Status(cpu);
+    const core::CpuHotplugStatus s = backend_->Status(cpu);
     if (s.insert_pending || s.remove_pending) {
       selector_ = cpu;
       return;

@@ -30,7 +30,7 @@
 #include "acpi/aml_described.h"
 #include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
-#include "hw/cpu_hotplug/cpu_hotplug_backend.h"
+#include "core/vcpu/cpu_hotplug_backend.h"
 #include "hw/cpu_hotplug/cpu_hotplug_regs.h"
 
 namespace vmmd::hw {
@@ -45,7 +45,8 @@ class CpuHotplug final : public core::BusDevice, public acpi::AmlDescribed {
   };
 
   // `backend` is not owned and must outlive the device. `base` is used for the AML only.
-  explicit CpuHotplug(CpuHotplugBackend* backend, uint64_t base = core::aarch64::kCpuHotplugBase);
+  explicit CpuHotplug(core::CpuHotplugBackend* backend,
+                      uint64_t base = core::aarch64::kCpuHotplugBase);
   CpuHotplug(const CpuHotplug&) = delete;
   CpuHotplug& operator=(const CpuHotplug&) = delete;
 
@@ -65,7 +66,7 @@ class CpuHotplug final : public core::BusDevice, public acpi::AmlDescribed {
   void WriteCommand(uint8_t command) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteData(uint32_t value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  CpuHotplugBackend* const backend_;
+  core::CpuHotplugBackend* const backend_;
   const uint64_t base_;
   const uint32_t possible_;
 

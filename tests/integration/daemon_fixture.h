@@ -1,5 +1,5 @@
 // Shared setup of the integration tests: a vmmd Daemon (the real gRPC server and service) on a
-// temporary Unix socket, over core::VmManager and FakeHypervisor; guest files it accepts; a
+// temporary Unix socket, over vmm::VmManager and FakeHypervisor; guest files it accepts; a
 // subprocess runner for vmmctl.
 #pragma once
 

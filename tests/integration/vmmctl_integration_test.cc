@@ -50,7 +50,7 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "vm1: CREATED\n");
   EXPECT_EQ(r.err, "");
-  absl::StatusOr<core::VmInfo> info = daemon_->vms().GetVm("vm1");
+  absl::StatusOr<vmm::VmInfo> info = daemon_->vms().GetVm("vm1");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->spec.kernel_path, kernel_);  // made absolute
   EXPECT_EQ(info->spec.initrd_path, initrd_);

@@ -9,11 +9,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "hw/cpu_hotplug/cpu_hotplug_backend.h"
+#include "core/vcpu/cpu_hotplug_backend.h"
 
 namespace vmmd::hw::testing {
 
-class FakeCpuHotplugBackend final : public CpuHotplugBackend {
+class FakeCpuHotplugBackend final : public core::CpuHotplugBackend {
  public:
   // vCPU i has MPIDR mpidrs[i]; the first `boot` vCPUs are boot vCPUs (enabled).
   FakeCpuHotplugBackend(std::vector<uint64_t> mpidrs, uint32_t boot) : mpidrs_(std::move(mpidrs)) {
@@ -24,7 +24,7 @@ class FakeCpuHotplugBackend final : public CpuHotplugBackend {
   }
 
   uint32_t PossibleCpus() const override { return static_cast<uint32_t>(mpidrs_.size()); }
-  CpuHotplugStatus Status(uint32_t cpu) const override {
+  core::CpuHotplugStatus Status(uint32_t cpu) const override {
     absl::MutexLock lock(&mu_);
     ++status_reads_;
     return status_.at(cpu);
@@ -50,11 +50,11 @@ class FakeCpuHotplugBackend final : public CpuHotplugBackend {
     calls_.push_back(absl::StrFormat("Ost(%u,0x%x,0x%x)", cpu, event, status));
   }
 
-  void Set(uint32_t cpu, CpuHotplugStatus s) {
+  void Set(uint32_t cpu, core::CpuHotplugStatus s) {
     absl::MutexLock lock(&mu_);
     status_.at(cpu) = s;
   }
-  CpuHotplugStatus Get(uint32_t cpu) const { return Status(cpu); }
+  core::CpuHotplugStatus Get(uint32_t cpu) const { return Status(cpu); }
   std::vector<std::string> TakeCalls() {
     absl::MutexLock lock(&mu_);
     return std::move(calls_);
@@ -64,7 +64,7 @@ class FakeCpuHotplugBackend final : public CpuHotplugBackend {
   const std::vector<uint64_t> mpidrs_;
   mutable absl::Mutex mu_;
   uint32_t boot_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<CpuHotplugStatus> status_ ABSL_GUARDED_BY(mu_);
+  std::vector<core::CpuHotplugStatus> status_ ABSL_GUARDED_BY(mu_);
   mutable uint64_t status_reads_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
 };

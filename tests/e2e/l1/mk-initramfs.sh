@@ -11,7 +11,7 @@
 #   /e2e/lib.sh, /e2e/script  the scenario helpers and the scenario
 #   /extra/...                the contents of $L1_EXTRA_DIR, if set
 # usage: mk-initramfs.sh SCRIPT OUT_CPIO
-# env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/vmmd),
+# env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/bin),
 #        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing)
 set -euo pipefail
 
@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 e2e=$(cd "$here/.." && pwd)
 repo=$(cd "$e2e/../.." && pwd)
 assets=${E2E_ASSETS:-$repo/build/e2e}
-bindir=${VMMD_BIN_DIR:-$repo/build/arm64/vmmd}
+bindir=${VMMD_BIN_DIR:-$repo/build/arm64/bin}
 efi=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
 libdirs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu
   "$repo/build/cross/sysroot/usr/lib/aarch64-linux-gnu" /usr/aarch64-linux-gnu/lib)

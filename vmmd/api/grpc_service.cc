@@ -1,0 +1,208 @@
+#include "vmmd/api/grpc_service.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "core/common/log.h"
+#include "core/common/status_macros.h"
+#include "vmmd/api/status_to_grpc.h"
+#include "vmmd/api/vm_convert.h"
+
+namespace vmmd::api {
+namespace {
+
+// A client-supplied name as it may appear in a log line: escaped and bounded.
+std::string Printable(const std::string& name) { return absl::CHexEscape(name.substr(0, 80)); }
+
+// Logs the outcome of a state-changing call and converts its status.
+grpc::Status Finish(absl::string_view method, const std::string& name, const absl::Status& status) {
+  if (status.ok()) {
+    LogInfo("api: %s(\"%s\"): OK", method, Printable(name));
+  } else {
+    LogInfo("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
+  }
+  return ToGrpcStatus(status);
+}
+
+grpc::Status FinishRead(absl::string_view method, const std::string& name,
+                        const absl::Status& status) {
+  if (!status.ok()) {
+    LogDebug("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace
+
+absl::Status ValidateVmName(const std::string& name, const char* field) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  return absl::OkStatus();  // anything else: NOT_FOUND from the manager
+}
+
+absl::Status ValidateCreateVmRequest(const v1::CreateVmRequest& request) {
+  if (!request.has_spec()) return absl::InvalidArgumentError("spec is required");
+  // Every spec field (name, paths, sizes, counts) is validated by vmm::VmManager::CreateVm,
+  // with the field named in the message.
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, absl::Time now,
+                                         absl::Time call_deadline) {
+  absl::Duration timeout = absl::Seconds(60);
+  if (request.has_timeout()) {
+    const auto& t = request.timeout();
+    if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() >= 1'000'000'000 ||
+        (t.seconds() == 0 && t.nanos() == 0) || t.seconds() > 3600 ||
+        (t.seconds() == 3600 && t.nanos() > 0)) {
+      return absl::InvalidArgumentError("timeout must be more than 0 and at most 1 hour");
+    }
+    timeout = absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  }
+  return std::min(now + timeout, call_deadline);
+}
+
+grpc::Status VmmService::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* request,
+                                  v1::Vm* response) {
+  return Finish("CreateVm", request->spec().name(), DoCreateVm(*request, response));
+}
+
+grpc::Status VmmService::StartVm(grpc::ServerContext*, const v1::StartVmRequest* request,
+                                 v1::Vm* response) {
+  return Finish("StartVm", request->name(), DoStartVm(*request, response));
+}
+
+grpc::Status VmmService::StopVm(grpc::ServerContext*, const v1::StopVmRequest* request,
+                                v1::Vm* response) {
+  return Finish("StopVm", request->name(), DoStopVm(*request, response));
+}
+
+grpc::Status VmmService::DeleteVm(grpc::ServerContext*, const v1::DeleteVmRequest* request,
+                                  v1::DeleteVmResponse*) {
+  return Finish("DeleteVm", request->name(), DoDeleteVm(*request));
+}
+
+grpc::Status VmmService::GetVm(grpc::ServerContext*, const v1::GetVmRequest* request,
+                               v1::Vm* response) {
+  return FinishRead("GetVm", request->name(), DoGetVm(request->name(), response));
+}
+
+grpc::Status VmmService::ListVms(grpc::ServerContext*, const v1::ListVmsRequest*,
+                                 v1::ListVmsResponse* response) {
+  for (const vmm::VmInfo& info : vms_->ListVms()) *response->add_vms() = VmToProto(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status VmmService::GetCPUState(grpc::ServerContext*, const v1::GetCPUStateRequest* request,
+                                     v1::GetCPUStateResponse* response) {
+  return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response));
+}
+
+grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
+                                    const v1::ScaleVCPUsRequest* request,
+                                    v1::ScaleVCPUsResponse* response) {
+  const absl::Time call_deadline = absl::FromChrono(context->deadline());
+  return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response));
+}
+
+grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
+                                     const v1::WatchEventsRequest* request,
+                                     grpc::ServerWriter<v1::Event>* writer) {
+  std::vector<vmm::VmInfo> now;
+  if (!request->name().empty()) {
+    absl::StatusOr<vmm::VmInfo> info = vms_->GetVm(request->name());
+    if (!info.ok()) return FinishRead("WatchEvents", request->name(), info.status());
+    now.push_back(*info);
+  }
+  // Subscribe before the snapshot: nothing between the two is lost (it may be seen twice).
+  std::unique_ptr<vmm::EventHub::Subscription> subscription =
+      vms_->events().Subscribe(request->name());
+  if (request->name().empty()) now = vms_->ListVms();
+  v1::Event first;
+  first.set_snapshot(true);
+  if (now.empty()) {
+    TimeToProto(absl::Now(), first.mutable_time());
+    if (!writer->Write(first)) return grpc::Status::OK;
+  }
+  for (const vmm::VmInfo& info : now) {
+    first.set_vm(info.spec.name);
+    TimeToProto(absl::Now(), first.mutable_time());
+    first.mutable_vm_state()->set_state(VmStateToProto(info.state));
+    first.mutable_vm_state()->set_reason(info.state_reason);
+    if (!writer->Write(first)) return grpc::Status::OK;
+  }
+  uint64_t dropped = 0;
+  while (!context->IsCancelled()) {
+    std::optional<vmm::VmEvent> event = subscription->Next(absl::Now() + absl::Milliseconds(500));
+    if (!event.has_value()) {
+      if (subscription->closed()) break;
+      continue;
+    }
+    v1::Event out = EventToProto(*event);
+    const uint64_t lost = subscription->dropped();
+    out.set_dropped_before(lost - dropped);
+    dropped = lost;
+    if (!writer->Write(out)) break;  // the client went away
+  }
+  return grpc::Status::OK;
+}
+
+absl::Status VmmService::DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,
+                                 v1::ScaleVCPUsResponse* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_ASSIGN_OR_RETURN(absl::Time deadline, ScaleDeadline(request, absl::Now(), call_deadline));
+  VMMD_ASSIGN_OR_RETURN(vmm::ScaleResult result,
+                        vms_->ScaleVcpus(request.name(), request.target_vcpus(),
+                                         ScaleWaitFromProto(request.wait()), deadline));
+  response->set_name(request.name());
+  response->set_previous_vcpus(result.previous);
+  response->set_current_vcpus(result.current);
+  for (const core::VcpuInfo& vcpu : result.vcpus) *response->add_vcpus() = VcpuToProto(vcpu);
+  return absl::OkStatus();
+}
+
+absl::Status VmmService::DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateCreateVmRequest(request));
+  VMMD_RETURN_IF_ERROR(vms_->CreateVm(VmSpecFromProto(request.spec())));
+  return DoGetVm(request.spec().name(), response);
+}
+
+absl::Status VmmService::DoStartVm(const v1::StartVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_RETURN_IF_ERROR(vms_->StartVm(request.name()));
+  return DoGetVm(request.name(), response);
+}
+
+absl::Status VmmService::DoStopVm(const v1::StopVmRequest& request, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_RETURN_IF_ERROR(vms_->StopVm(request.name()));
+  return DoGetVm(request.name(), response);
+}
+
+absl::Status VmmService::DoDeleteVm(const v1::DeleteVmRequest& request) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  return vms_->DeleteVm(request.name());
+}
+
+absl::Status VmmService::DoGetVm(const std::string& name, v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(name, "name"));
+  VMMD_ASSIGN_OR_RETURN(vmm::VmInfo info, vms_->GetVm(name));
+  *response = VmToProto(info);
+  return absl::OkStatus();
+}
+
+absl::Status VmmService::DoGetCpuState(const v1::GetCPUStateRequest& request,
+                                       v1::GetCPUStateResponse* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_ASSIGN_OR_RETURN(std::vector<core::VcpuInfo> vcpus, vms_->GetCpuState(request.name()));
+  response->set_name(request.name());
+  for (const core::VcpuInfo& vcpu : vcpus) *response->add_vcpus() = VcpuToProto(vcpu);
+  return absl::OkStatus();
+}
+
+}  // namespace vmmd::api

@@ -1,0 +1,176 @@
+#include "vmmd/api/vm_convert.h"
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::api {
+namespace {
+
+using ::vmmd::testing::StatusIs;
+
+TEST(VmConvertTest, VmStateMappingIsExactAndRoundTrips) {
+  const std::pair<vmm::VmState, v1::VmState> kPairs[] = {
+      {vmm::VmState::kCreated, v1::VM_STATE_CREATED},
+      {vmm::VmState::kStarting, v1::VM_STATE_STARTING},
+      {vmm::VmState::kRunning, v1::VM_STATE_RUNNING},
+      {vmm::VmState::kStopping, v1::VM_STATE_STOPPING},
+      {vmm::VmState::kStopped, v1::VM_STATE_STOPPED},
+      {vmm::VmState::kFailed, v1::VM_STATE_FAILED},
+  };
+  // Every proto enumerator but UNSPECIFIED is covered.
+  EXPECT_EQ(std::size(kPairs), static_cast<size_t>(v1::VmState_MAX));
+  for (const auto& [core_state, proto_state] : kPairs) {
+    EXPECT_EQ(VmStateToProto(core_state), proto_state);
+    absl::StatusOr<vmm::VmState> back = VmStateFromProto(proto_state);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, core_state);
+  }
+  EXPECT_THAT(VmStateFromProto(v1::VM_STATE_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(VmStateFromProto(static_cast<v1::VmState>(77)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "invalid VM state 77"));
+}
+
+TEST(VmConvertTest, VcpuStateMappingIsExactAndRoundTrips) {
+  const std::pair<core::VcpuState, v1::VcpuState> kPairs[] = {
+      {core::VcpuState::kParked, v1::VCPU_STATE_PARKED},
+      {core::VcpuState::kEnabling, v1::VCPU_STATE_ENABLING},
+      {core::VcpuState::kEnabled, v1::VCPU_STATE_ENABLED},
+      {core::VcpuState::kOnline, v1::VCPU_STATE_ONLINE},
+      {core::VcpuState::kOffline, v1::VCPU_STATE_OFFLINE},
+      {core::VcpuState::kRemoving, v1::VCPU_STATE_REMOVING},
+  };
+  EXPECT_EQ(std::size(kPairs), static_cast<size_t>(v1::VcpuState_MAX));
+  for (const auto& [core_state, proto_state] : kPairs) {
+    EXPECT_EQ(VcpuStateToProto(core_state), proto_state);
+    absl::StatusOr<core::VcpuState> back = VcpuStateFromProto(proto_state);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, core_state);
+  }
+  EXPECT_THAT(VcpuStateFromProto(v1::VCPU_STATE_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(VcpuStateFromProto(static_cast<v1::VcpuState>(-3)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(VmConvertTest, PsciPowerMappingIsExactAndRoundTrips) {
+  EXPECT_EQ(PsciPowerToProto(core::PsciPower::kOff), v1::PSCI_POWER_OFF);
+  EXPECT_EQ(PsciPowerToProto(core::PsciPower::kOn), v1::PSCI_POWER_ON);
+  EXPECT_EQ(*PsciPowerFromProto(v1::PSCI_POWER_OFF), core::PsciPower::kOff);
+  EXPECT_EQ(*PsciPowerFromProto(v1::PSCI_POWER_ON), core::PsciPower::kOn);
+  EXPECT_EQ(v1::PsciPower_MAX, v1::PSCI_POWER_ON);
+  EXPECT_THAT(PsciPowerFromProto(v1::PSCI_POWER_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+vmm::VmSpec FullSpec() {
+  vmm::VmSpec spec;
+  spec.name = "vm1";
+  spec.kernel_path = "/k/Image";
+  spec.initrd_path = "/k/initrd";
+  spec.cmdline = "console=ttyAMA0 quiet";
+  spec.firmware_path = "/fw/QEMU_EFI.fd";
+  spec.memory_mib = 256;
+  spec.boot_vcpus = 2;
+  spec.max_vcpus = 4;
+  spec.console_log_path = "/var/log/vm1.log";
+  return spec;
+}
+
+TEST(VmConvertTest, SpecRoundTripsEveryField) {
+  const vmm::VmSpec spec = FullSpec();
+  const v1::VmSpec proto = VmSpecToProto(spec);
+  EXPECT_EQ(proto.name(), "vm1");
+  EXPECT_EQ(proto.kernel_path(), "/k/Image");
+  EXPECT_EQ(proto.initrd_path(), "/k/initrd");
+  EXPECT_EQ(proto.cmdline(), "console=ttyAMA0 quiet");
+  EXPECT_EQ(proto.firmware_path(), "/fw/QEMU_EFI.fd");
+  EXPECT_EQ(proto.memory_mib(), 256u);
+  EXPECT_EQ(proto.boot_vcpus(), 2u);
+  EXPECT_EQ(proto.max_vcpus(), 4u);
+  EXPECT_EQ(proto.console_log_path(), "/var/log/vm1.log");
+  const vmm::VmSpec back = VmSpecFromProto(proto);
+  EXPECT_EQ(back.name, spec.name);
+  EXPECT_EQ(back.kernel_path, spec.kernel_path);
+  EXPECT_EQ(back.initrd_path, spec.initrd_path);
+  EXPECT_EQ(back.cmdline, spec.cmdline);
+  EXPECT_EQ(back.firmware_path, spec.firmware_path);
+  EXPECT_EQ(back.memory_mib, spec.memory_mib);
+  EXPECT_EQ(back.boot_vcpus, spec.boot_vcpus);
+  EXPECT_EQ(back.max_vcpus, spec.max_vcpus);
+  EXPECT_EQ(back.console_log_path, spec.console_log_path);
+}
+
+TEST(VmConvertTest, VmInfoToProto) {
+  vmm::VmInfo info;
+  info.spec = FullSpec();
+  info.state = vmm::VmState::kRunning;
+  info.state_reason = "booted";
+  info.created_at = absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250);
+  info.started_at = absl::FromUnixSeconds(1700000001);
+  info.online_vcpus = 2;
+  info.restarts = 3;
+  info.unmapped_mmio = 12345678901234ull;
+  const v1::Vm vm = VmToProto(info);
+  EXPECT_EQ(vm.spec().name(), "vm1");
+  EXPECT_EQ(vm.state(), v1::VM_STATE_RUNNING);
+  EXPECT_EQ(vm.state_reason(), "booted");
+  ASSERT_TRUE(vm.has_created_at());
+  EXPECT_EQ(vm.created_at().seconds(), 1700000000);
+  EXPECT_EQ(vm.created_at().nanos(), 250000000);
+  EXPECT_EQ(TimeFromProto(vm.created_at()), info.created_at);
+  ASSERT_TRUE(vm.has_started_at());
+  EXPECT_EQ(vm.started_at().seconds(), 1700000001);
+  EXPECT_FALSE(vm.has_stopped_at());  // never stopped
+  EXPECT_EQ(vm.online_vcpus(), 2u);
+  EXPECT_EQ(vm.restarts(), 3u);
+  EXPECT_EQ(vm.unmapped_mmio(), 12345678901234ull);
+}
+
+TEST(VmConvertTest, VcpuInfoToProto) {
+  core::VcpuInfo info;
+  info.id = 3;
+  info.mpidr = 0x80000003;
+  info.state = core::VcpuState::kOnline;
+  info.boot = false;
+  info.acpi_enabled = true;
+  info.power = core::PsciPower::kOn;
+  info.thread_id = 4242;
+  info.exits = 10;
+  info.mmio_exits = 7;
+  info.hypercall_exits = 2;
+  info.last_transition = absl::FromUnixSeconds(1700000002);
+  const v1::VcpuStatus vcpu = VcpuToProto(info);
+  EXPECT_EQ(vcpu.id(), 3u);
+  EXPECT_EQ(vcpu.mpidr(), 0x80000003u);
+  EXPECT_EQ(vcpu.state(), v1::VCPU_STATE_ONLINE);
+  EXPECT_FALSE(vcpu.boot());
+  EXPECT_TRUE(vcpu.acpi_enabled());
+  EXPECT_EQ(vcpu.power(), v1::PSCI_POWER_ON);
+  EXPECT_EQ(vcpu.thread_id(), 4242);
+  EXPECT_EQ(vcpu.exits(), 10u);
+  EXPECT_EQ(vcpu.mmio_exits(), 7u);
+  EXPECT_EQ(vcpu.hypercall_exits(), 2u);
+  ASSERT_TRUE(vcpu.has_last_transition());
+  EXPECT_EQ(vcpu.last_transition().seconds(), 1700000002);
+
+  info.last_transition = absl::InfinitePast();
+  EXPECT_FALSE(VcpuToProto(info).has_last_transition());
+}
+
+TEST(VmConvertTest, TimeBeforeEpochFloorsSecondsWithPositiveNanos) {
+  google::protobuf::Timestamp ts;
+  const absl::Time t = absl::FromUnixSeconds(-2) + absl::Milliseconds(500);  // -1.5 s
+  TimeToProto(t, &ts);
+  EXPECT_EQ(ts.seconds(), -2);
+  EXPECT_EQ(ts.nanos(), 500000000);
+  EXPECT_EQ(TimeFromProto(ts), t);
+  TimeToProto(absl::InfiniteFuture(), &ts);
+  EXPECT_EQ(ts.seconds(), 0);
+  EXPECT_EQ(ts.nanos(), 0);
+}
+
+}  // namespace
+}  // namespace vmmd::api

@@ -1,0 +1,85 @@
+// Everything that exists only while a VM runs: guest RAM, the KVM VM and its vCPUs, the vGIC,
+// the devices on the bus and the vCPU manager. Built by Machine::Build — the composition root,
+// the only place that knows the concrete device set and the memory map — and torn down by
+// destruction (vCPU threads first, guest RAM last).
+//
+// Two boot paths share everything up to the devices:
+//   direct (machine_direct_boot.cc): Image + initrd + FDT, vCPU 0 enters the kernel;
+//   firmware (machine_firmware_boot.cc): stock edk2 in flash0, the kernel, initrd, command line
+//     and vmmd's ACPI tables through fw_cfg; vCPU 0 starts at the reset vector.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/bus/bus.h"
+#include "core/hypervisor/hypervisor.h"
+#include "core/memory/guest_memory.h"
+#include "core/vcpu/vcpu_manager.h"
+#include "vmmd/vmm/vm_types.h"
+
+namespace vmmd::vmm {
+
+struct MachineOptions {
+  // The UEFI variable store of a firmware-booted VM (created on first use). Empty: a volatile
+  // store, formatted by the firmware on every boot.
+  std::string vars_path;
+};
+
+class Machine {
+ public:
+  // Creates the KVM VM with all max_vcpus vCPUs, the vGIC, the SMCCC filter and the devices,
+  // and loads the guest. Nothing runs yet. `sink` receives guest events (the machine keeps it
+  // alive).
+  static absl::StatusOr<std::unique_ptr<Machine>> Build(const VmSpec& spec,
+                                                        core::Hypervisor* hypervisor,
+                                                        std::shared_ptr<core::VcpuEventSink> sink,
+                                                        const MachineOptions& options = {});
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  // Powers on the boot vCPU.
+  absl::Status Start();
+  // Stops every vCPU thread and flushes persistent device state (idempotent).
+  void Stop();
+
+  // Declarative vCPU resize (see VcpuManager::Scale); raises the GED so the guest rescans.
+  // FAILED_PRECONDITION for a direct-boot VM (a device tree cannot describe CPUs that come
+  // later) unless the target is the current count.
+  absl::StatusOr<core::ScalePlan> Scale(uint32_t target);
+  absl::Status AwaitScale(uint64_t generation, core::ScaleWait wait, absl::Time deadline) {
+    return vcpus_->AwaitScale(generation, wait, deadline);
+  }
+  uint32_t PluggedCount() const { return vcpus_->PluggedCount(); }
+
+  std::vector<core::VcpuInfo> Snapshot() const { return vcpus_->Snapshot(); }
+  uint32_t OnlineCount() const { return vcpus_->OnlineCount(); }
+  uint64_t UnmappedMmio() const { return bus_.unmapped_accesses(); }
+
+ private:
+  struct Devices;
+  Machine();
+
+  absl::Status AddCommonDevices(const VmSpec& spec);
+  absl::Status LoadDirectBoot(const VmSpec& spec);
+  absl::Status LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options);
+
+  // Declaration order is teardown order reversed: the vCPUs go first, guest RAM last.
+  std::unique_ptr<core::GuestMemory> memory_;
+  std::unique_ptr<core::VmHandle> vm_;
+  std::unique_ptr<core::VgicHandle> vgic_;
+  std::vector<core::RedistributorRegion> redists_;
+  std::vector<uint64_t> mpidrs_;  // of every possible vCPU, by id
+  bool pmu_ = false;
+  std::unique_ptr<Devices> devices_;
+  std::shared_ptr<core::VcpuEventSink> sink_;
+  core::Bus bus_;
+  std::unique_ptr<core::VcpuManager> vcpus_;
+  uint64_t entry_ = 0;
+  uint64_t entry_x0_ = 0;
+};
+
+}  // namespace vmmd::vmm

@@ -1,0 +1,227 @@
+// Firmware-boot wiring, end to end on the fake hypervisor: memslots, the DT at the RAM base,
+// and guest MMIO through the real bus to fw_cfg, the CPU-hotplug block and the GED.
+#include <libfdt.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/status_matchers.h"
+#include "vmmd/vmm/vm_manager.h"
+
+namespace vmmd::vmm {
+namespace {
+
+using ::vmmd::testing::FakeHypervisor;
+using ::vmmd::testing::FakeVcpuState;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::ScriptedExit;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+void WriteFile(const std::string& path, size_t size, uint8_t fill) {
+  std::vector<char> bytes(size, static_cast<char>(fill));
+  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+}
+
+class MachineFirmwareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmmd-fw-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    WriteFile(dir_ + "/QEMU_EFI.fd", 4096, 0xAA);
+    WriteFile(dir_ + "/Image", 8192, 0x11);
+    WriteFile(dir_ + "/initrd", 1000, 0x22);
+    mgr_ = std::make_unique<VmManager>(&hv_, VmManagerOptions{dir_ + "/state"});
+    VmSpec s;
+    s.name = "fw";
+    s.kernel_path = dir_ + "/Image";
+    s.initrd_path = dir_ + "/initrd";
+    s.firmware_path = dir_ + "/QEMU_EFI.fd";
+    s.cmdline = "console=ttyAMA0 acpi=force";
+    s.memory_mib = 128;
+    s.boot_vcpus = 2;
+    s.max_vcpus = 6;
+    ASSERT_THAT(mgr_->CreateVm(s), IsOk());
+    ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
+    v0_ = hv_.vms().back()->vcpu(0);
+    ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
+  }
+  void TearDown() override {
+    mgr_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // The guest on vCPU 0 stores `len` bytes of `value` at `addr`.
+  void Store(uint64_t addr, uint32_t len, uint64_t value) {
+    core::MmioExit e{addr, len, true, {}};
+    for (uint32_t i = 0; i < len; ++i) e.data[i] = static_cast<uint8_t>(value >> (8 * i));
+    const uint64_t runs = v0_->run_count();
+    v0_->PushExit({e, {}});
+    ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+  }
+  // The guest on vCPU 0 loads `len` bytes at `addr`.
+  uint64_t Load(uint64_t addr, uint32_t len) {
+    const uint64_t runs = v0_->run_count();
+    v0_->PushExit({core::MmioExit{addr, len, false, {}}, {}});
+    EXPECT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+    uint64_t v = 0;
+    std::vector<uint8_t> d = v0_->last_mmio_read_data();
+    for (size_t i = 0; i < d.size(); ++i) v |= uint64_t{d[i]} << (8 * i);
+    return v;
+  }
+
+  FakeHypervisor hv_;
+  std::unique_ptr<VmManager> mgr_;
+  std::string dir_;
+  std::shared_ptr<FakeVcpuState> v0_;
+};
+
+TEST_F(MachineFirmwareTest, FlashMemslotsAndResetVector) {
+  auto regions = hv_.vms().back()->regions();
+  ASSERT_GE(regions.size(), 2u);
+  EXPECT_EQ(regions[0].gpa, 0x4000'0000u);
+  EXPECT_FALSE(regions[0].read_only);
+  EXPECT_EQ(regions[1].slot, 1u);
+  EXPECT_EQ(regions[1].gpa, 0u);
+  EXPECT_EQ(regions[1].size, 64u << 20);
+  EXPECT_TRUE(regions[1].read_only);
+  const auto* code = static_cast<const uint8_t*>(regions[1].host);
+  EXPECT_EQ(code[0], 0xAA);
+  EXPECT_EQ(code[4095], 0xAA);
+  EXPECT_EQ(code[4096], 0x00);  // padded to the bank size
+  EXPECT_EQ(v0_->reg(core::Reg::kPc), 0u);
+  EXPECT_EQ(v0_->reg(core::Reg::kX0), 0x4000'0000u);
+  // The DT for the firmware sits at the RAM base and names fw_cfg and both flash banks.
+  const void* fdt = regions[0].host;
+  ASSERT_EQ(fdt_check_header(fdt), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/fw-cfg@9020000"), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/flash@0"), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/pl031@9010000"), 0);
+  // A stray store into flash0 (edk2's DxeIpl does one) is harmless.
+  Store(0x1CB20, 8, 0x17384);
+  EXPECT_EQ(code[0x1CB20], 0x00);  // unchanged (padding), not 0x84
+  EXPECT_EQ(code[0x1CB21], 0x00);
+  // The persistent variable store exists.
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ + "/state/fw/efivars.fd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 << 20);
+}
+
+TEST_F(MachineFirmwareTest, FwCfgAnswersWithSignatureAndTableLoader) {
+  Store(0x0902'0008, 2, 0x0000);  // select key 0 (big-endian 16-bit)
+  EXPECT_EQ(Load(0x0902'0000, 4), 0x554D4551u);  // "QEMU" as bytes
+  Store(0x0902'0008, 2, 0x0100);  // key 1: id
+  EXPECT_EQ(Load(0x0902'0000, 4) & 0x2, 0x2u);   // DMA supported (big-endian bit 1 in byte 3)
+  // The file directory lists etc/acpi/rsdp, etc/acpi/tables and etc/table-loader.
+  Store(0x0902'0008, 2, 0x1900);
+  const uint64_t count_be = Load(0x0902'0000, 4);
+  const uint32_t count = __builtin_bswap32(static_cast<uint32_t>(count_be));
+  EXPECT_EQ(count, 3u);
+}
+
+TEST_F(MachineFirmwareTest, CpuHotplugBlockReportsBootAndParkedVcpus) {
+  // Status byte: bit0 enabled, bit5 present.
+  for (uint32_t cpu = 0; cpu < 6; ++cpu) {
+    Store(0x090C'0000, 4, cpu);
+    EXPECT_EQ(Load(0x090C'0004, 1), cpu < 2 ? 0x21u : 0x20u) << "vCPU " << cpu;
+  }
+  Store(0x090C'0000, 4, 6);  // beyond the possible vCPUs: reads 0
+  EXPECT_EQ(Load(0x090C'0004, 1), 0u);
+  // _EJ0 of a vCPU nobody asked to remove changes nothing.
+  Store(0x090C'0000, 4, 3);
+  Store(0x090C'0004, 1, 1u << 3);
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x20u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, core::VcpuState::kParked);
+  // No event pending: the GED register reads 0.
+  EXPECT_EQ(Load(0x0908'0000, 4), 0u);
+}
+
+// What the guest's AML does on the GED interrupt, register by register: _EVT reads ESEL, CSCN
+// walks GET_NEXT_CPU_WITH_EVENT and clears each event after its Notify.
+TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
+  auto sub = mgr_->events().Subscribe("fw");
+  auto result = mgr_->ScaleVcpus("fw", 3, core::ScaleWait::kNone, absl::Now() + kWait);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->previous, 2u);
+  EXPECT_EQ(result->current, 3u);
+  EXPECT_EQ(result->vcpus[2].state, core::VcpuState::kEnabling);
+  // The GED's SPI 9 was pulsed.
+  auto spis = hv_.vms().back()->spi_changes();
+  ASSERT_GE(spis.size(), 2u);
+  EXPECT_EQ(spis[spis.size() - 2], std::make_pair(9u, true));
+  EXPECT_EQ(spis.back(), std::make_pair(9u, false));
+  // _EVT: ESEL reads the CPU-hotplug bit once (read-to-clear).
+  EXPECT_EQ(Load(0x0908'0000, 4), 0x8u);
+  EXPECT_EQ(Load(0x0908'0000, 4), 0u);
+  // CSCN: select 0, command GET_NEXT_CPU_WITH_EVENT, read the selected CPU from data.
+  Store(0x090C'0000, 4, 0);
+  Store(0x090C'0005, 1, 0);
+  EXPECT_EQ(Load(0x090C'0008, 4), 2u);
+  Store(0x090C'0000, 4, 2);
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x23u);  // present | insert | enabled: _STA reads 0xF
+  Store(0x090C'0004, 1, 1u << 1);           // clear the insert event
+  EXPECT_EQ(Load(0x090C'0004, 1), 0x21u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(2).state, core::VcpuState::kEnabling);
+  // The kernel registered the CPU: COST(2, 1, 0) = CSEL=2; CCMD=1; CDAT=1; CCMD=2; CDAT=0.
+  Store(0x090C'0000, 4, 2);
+  Store(0x090C'0005, 1, 1);
+  Store(0x090C'0008, 4, 1);
+  Store(0x090C'0005, 1, 2);
+  Store(0x090C'0008, 4, 0);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(2).state, core::VcpuState::kEnabled);
+  // The online rule's PSCI CPU_ON is accepted now.
+  const uint64_t runs = v0_->run_count();
+  v0_->PushExit(
+      ScriptedExit{core::HypercallExit{0xC400'0003, false},
+                   {{core::Reg::kX1, 2}, {core::Reg::kX2, 0x4100'0000}, {core::Reg::kX3, 0}}});
+  ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+  EXPECT_EQ(v0_->reg(core::Reg::kX0), 0u);
+  auto online = mgr_->ScaleVcpus("fw", 3, core::ScaleWait::kOnline, absl::Now() + kWait);
+  ASSERT_THAT(online, IsOk());
+  EXPECT_EQ(online->vcpus[2].state, core::VcpuState::kOnline);
+  // Every transition was published.
+  std::vector<std::string> seen;
+  while (auto e = sub->Next(absl::Now())) {
+    seen.push_back(absl::StrFormat("%u %s->%s", e->vcpu, core::VcpuStateName(e->from),
+                                   core::VcpuStateName(e->to)));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"2 PARKED->ENABLING", "2 ENABLING->ENABLED",
+                                            "2 ENABLED->ONLINE"}));
+}
+
+TEST_F(MachineFirmwareTest, ScaleRefusals) {
+  EXPECT_THAT(mgr_->ScaleVcpus("fw", 1, core::ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(mgr_->ScaleVcpus("nope", 3, core::ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(mgr_->StopVm("fw"), IsOk());
+  EXPECT_THAT(mgr_->ScaleVcpus("fw", 3, core::ScaleWait::kNone, absl::Now()),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                                        ::testing::HasSubstr("STOPPED")));
+  // A direct-boot VM cannot hotplug (but asking for what it has is fine).
+  VmSpec d;
+  d.name = "direct";
+  d.kernel_path = dir_ + "/Image";
+  d.memory_mib = 64;
+  d.boot_vcpus = 1;
+  d.max_vcpus = 2;
+  ASSERT_THAT(mgr_->CreateVm(d), IsOk());
+  ASSERT_THAT(mgr_->StartVm("direct"), ::testing::Not(IsOk()));  // not an arm64 Image
+}
+
+TEST_F(MachineFirmwareTest, DeleteRemovesTheVariableStore) {
+  ASSERT_THAT(mgr_->DeleteVm("fw"), IsOk());
+  struct stat st {};
+  EXPECT_NE(stat((dir_ + "/state/fw/efivars.fd").c_str(), &st), 0);
+  EXPECT_NE(stat((dir_ + "/state/fw").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace vmmd::vmm

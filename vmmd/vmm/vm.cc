@@ -1,0 +1,322 @@
+#include "vmmd/vmm/vm.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/common/errno_status.h"
+#include "core/common/log.h"
+#include "vmmd/vmm/machine.h"
+
+namespace vmmd::vmm {
+
+std::string_view VmStateName(VmState state) {
+  switch (state) {
+    case VmState::kCreated:
+      return "CREATED";
+    case VmState::kStarting:
+      return "STARTING";
+    case VmState::kRunning:
+      return "RUNNING";
+    case VmState::kStopping:
+      return "STOPPING";
+    case VmState::kStopped:
+      return "STOPPED";
+    case VmState::kFailed:
+      return "FAILED";
+  }
+  return "UNKNOWN";
+}
+
+Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events)
+    : spec_(std::move(spec)),
+      hypervisor_(hypervisor),
+      state_dir_(std::move(state_dir)),
+      hub_(events),
+      created_at_(absl::Now()) {
+  controller_ = std::thread([this] { ControllerLoop(); });
+}
+
+Vm::~Vm() { Shutdown(); }
+
+void Vm::Sink::OnGuestSystemEvent(uint32_t vcpu, const core::SystemEventExit& event) {
+  vm_->Post(GuestEvent{generation_, vcpu, false, event, absl::OkStatus()});
+}
+
+void Vm::Sink::OnVcpuFailed(uint32_t vcpu, const absl::Status& status) {
+  vm_->Post(GuestEvent{generation_, vcpu, true, core::SystemEventExit{}, status});
+}
+
+void Vm::Sink::OnVcpuTransition(const core::VcpuTransition& t) {
+  if (vm_->hub_ == nullptr) return;
+  VmEvent e;
+  e.time = t.time;
+  e.vm = vm_->spec_.name;
+  e.kind = VmEvent::Kind::kVcpuState;
+  e.vcpu = t.vcpu;
+  e.from = t.from;
+  e.to = t.to;
+  e.detail = t.cause;
+  vm_->hub_->Publish(std::move(e));
+}
+
+void Vm::SetStateLocked(VmState state, std::string reason) {
+  state_ = state;
+  reason_ = std::move(reason);
+  if (hub_ == nullptr) return;
+  VmEvent e;
+  e.time = absl::Now();
+  e.vm = spec_.name;
+  e.kind = VmEvent::Kind::kVmState;
+  e.vm_state = state;
+  e.detail = reason_;
+  hub_->Publish(std::move(e));
+}
+
+void Vm::Post(GuestEvent event) {
+  absl::MutexLock lock(&events_mu_);
+  events_.push_back(std::move(event));
+}
+
+void Vm::ControllerLoop() {
+  while (true) {
+    GuestEvent event;
+    {
+      absl::MutexLock lock(&events_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(events_mu_) {
+        return quit_ || !events_.empty();
+      };
+      events_mu_.Await(absl::Condition(&ready));
+      if (quit_) return;
+      event = std::move(events_.front());
+      events_.pop_front();
+    }
+    HandleGuestEvent(event);
+  }
+}
+
+void Vm::HandleGuestEvent(const GuestEvent& event) {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_ || event.generation != generation_) return;  // from a machine already gone
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kRunning) return;
+  }
+  if (event.failed) {
+    LogError("%s: vCPU %u failed: %s", spec_.name, event.vcpu, event.status.ToString());
+    TearDownLocked(VmState::kFailed,
+                   absl::StrFormat("vCPU %u failed: %s", event.vcpu, event.status.ToString()));
+    return;
+  }
+  switch (event.event.type) {
+    case core::SystemEventExit::Type::kShutdown:
+      LogInfo("%s: guest powered off", spec_.name);
+      TearDownLocked(VmState::kStopped, "guest powered off");
+      return;
+    case core::SystemEventExit::Type::kReset: {
+      LogInfo("%s: guest requested a reset; restarting", spec_.name);
+      TearDownLocked(VmState::kStopped, "guest reset");
+      {
+        absl::MutexLock lock(&mu_);
+        ++restarts_;
+      }
+      if (absl::Status s = BootLocked(); !s.ok()) {
+        LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
+      }
+      return;
+    }
+    case core::SystemEventExit::Type::kCrash:
+      TearDownLocked(VmState::kFailed, "guest crashed (PSCI system event CRASH)");
+      return;
+    case core::SystemEventExit::Type::kOther:
+      TearDownLocked(VmState::kFailed,
+                     absl::StrFormat("unexpected guest system event %u", event.event.raw_type));
+      return;
+  }
+}
+
+absl::Status Vm::BootLocked() {
+  ++generation_;
+  auto sink = std::make_shared<Sink>(this, generation_);
+  {
+    absl::MutexLock lock(&mu_);
+    SetStateLocked(VmState::kStarting, "");
+  }
+  MachineOptions options;
+  absl::Status status = absl::OkStatus();
+  if (!state_dir_.empty() && !spec_.firmware_path.empty()) {
+    // <state_dir>/<name>: the root may not exist yet on a fresh host.
+    const std::string root = state_dir_.substr(0, state_dir_.rfind('/'));
+    for (const std::string& dir : {root, state_dir_}) {
+      if (!dir.empty() && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        status = ErrnoStatus(errno, absl::StrFormat("create state directory %s", dir));
+        break;
+      }
+    }
+    options.vars_path = state_dir_ + "/efivars.fd";
+  }
+  absl::StatusOr<std::unique_ptr<Machine>> machine =
+      status.ok() ? Machine::Build(spec_, hypervisor_, std::move(sink), options) : status;
+  status = machine.ok() ? (*machine)->Start() : machine.status();
+  absl::MutexLock lock(&mu_);
+  if (!status.ok()) {
+    SetStateLocked(VmState::kFailed, absl::StrFormat("start failed: %s", status.message()));
+    stopped_at_ = absl::Now();
+    if (machine.ok()) machine->reset();  // a half-built machine
+    return status;
+  }
+  machine_ = std::move(*machine);
+  SetStateLocked(VmState::kRunning, "");
+  started_at_ = absl::Now();
+  LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
+          spec_.max_vcpus, spec_.memory_mib);
+  return absl::OkStatus();
+}
+
+void Vm::TearDownLocked(VmState state, std::string reason) {
+  Machine* machine = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    SetStateLocked(VmState::kStopping, reason);
+    machine = machine_.get();
+  }
+  if (machine != nullptr) machine->Stop();  // joins vCPU threads; readers may still snapshot
+  std::shared_ptr<Machine> dead_machine;
+  {
+    absl::MutexLock lock(&mu_);
+    dead_machine = std::move(machine_);
+    SetStateLocked(state, std::move(reason));
+    stopped_at_ = absl::Now();
+  }
+  dead_machine.reset();  // frees KVM and guest RAM outside mu_ (or when the last waiter leaves)
+}
+
+absl::Status Vm::Start() {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kCreated && state_ != VmState::kStopped && state_ != VmState::kFailed) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "VM %s is %s; only a CREATED, STOPPED or FAILED VM can be started", spec_.name,
+          VmStateName(state_)));
+    }
+  }
+  return BootLocked();
+}
+
+absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait,
+                                           absl::Time deadline) {
+  LogDebug("%s: scale request: target %u, wait %s", spec_.name, target, core::ScaleWaitName(wait));
+  std::shared_ptr<Machine> machine;
+  core::ScalePlan plan;
+  {
+    absl::MutexLock op(&op_mu_);
+    if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ != VmState::kRunning) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "VM %s is %s; vCPUs can be scaled only while it is RUNNING", spec_.name,
+            VmStateName(state_)));
+      }
+      machine = machine_;
+    }
+    absl::StatusOr<core::ScalePlan> p = machine->Scale(target);
+    if (!p.ok()) return p.status();
+    plan = std::move(*p);
+  }
+  if (!plan.added.empty() || !plan.removed.empty()) {
+    LogInfo("%s: scale %u -> %u vCPUs (wait %s)", spec_.name, plan.previous, plan.target,
+            core::ScaleWaitName(wait));
+  }
+  // Waiting happens outside every VM lock: a superseding request, GetVm and Stop go on.
+  absl::Status waited = machine->AwaitScale(plan.generation, wait, deadline);
+  if (!waited.ok()) return waited;
+  return ScaleResult{plan.previous, plan.target, machine->Snapshot()};
+}
+
+absl::Status Vm::Stop() {
+  absl::MutexLock op(&op_mu_);
+  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != VmState::kRunning) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("VM %s is %s, not RUNNING", spec_.name, VmStateName(state_)));
+    }
+  }
+  TearDownLocked(VmState::kStopped, "stopped by request");
+  return absl::OkStatus();
+}
+
+void Vm::Shutdown() {
+  {
+    absl::MutexLock op(&op_mu_);
+    if (!shut_down_) {
+      shut_down_ = true;
+      bool running = false;
+      {
+        absl::MutexLock lock(&mu_);
+        running = machine_ != nullptr;
+      }
+      if (running) TearDownLocked(VmState::kStopped, "deleted");
+    }
+  }
+  {
+    absl::MutexLock lock(&events_mu_);
+    quit_ = true;
+  }
+  if (controller_.joinable()) controller_.join();
+}
+
+void Vm::RemoveState() {
+  if (state_dir_.empty()) return;
+  const std::string vars = state_dir_ + "/efivars.fd";
+  if (unlink(vars.c_str()) != 0 && errno != ENOENT) {
+    LogWarning("%s: removing %s: %s", spec_.name, vars, ErrnoStatus(errno, "unlink").message());
+  }
+  if (rmdir(state_dir_.c_str()) != 0 && errno != ENOENT) {
+    LogWarning("%s: removing %s: %s", spec_.name, state_dir_, ErrnoStatus(errno, "rmdir").message());
+  }
+}
+
+VmInfo Vm::Info() const {
+  absl::MutexLock lock(&mu_);
+  VmInfo info;
+  info.spec = spec_;
+  info.spec.max_vcpus = spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus;
+  info.state = state_;
+  info.state_reason = reason_;
+  info.created_at = created_at_;
+  info.started_at = started_at_;
+  info.stopped_at = stopped_at_;
+  info.restarts = restarts_;
+  if (machine_ != nullptr) {
+    info.online_vcpus = machine_->OnlineCount();
+    info.unmapped_mmio = machine_->UnmappedMmio();
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<core::VcpuInfo>> Vm::CpuState() const {
+  absl::MutexLock lock(&mu_);
+  if (machine_ != nullptr) return machine_->Snapshot();
+  // Not running: every possible vCPU exists only on paper.
+  std::vector<core::VcpuInfo> out;
+  const uint32_t max_vcpus = spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus;
+  for (uint32_t i = 0; i < max_vcpus; ++i) {
+    core::VcpuInfo v;
+    v.id = i;
+    v.boot = i < spec_.boot_vcpus;
+    v.state = v.boot ? core::VcpuState::kOffline : core::VcpuState::kParked;
+    v.acpi_enabled = v.boot;
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace vmmd::vmm

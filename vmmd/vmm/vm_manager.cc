@@ -1,0 +1,120 @@
+#include "vmmd/vmm/vm_manager.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "core/common/log.h"
+#include "vmmd/vmm/vm.h"
+#include "vmmd/vmm/vm_spec_validation.h"
+
+namespace vmmd::vmm {
+
+VmManager::VmManager(core::Hypervisor* hypervisor, VmManagerOptions options)
+    : hypervisor_(hypervisor), options_(std::move(options)) {}
+
+VmManager::~VmManager() { StopAll(); }
+
+absl::StatusOr<std::shared_ptr<Vm>> VmManager::Find(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = vms_.find(std::string(name));
+  if (it == vms_.end()) {
+    return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name.substr(0, 80)))));
+  }
+  return it->second;
+}
+
+absl::Status VmManager::CreateVm(const VmSpec& spec) {
+  if (absl::Status s = ValidateVmSpecFields(spec, hypervisor_->capabilities(),
+                                            HostPhysicalMemoryBytes());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckVmSpecFiles(spec); !s.ok()) return s;
+  VmSpec stored = spec;
+  stored.max_vcpus = EffectiveMaxVcpus(spec);
+  absl::MutexLock lock(&mu_);
+  if (vms_.contains(spec.name)) {
+    return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
+  }
+  std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
+  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir), &events_));
+  LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
+          EffectiveMaxVcpus(spec), spec.memory_mib);
+  return absl::OkStatus();
+}
+
+absl::Status VmManager::StartVm(std::string_view name) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->Start();
+}
+
+absl::Status VmManager::StopVm(std::string_view name) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->Stop();
+}
+
+absl::Status VmManager::DeleteVm(std::string_view name) {
+  std::shared_ptr<Vm> vm;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = vms_.find(std::string(name));
+    if (it == vms_.end()) {
+      return absl::NotFoundError(absl::StrFormat("no VM named \"%s\"", absl::CHexEscape(std::string(name.substr(0, 80)))));
+    }
+    vm = std::move(it->second);
+    vms_.erase(it);
+  }
+  vm->Shutdown();  // outside mu_: other VMs stay reachable meanwhile
+  vm->RemoveState();
+  LogInfo("%s: deleted", vm->name());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<VmInfo> VmManager::GetVm(std::string_view name) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->Info();
+}
+
+std::vector<VmInfo> VmManager::ListVms() {
+  std::vector<std::shared_ptr<Vm>> vms;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, vm] : vms_) vms.push_back(vm);
+  }
+  std::vector<VmInfo> out;
+  out.reserve(vms.size());
+  for (auto& vm : vms) out.push_back(vm->Info());
+  std::sort(out.begin(), out.end(),
+            [](const VmInfo& a, const VmInfo& b) { return a.spec.name < b.spec.name; });
+  return out;
+}
+
+absl::StatusOr<std::vector<core::VcpuInfo>> VmManager::GetCpuState(std::string_view name) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->CpuState();
+}
+
+absl::StatusOr<ScaleResult> VmManager::ScaleVcpus(std::string_view name, uint32_t target,
+                                                  core::ScaleWait wait, absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->ScaleVcpus(target, wait, deadline);
+}
+
+void VmManager::StopAll() {
+  std::vector<std::shared_ptr<Vm>> vms;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, vm] : vms_) vms.push_back(vm);
+  }
+  for (auto& vm : vms) vm->Shutdown();
+  events_.Shutdown();
+}
+
+}  // namespace vmmd::vmm

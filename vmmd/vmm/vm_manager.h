@@ -1,0 +1,72 @@
+// All VMs of one vmmd process. Thread-safe; no lock is held across VMs, so a slow or failing
+// VM never blocks another. Every method returns a precise canonical code:
+//   INVALID_ARGUMENT  a spec field is wrong (the message names the field and the fix)
+//   NOT_FOUND         no VM of that name, or a spec file that does not exist
+//   ALREADY_EXISTS    CreateVm with a name in use
+//   FAILED_PRECONDITION  the VM's state does not allow the call (e.g. StartVm while RUNNING)
+//   RESOURCE_EXHAUSTED   the host cannot give what the spec asks (memory, vCPUs)
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "core/hypervisor/hypervisor.h"
+#include "core/vcpu/vcpu_manager.h"
+#include "vmmd/vmm/event_hub.h"
+#include "vmmd/vmm/vm.h"
+#include "vmmd/vmm/vm_types.h"
+
+namespace vmmd::vmm {
+
+struct VmManagerOptions {
+  // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
+  // <state_dir>/<vm name>/, created on first start and removed by DeleteVm. Empty: nothing
+  // persists across VM restarts.
+  std::string state_dir;
+};
+
+class VmManager {
+ public:
+  explicit VmManager(core::Hypervisor* hypervisor, VmManagerOptions options = {});
+  ~VmManager();  // stops every VM
+  VmManager(const VmManager&) = delete;
+  VmManager& operator=(const VmManager&) = delete;
+
+  // Validates and records the VM (state CREATED). No KVM resources until StartVm.
+  absl::Status CreateVm(const VmSpec& spec);
+  // Builds the VM in KVM (all max_vcpus vCPUs, vGIC, devices) and runs the boot vCPU.
+  absl::Status StartVm(std::string_view name);
+  // Stops every vCPU and frees the KVM VM; the VM stays listed (state STOPPED).
+  absl::Status StopVm(std::string_view name);
+  // Stops the VM if needed and forgets it.
+  absl::Status DeleteVm(std::string_view name);
+  absl::StatusOr<VmInfo> GetVm(std::string_view name);
+  std::vector<VmInfo> ListVms();  // sorted by name
+  // Every possible vCPU, by id.
+  absl::StatusOr<std::vector<core::VcpuInfo>> GetCpuState(std::string_view name);
+  // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).
+  absl::StatusOr<ScaleResult> ScaleVcpus(std::string_view name, uint32_t target,
+                                         core::ScaleWait wait, absl::Time deadline);
+  // Lifecycle events of every VM (WatchEvents).
+  EventHub& events() { return events_; }
+  // Stops every VM (daemon shutdown).
+  void StopAll();
+
+ private:
+  absl::StatusOr<std::shared_ptr<Vm>> Find(std::string_view name);
+
+  core::Hypervisor* const hypervisor_;
+  const VmManagerOptions options_;
+  EventHub events_;  // outlives every Vm (declared before vms_)
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vmmd::vmm

@@ -1,0 +1,262 @@
+#include "vmmd/vmm/vm_manager.h"
+
+#include <libfdt.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/status_matchers.h"
+
+namespace vmmd::vmm {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vmmd::testing::FakeHypervisor;
+using ::vmmd::testing::FakeVmRecord;
+using ::vmmd::testing::IsOk;
+using ::vmmd::testing::ScriptedExit;
+using ::vmmd::testing::StatusIs;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+// A minimal arm64 Image: header (text_offset 0, image_size 2 MiB, LE, 4K pages) + padding.
+std::string WriteFakeKernel(const std::string& dir) {
+  std::vector<uint8_t> image(8192, 0);
+  auto put64 = [&](size_t off, uint64_t v) {
+    for (int i = 0; i < 8; ++i) image[off + i] = static_cast<uint8_t>(v >> (8 * i));
+  };
+  put64(8, 0);             // text_offset
+  put64(16, 2u << 20);     // image_size
+  put64(24, 0x2);          // flags: LE, 4K pages
+  image[0x38] = 'A';
+  image[0x39] = 'R';
+  image[0x3a] = 'M';
+  image[0x3b] = 0x64;
+  std::string path = dir + "/Image";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<char*>(image.data()), image.size());
+  return path;
+}
+
+class VmManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmmd-vm-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    kernel_ = WriteFakeKernel(dir_);
+    std::ofstream(dir_ + "/initrd.cpio") << "070701 fake initrd";
+  }
+  void TearDown() override {
+    mgr_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  VmSpec Spec(const std::string& name, uint32_t boot = 2, uint32_t max = 4) {
+    VmSpec s;
+    s.name = name;
+    s.kernel_path = kernel_;
+    s.initrd_path = dir_ + "/initrd.cpio";
+    s.cmdline = "console=ttyAMA0";
+    s.memory_mib = 128;
+    s.boot_vcpus = boot;
+    s.max_vcpus = max;
+    s.console_log_path = dir_ + "/" + name + ".console";
+    return s;
+  }
+
+  VmState WaitForStateOtherThan(const std::string& name, VmState state) {
+    absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      auto info = mgr_->GetVm(name);
+      if (info.ok() && info->state != state) return info->state;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return state;
+  }
+
+  FakeHypervisor hv_;
+  std::unique_ptr<VmManager> mgr_ = std::make_unique<VmManager>(&hv_);
+  std::string dir_;
+  std::string kernel_;
+};
+
+TEST_F(VmManagerTest, CreateGetListDelete) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  EXPECT_THAT(mgr_->CreateVm(Spec("a")), StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("\"a\"")));
+  auto info = mgr_->GetVm("a");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state, VmState::kCreated);
+  EXPECT_EQ(info->spec.max_vcpus, 4u);
+  auto list = mgr_->ListVms();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].spec.name, "a");
+  EXPECT_EQ(list[1].spec.name, "b");
+  EXPECT_TRUE(hv_.vms().empty());  // nothing in KVM before StartVm
+  ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());
+  EXPECT_THAT(mgr_->GetVm("a"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(mgr_->DeleteVm("a"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(mgr_->StartVm("zzz"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no VM named \"zzz\"")));
+  EXPECT_THAT(mgr_->GetCpuState("zzz"), StatusIs(absl::StatusCode::kNotFound));
+  // Invalid specs never get in.
+  VmSpec bad = Spec("c");
+  bad.kernel_path = dir_ + "/missing";
+  EXPECT_THAT(mgr_->CreateVm(bad), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(mgr_->GetVm("c"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(VmManagerTest, StartBuildsTheVmInKvmOrder) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("vm1")), IsOk());
+  ASSERT_THAT(mgr_->StartVm("vm1"), IsOk());
+  ASSERT_EQ(hv_.vms().size(), 1u);
+  std::shared_ptr<FakeVmRecord> rec = hv_.vms()[0];
+  ASSERT_EQ(rec->vcpu_count(), 4u);
+  ASSERT_TRUE(rec->vcpu(0)->WaitForRunCount(1, kWait));
+
+  std::vector<std::string> log = rec->log();
+  auto index = [&](const std::string& entry) {
+    return std::find(log.begin(), log.end(), entry) - log.begin();
+  };
+  auto first_with = [&](const std::string& prefix) {
+    return std::find_if(log.begin(), log.end(),
+                        [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }) -
+           log.begin();
+  };
+  const auto vgic_init = index("Vgic.Initialize");
+  ASSERT_LT(vgic_init, static_cast<long>(log.size()));
+  EXPECT_LT(index("CreateVcpu 3"), vgic_init);        // every vCPU before CTRL_INIT
+  EXPECT_LT(first_with("SetSmcccFilter"), first_with("SetReg 0 32="));  // filter before boot
+  EXPECT_LT(first_with("SetTimerPpis"), vgic_init);
+  EXPECT_GT(first_with("InitPmu"), vgic_init);        // PMU after vGIC init
+  EXPECT_LT(index("Init 0 power_off=0 pmu=1"), vgic_init);
+  EXPECT_LT(index("Init 3 power_off=1 pmu=1"), vgic_init);
+  EXPECT_EQ(rec->smccc_filters(),
+            (std::vector<std::string>{"0x84000002+2:2", "0xc4000003+1:2"}));
+  EXPECT_LT(index("Vgic.AddRedistributorRegion 0 0x80a0000 4"), vgic_init);
+
+  // Guest RAM at 1 GiB; vCPU 0 enters the kernel with x0 = the DTB, which describes the boot CPUs.
+  auto regions = rec->regions();
+  ASSERT_EQ(regions.size(), 1u);
+  EXPECT_EQ(regions[0].gpa, 0x4000'0000u);
+  EXPECT_EQ(regions[0].size, 128u << 20);
+  auto v0 = rec->vcpu(0);
+  EXPECT_EQ(v0->reg(core::Reg::kPc), 0x4000'0000u);
+  const uint64_t dtb = v0->reg(core::Reg::kX0);
+  ASSERT_GE(dtb, regions[0].gpa);
+  const void* fdt = static_cast<uint8_t*>(regions[0].host) + (dtb - regions[0].gpa);
+  ASSERT_EQ(fdt_check_header(fdt), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/cpus/cpu@0"), 0);
+  EXPECT_GE(fdt_path_offset(fdt, "/cpus/cpu@1"), 0);
+  EXPECT_LT(fdt_path_offset(fdt, "/cpus/cpu@2"), 0);  // parked vCPUs are not in the DT
+  int len = 0;
+  const char* bootargs = static_cast<const char*>(fdt_getprop(fdt, fdt_path_offset(fdt, "/chosen"), "bootargs", &len));
+  ASSERT_NE(bootargs, nullptr);
+  EXPECT_STREQ(bootargs, "console=ttyAMA0");
+
+  auto cpus = mgr_->GetCpuState("vm1");
+  ASSERT_THAT(cpus, IsOk());
+  ASSERT_EQ(cpus->size(), 4u);
+  EXPECT_EQ((*cpus)[0].state, core::VcpuState::kOnline);
+  EXPECT_EQ((*cpus)[1].state, core::VcpuState::kOffline);  // until the guest's CPU_ON
+  EXPECT_EQ((*cpus)[2].state, core::VcpuState::kParked);
+  EXPECT_EQ((*cpus)[3].state, core::VcpuState::kParked);
+  EXPECT_EQ((*cpus)[3].mpidr, testing::FakeMpidr(3));
+  auto info = mgr_->GetVm("vm1");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state, VmState::kRunning);
+  EXPECT_EQ(info->online_vcpus, 1u);
+
+  EXPECT_THAT(mgr_->StartVm("vm1"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("RUNNING")));
+  ASSERT_THAT(mgr_->StopVm("vm1"), IsOk());
+  EXPECT_TRUE(rec->destroyed());
+  EXPECT_EQ(mgr_->GetVm("vm1")->state, VmState::kStopped);
+  EXPECT_THAT(mgr_->StopVm("vm1"), StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("STOPPED")));
+  // A stopped VM starts again, in a fresh KVM VM.
+  ASSERT_THAT(mgr_->StartVm("vm1"), IsOk());
+  EXPECT_EQ(hv_.vms().size(), 2u);
+}
+
+TEST_F(VmManagerTest, GuestPowerOffStopsOnlyThatVm) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  ASSERT_THAT(mgr_->StartVm("b"), IsOk());
+  auto a = hv_.vms()[0];
+  a->vcpu(0)->PushExit(
+      ScriptedExit{core::SystemEventExit{core::SystemEventExit::Type::kShutdown, 1}, {}});
+  EXPECT_EQ(WaitForStateOtherThan("a", VmState::kRunning), VmState::kStopped);
+  EXPECT_EQ(mgr_->GetVm("a")->state_reason, "guest powered off");
+  EXPECT_TRUE(a->destroyed());
+  EXPECT_EQ(mgr_->GetVm("b")->state, VmState::kRunning);
+  EXPECT_FALSE(hv_.vms()[1]->destroyed());
+  ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());  // the name is free again
+}
+
+TEST_F(VmManagerTest, FailedVcpuFailsItsVmOnly) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  ASSERT_THAT(mgr_->StartVm("b"), IsOk());
+  auto a = hv_.vms()[0];
+  a->vcpu(0)->PushExit(ScriptedExit{core::UnhandledExit{17, "INTERNAL_ERROR suberror 1"}, {}});
+  EXPECT_EQ(WaitForStateOtherThan("a", VmState::kRunning), VmState::kFailed);
+  EXPECT_THAT(mgr_->GetVm("a")->state_reason, HasSubstr("vCPU 0 failed"));
+  EXPECT_EQ(mgr_->GetVm("b")->state, VmState::kRunning);
+}
+
+TEST_F(VmManagerTest, GuestResetRestartsTheVm) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a", 1, 2)), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  hv_.vms()[0]->vcpu(0)->PushExit(
+      ScriptedExit{core::SystemEventExit{core::SystemEventExit::Type::kReset, 2}, {}});
+  absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && mgr_->GetVm("a")->restarts == 0) absl::SleepFor(absl::Milliseconds(5));
+  auto info = mgr_->GetVm("a");
+  EXPECT_EQ(info->restarts, 1u);
+  EXPECT_EQ(WaitForStateOtherThan("a", VmState::kStarting), VmState::kRunning);
+  ASSERT_EQ(hv_.vms().size(), 2u);
+  EXPECT_TRUE(hv_.vms()[0]->destroyed());
+  EXPECT_TRUE(hv_.vms()[1]->vcpu(0)->WaitForRunCount(1, kWait));
+}
+
+TEST_F(VmManagerTest, StartFailureLeavesAFailedVmThatCanStartLater) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  hv_.FailNext("Vgic.Initialize", absl::UnavailableError("vGIC CTRL_INIT: Device or resource busy"));
+  EXPECT_THAT(mgr_->StartVm("a"), StatusIs(absl::StatusCode::kUnavailable));
+  auto info = mgr_->GetVm("a");
+  EXPECT_EQ(info->state, VmState::kFailed);
+  EXPECT_THAT(info->state_reason, HasSubstr("start failed: vGIC CTRL_INIT"));
+  EXPECT_TRUE(hv_.vms()[0]->destroyed());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  EXPECT_EQ(mgr_->GetVm("a")->state, VmState::kRunning);
+}
+
+TEST_F(VmManagerTest, DeleteStopsARunningVm) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  auto rec = hv_.vms()[0];
+  ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());
+  EXPECT_TRUE(rec->destroyed());
+  EXPECT_TRUE(mgr_->ListVms().empty());
+}
+
+TEST_F(VmManagerTest, StopAllStopsEverything) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  ASSERT_THAT(mgr_->StartVm("b"), IsOk());
+  mgr_->StopAll();
+  EXPECT_TRUE(hv_.vms()[0]->destroyed());
+  EXPECT_TRUE(hv_.vms()[1]->destroyed());
+}
+
+}  // namespace
+}  // namespace vmmd::vmm

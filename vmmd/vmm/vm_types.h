@@ -1,0 +1,40 @@
+// Plain domain types of the VM API (the gRPC layer converts to and from these).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "core/vcpu/vcpu_info.h"
+
+namespace vmmd::vmm {
+
+struct VmSpec {
+  std::string name;              // DNS label: [a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?
+  std::string kernel_path;       // arm64 Image (absolute path on the vmmd host)
+  std::string initrd_path;       // optional
+  std::string cmdline;           // optional, < 2048 bytes
+  std::string firmware_path;     // optional: UEFI firmware for flash0 (ACPI boot)
+  uint64_t memory_mib = 0;
+  uint32_t boot_vcpus = 0;       // vCPUs online at boot (ids 0..boot_vcpus-1)
+  uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
+  std::string console_log_path;  // optional: the guest's PL011 output (bounded)
+};
+
+enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kFailed };
+std::string_view VmStateName(VmState state);  // "CREATED", "RUNNING", ...
+
+struct VmInfo {
+  VmSpec spec;
+  VmState state = VmState::kCreated;
+  std::string state_reason;  // why it is in this state ("guest powered off", an error, ...)
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time started_at = absl::InfinitePast();
+  absl::Time stopped_at = absl::InfinitePast();
+  uint32_t online_vcpus = 0;
+  uint32_t restarts = 0;  // guest-requested resets
+  uint64_t unmapped_mmio = 0;
+};
+
+}  // namespace vmmd::vmm

@@ -1,6 +1,10 @@
-# Project-wide compile flags and the two helpers every directory uses:
-#   vmmd_library(NAME SRCS ... DEPS ...)   a static library of project code (-Werror)
+# Project-wide compile flags and the helpers every directory uses:
+#   vmmd_library(NAME SRCS ... DEPS ...)   a static library of project code (-Werror), on the
+#                                          floor of its folder (cmake/Floors.cmake)
 #   vmmd_test(NAME SRCS ... DEPS ...)      a GoogleTest binary registered with CTest (label "unit")
+#   vmmd_check_floor_links()               after every library is defined: fails the configure
+#                                          when a library links one its floor may not use
+include(${CMAKE_CURRENT_LIST_DIR}/Floors.cmake)
 
 # -Wno-restrict: g++ 12 reports impossible overlaps inside std::string's operator+ at -O2/-O3
 # (GCC bug 105329), in code that is correct.
@@ -18,6 +22,36 @@ function(vmmd_library name)
   add_library(${name} STATIC ${ARG_SRCS})
   target_compile_options(${name} PRIVATE ${VMMD_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  file(RELATIVE_PATH folder "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
+  set_property(TARGET ${name} PROPERTY VMMD_FOLDER "${folder}")
+  set_property(GLOBAL APPEND PROPERTY VMMD_LIBRARIES ${name})
+endfunction()
+
+function(vmmd_check_floor_links)
+  get_property(libraries GLOBAL PROPERTY VMMD_LIBRARIES)
+  set(errors "")
+  foreach(lib IN LISTS libraries)
+    get_target_property(folder ${lib} VMMD_FOLDER)
+    get_target_property(deps ${lib} LINK_LIBRARIES)
+    foreach(dep IN LISTS deps)
+      if(NOT TARGET ${dep})
+        continue()
+      endif()
+      get_target_property(dep_folder ${dep} VMMD_FOLDER)
+      if(NOT dep_folder)
+        continue()  # not a project library (absl::, vmmd_proto, vmmd_libfdt, ...)
+      endif()
+      vmmd_floor_check("${folder}/CMakeLists.txt" "${dep_folder}/CMakeLists.txt" FALSE error)
+      if(error)
+        list(APPEND errors "${lib} (${folder}) links ${dep} (${dep_folder})")
+      endif()
+    endforeach()
+  endforeach()
+  if(errors)
+    string(REPLACE ";" "\n  " text "${errors}")
+    message(FATAL_ERROR "floor guard: a library links a higher floor (rules: cmake/Floors.cmake):"
+                        "\n  ${text}")
+  endif()
 endfunction()
 
 function(vmmd_test name)

@@ -18,7 +18,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 
 namespace vmmd {
 namespace {
@@ -56,16 +56,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervis
   if (hypervisor == nullptr) return absl::InvalidArgumentError("no hypervisor");
   const std::string& path = options.socket_path;
   if (path.empty()) return absl::InvalidArgumentError("socket path is empty");
-  if (path.size() > MaxUnixSocketPathLength()) {
+  if (path.size() > endpoint::MaxUnixSocketPathLength()) {
     return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is too long (at most ",
-                                                   MaxUnixSocketPathLength(), " bytes)"));
+                                                   endpoint::MaxUnixSocketPathLength(), " bytes)"));
   }
-  VMMD_RETURN_IF_ERROR(CreateDirectories(ParentDirectory(path), kDirectoryMode));
+  VMMD_RETURN_IF_ERROR(endpoint::CreateDirectories(ParentDirectory(path), kDirectoryMode));
   if (!options.state_dir.empty()) {
-    VMMD_RETURN_IF_ERROR(CreateDirectories(options.state_dir, kStateDirectoryMode));
+    VMMD_RETURN_IF_ERROR(endpoint::CreateDirectories(options.state_dir, kStateDirectoryMode));
   }
-  VMMD_ASSIGN_OR_RETURN(ScopedFd lock, LockFile(path + ".lock"));
-  VMMD_RETURN_IF_ERROR(ClaimSocketPath(path));
+  VMMD_ASSIGN_OR_RETURN(ScopedFd lock, endpoint::LockFile(path + ".lock"));
+  VMMD_RETURN_IF_ERROR(endpoint::ClaimSocketPath(path));
   std::unique_ptr<Daemon> daemon(new Daemon(hypervisor, options, std::move(lock)));
   VMMD_RETURN_IF_ERROR(daemon->Listen());
   return daemon;
@@ -91,7 +91,7 @@ absl::Status Daemon::Listen() {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on unix:", path, " (see the gRPC error above)"));
   }
-  if (absl::Status status = SetAndVerifyMode(path, kSocketMode); !status.ok()) {
+  if (absl::Status status = endpoint::SetAndVerifyMode(path, kSocketMode); !status.ok()) {
     Shutdown();
     return status;
   }

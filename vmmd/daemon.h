@@ -14,14 +14,14 @@
 #include "core/hypervisor/hypervisor.h"
 #include "grpcpp/server.h"
 #include "vmmd/api/grpc_service.h"
-#include "vmmd/defaults.h"
+#include "vmmd/endpoint/defaults.h"
 #include "vmmd/vmm/vm_manager.h"
 
 namespace vmmd {
 
 struct DaemonOptions {
   // The API socket. Its parent directory is created (0755) if missing; the socket is 0600.
-  std::string socket_path = kDefaultSocketPath;
+  std::string socket_path = endpoint::kDefaultSocketPath;
   // Where per-VM persistent state (a firmware-booted VM's UEFI variables) lives, one
   // subdirectory per VM; created (0700) at start if missing. Empty: nothing persists.
   std::string state_dir;

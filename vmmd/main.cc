@@ -15,13 +15,13 @@
 #include "absl/strings/string_view.h"
 #include "core/common/log.h"
 #include "vmmd/daemon.h"
-#include "vmmd/defaults.h"
+#include "vmmd/endpoint/defaults.h"
 
 #if VMMD_HAVE_KVM_ARM64
 #include "core/kvm/kvm_hypervisor.h"
 #endif
 
-ABSL_FLAG(std::string, socket, vmmd::kDefaultSocketPath,
+ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath,
           "Unix socket to serve the vmmd.v1 API on (created 0600; its directory 0755)");
 ABSL_FLAG(std::string, state_dir, "/var/lib/vmmd",
           "Per-VM persistent state (UEFI variables of firmware-booted VMs), one subdirectory "

@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/status_matchers.h"
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 
 namespace vmmd::testing {
 namespace {

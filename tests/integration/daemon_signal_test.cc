@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/status_matchers.h"
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 
 namespace vmmd::testing {
 namespace {
@@ -37,7 +37,7 @@ TEST(RunDaemonTest, SigtermShutsDownAndStopsEveryVm) {
   std::thread daemon([&] { result.set_value(RunDaemon(&hv, options)); });
 
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (ProbeUnixSocket(options.socket_path) != 0 && absl::Now() < deadline) {
+  while (endpoint::ProbeUnixSocket(options.socket_path) != 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   auto stub = v1::Vmm::NewStub(

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "vmmd/defaults.h"
+#include "vmmd/endpoint/defaults.h"
 
 namespace vmmd::vmmctl {
 namespace {
@@ -47,7 +47,7 @@ std::string UsageText() {
       "  events [NAME] stream VM and vCPU lifecycle events (all VMs without NAME)\n"
       "Flags:\n"
       "  --socket=PATH      vmmd's API socket (default ",
-      kDefaultSocketPath,
+      endpoint::kDefaultSocketPath,
       ")\n"
       "  --json             print the response message as JSON (proto field names)\n"
       "  --timeout=SECONDS  deadline of the call (default 30; scale: how long to wait)\n"

@@ -11,7 +11,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 #include "vmmd/v1/vmm.grpc.pb.h"
 #include "vmmd/vmmctl/commands.h"
 #include "vmmd/vmmctl/format.h"
@@ -111,7 +111,7 @@ Outcome Execute(const Invocation& inv, const ProgressFn& progress) {
     const bool connected = channel->GetState(false) == GRPC_CHANNEL_READY;
     if (reply.status.error_code() == grpc::StatusCode::UNAVAILABLE && !connected) {
       // Never connected: say where we looked and why it failed, in plain words if we can.
-      const int err = ProbeUnixSocket(path);
+      const int err = endpoint::ProbeUnixSocket(path);
       message = absl::StrCat("cannot reach vmmd at ", inv.socket, ": ",
                              err != 0 ? std::strerror(err) : message);
     } else if (reply.status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !connected) {

@@ -10,11 +10,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
-#include "vmmd/defaults.h"
+#include "vmmd/endpoint/defaults.h"
 #include "vmmd/vmmctl/args.h"
 #include "vmmd/vmmctl/commands.h"
 
-ABSL_FLAG(std::string, socket, vmmd::kDefaultSocketPath, "vmmd's API socket");
+ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath, "vmmd's API socket");
 ABSL_FLAG(bool, json, false, "print the response message as JSON");
 ABSL_FLAG(double, timeout, 30, "deadline of the call, in seconds");
 ABSL_FLAG(std::string, kernel, "", "create: arm64 kernel Image");

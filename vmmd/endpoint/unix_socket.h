@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "core/common/scoped_fd.h"
 
-namespace vmmd {
+namespace vmmd::endpoint {
 
 // Longest socket path a sockaddr_un holds (without its NUL).
 size_t MaxUnixSocketPathLength();
@@ -36,4 +36,4 @@ absl::Status ClaimSocketPath(const std::string& path);
 // chmod(path, mode) and checks the result with stat: INTERNAL if the mode did not stick.
 absl::Status SetAndVerifyMode(const std::string& path, mode_t mode);
 
-}  // namespace vmmd
+}  // namespace vmmd::endpoint

@@ -1,4 +1,4 @@
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
 
-namespace vmmd {
+namespace vmmd::endpoint {
 namespace {
 
 // The errno of the call that just failed, read before building the message (which can
@@ -121,4 +121,4 @@ absl::Status SetAndVerifyMode(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
-}  // namespace vmmd
+}  // namespace vmmd::endpoint

@@ -1,4 +1,4 @@
-#include "vmmd/unix_socket.h"
+#include "vmmd/endpoint/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 
-namespace vmmd {
+namespace vmmd::endpoint {
 namespace {
 
 using ::testing::HasSubstr;
@@ -128,4 +128,4 @@ TEST_F(UnixSocketTest, SetAndVerifyMode) {
 }
 
 }  // namespace
-}  // namespace vmmd
+}  // namespace vmmd::endpoint

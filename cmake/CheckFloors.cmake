@@ -1,0 +1,48 @@
+# Build-time floor guard: every #include in the tree must point to the including file's own
+# folder or to a floor below it (cmake/Floors.cmake), and only core/kvm may include the KVM UAPI.
+#   cmake -DVMMD_SOURCE_DIR=<tree> -P cmake/CheckFloors.cmake
+# Prints every violation and fails; prints one summary line when the tree is clean.
+if(NOT VMMD_SOURCE_DIR)
+  message(FATAL_ERROR "CheckFloors: pass -DVMMD_SOURCE_DIR=<source tree>")
+endif()
+include(${CMAKE_CURRENT_LIST_DIR}/Floors.cmake)
+
+set(globs "")
+foreach(top core hw acpi vmmd tests)
+  list(APPEND globs "${VMMD_SOURCE_DIR}/${top}/*.cc" "${VMMD_SOURCE_DIR}/${top}/*.h")
+endforeach()
+file(GLOB_RECURSE files RELATIVE "${VMMD_SOURCE_DIR}" ${globs})
+list(SORT files)
+
+set(errors "")
+set(checked 0)
+foreach(file IN LISTS files)
+  file(STRINGS "${VMMD_SOURCE_DIR}/${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
+  vmmd_floor_is_test("${file}" is_test)
+  foreach(line IN LISTS lines)
+    if(line MATCHES "#[ \t]*include[ \t]*<linux/kvm\\.h>")
+      if(NOT file MATCHES "^${VMMD_FLOOR_KVM_UAPI_FOLDER}/")
+        list(APPEND errors "${file}: <linux/kvm.h> outside ${VMMD_FLOOR_KVM_UAPI_FOLDER}/")
+      endif()
+      continue()
+    endif()
+    if(NOT line MATCHES "#[ \t]*include[ \t]*\"([^\"]+)\"")
+      continue()
+    endif()
+    set(target "${CMAKE_MATCH_1}")
+    math(EXPR checked "${checked} + 1")
+    vmmd_floor_check("${file}" "${target}" ${is_test} error)
+    if(error)
+      list(APPEND errors "${file}: #include \"${target}\": ${error}")
+    endif()
+  endforeach()
+endforeach()
+
+list(LENGTH files nfiles)
+if(errors)
+  list(LENGTH errors nerrors)
+  string(REPLACE ";" "\n  " text "${errors}")
+  message(FATAL_ERROR "floor guard: ${nerrors} include(s) point up or sideways "
+                      "(rules: cmake/Floors.cmake):\n  ${text}")
+endif()
+message(STATUS "floor guard: ${checked} project includes in ${nfiles} files point down")

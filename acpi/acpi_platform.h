@@ -1,7 +1,6 @@
 // What the ACPI tables describe: the possible vCPUs, the GIC, the timers, the console and the
-// devices that contribute DSDT objects. Plain data; the composition root fills it (defaults are
-// vmmd's QEMU-virt-compatible layout, checked against core/arch/aarch64/layout.h by the tests;
-// acpi/ itself depends on nothing in core but core/common).
+// devices that contribute DSDT objects. Plain data with no board defaults: the composition root
+// fills every field from the board (acpi/ itself depends on nothing in core but core/common).
 #pragma once
 
 #include <cstdint>
@@ -35,24 +34,24 @@ struct AcpiRedistRegion {
 
 // Generic timer interrupts (GSIV = INTID), all level-triggered, active-high, always-on.
 struct AcpiTimerGsivs {
-  uint32_t secure_el1 = 29;
-  uint32_t non_secure_el1 = 30;
-  uint32_t virtual_el1 = 27;
-  uint32_t non_secure_el2 = 26;
+  uint32_t secure_el1 = 0;
+  uint32_t non_secure_el1 = 0;
+  uint32_t virtual_el1 = 0;
+  uint32_t non_secure_el2 = 0;
 };
 
 // The PL011 console (SPCR).
 struct AcpiConsole {
-  uint64_t base = 0x0900'0000;
-  uint32_t gsiv = 33;  // SPI 1
+  uint64_t base = 0;
+  uint32_t gsiv = 0;
 };
 
 struct AcpiPlatform {
   std::vector<AcpiCpu> cpus;  // every possible vCPU, in vCPU-id order
-  uint64_t gic_dist_base = 0x0800'0000;
+  uint64_t gic_dist_base = 0;
   std::vector<AcpiRedistRegion> gic_redist_regions;  // must cover every possible vCPU
   bool pmu = false;        // a PMU is exposed: GICC performance interrupt = pmu_gsiv
-  uint32_t pmu_gsiv = 23;  // PPI 7
+  uint32_t pmu_gsiv = 0;   // e.g. 23 (PPI 7)
   AcpiTimerGsivs timers;
   AcpiConsole console;
   // Not owned; each must outlive BuildAcpiTables(). Their objects go into `\_SB` in this

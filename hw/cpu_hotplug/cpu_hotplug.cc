@@ -13,9 +13,9 @@ namespace {
 constexpr size_t kMaxAccess = 4;
 }  // namespace
 
-CpuHotplug::CpuHotplug(core::CpuHotplugBackend* backend, uint64_t base)
+CpuHotplug::CpuHotplug(core::CpuHotplugBackend* backend, const core::DevicePlacement& at)
     : backend_(backend),
-      base_(base),
+      base_(at.base),
       possible_(std::min(backend->PossibleCpus(), acpi::kMaxAcpiCpus)) {
   absl::MutexLock lock(&mu_);
   ost_event_.assign(possible_, 0);

@@ -28,8 +28,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "acpi/aml_described.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
+#include "core/bus/device_placement.h"
 #include "core/vcpu/cpu_hotplug_backend.h"
 #include "hw/cpu_hotplug/cpu_hotplug_regs.h"
 
@@ -44,9 +44,9 @@ class CpuHotplug final : public core::BusDevice, public acpi::AmlDescribed {
     uint64_t ost_reports = 0;
   };
 
-  // `backend` is not owned and must outlive the device. `base` is used for the AML only.
-  explicit CpuHotplug(core::CpuHotplugBackend* backend,
-                      uint64_t base = core::aarch64::kCpuHotplugBase);
+  // `backend` is not owned and must outlive the device. `at` (its window) is used for the AML
+  // only.
+  CpuHotplug(core::CpuHotplugBackend* backend, const core::DevicePlacement& at);
   CpuHotplug(const CpuHotplug&) = delete;
   CpuHotplug& operator=(const CpuHotplug&) = delete;
 

@@ -33,7 +33,8 @@ constexpr uint64_t kBase = 0x090C'0000;
 // A DSDT with just the block, for `possible` vCPUs of which the first `boot` are boot vCPUs.
 struct Platform {
   explicit Platform(uint32_t possible, uint32_t boot = 1)
-      : backend(testing::KvmMpidrs(possible), boot), cpuhp(&backend, kBase) {}
+      : backend(testing::KvmMpidrs(possible), boot),
+        cpuhp(&backend, {.base = kBase, .size = kBlockSize}) {}
 
   absl::StatusOr<std::vector<uint8_t>> Dsdt() const {
     const acpi::AmlDescribed* devices[] = {&cpuhp};
@@ -187,11 +188,11 @@ TEST(CpuHotplugAmlTest, ScanNotifiesInsertAndRemoveAndIsBounded) {
 
 TEST(CpuHotplugAmlTest, RejectsABlockOutside32Bits) {
   testing::FakeCpuHotplugBackend backend(testing::KvmMpidrs(2), 1);
-  CpuHotplug high(&backend, 0x1'0000'0000ULL);
+  CpuHotplug high(&backend, {.base = 0x1'0000'0000ULL, .size = kBlockSize});
   acpi::AmlScope sb("\\_SB");
   EXPECT_THAT(high.DescribeAml(sb), vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
   testing::FakeCpuHotplugBackend none({}, 0);
-  CpuHotplug empty(&none);
+  CpuHotplug empty(&none, {.base = kBase, .size = kBlockSize});
   EXPECT_THAT(empty.DescribeAml(sb), vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

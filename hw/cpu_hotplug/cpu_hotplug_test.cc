@@ -14,6 +14,8 @@
 namespace vmmd::hw {
 namespace {
 
+constexpr core::DevicePlacement kAt{.base = 0x090C'0000, .size = cpu_hotplug::kBlockSize};
+
 using ::testing::ElementsAre;
 using testing::FakeCpuHotplugBackend;
 using ::testing::IsEmpty;
@@ -22,7 +24,7 @@ using namespace cpu_hotplug;  // NOLINT(build/namespaces)
 
 class CpuHotplugTest : public ::testing::Test {
  protected:
-  CpuHotplugTest() : backend_(KvmMpidrs(4), /*boot=*/1), dev_(&backend_) {}
+  CpuHotplugTest() : backend_(KvmMpidrs(4), /*boot=*/1), dev_(&backend_, kAt) {}
 
   uint64_t Read(uint64_t offset, size_t size) {
     std::vector<uint8_t> buf(size, 0xEE);
@@ -102,7 +104,7 @@ TEST_F(CpuHotplugTest, GetNextCpuWithEventSearchesFromTheSelectorAndWraps) {
 
 TEST_F(CpuHotplugTest, GetCpuIdReturnsTheMpidrInTwoHalves) {
   FakeCpuHotplugBackend backend({0x0000'00AB'0001'0203ULL, 0x8000'0001ULL}, 1);
-  CpuHotplug dev(&backend);
+  CpuHotplug dev(&backend, kAt);
   auto read = [&](uint64_t off) {
     std::vector<uint8_t> buf(4);
     dev.Read(off, absl::MakeSpan(buf));
@@ -225,7 +227,7 @@ TEST_F(CpuHotplugTest, AccessWidthsAndOffsets) {
 // must only ever see valid vCPU indices, and nothing may read or write out of bounds.
 TEST(CpuHotplugStandaloneTest, RandomAccessesStayInBounds) {
   FakeCpuHotplugBackend backend(KvmMpidrs(5), 2);
-  CpuHotplug dev(&backend);
+  CpuHotplug dev(&backend, kAt);
   std::mt19937_64 rng(1234);
   uint8_t buf[16];
   for (int i = 0; i < 200000; ++i) {
@@ -247,7 +249,7 @@ TEST(CpuHotplugStandaloneTest, RandomAccessesStayInBounds) {
 
 TEST(CpuHotplugStandaloneTest, ConcurrentAccessesAreSafe) {
   FakeCpuHotplugBackend backend(KvmMpidrs(8), 1);
-  CpuHotplug dev(&backend);
+  CpuHotplug dev(&backend, kAt);
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

@@ -15,9 +15,10 @@ constexpr uint64_t kMaxLogged = 16;
 
 }  // namespace
 
-CfiFlash::CfiFlash(std::unique_ptr<FlashStorage> storage, uint64_t base, bool read_only)
+CfiFlash::CfiFlash(std::unique_ptr<FlashStorage> storage, const core::DevicePlacement& at,
+                   bool read_only)
     : storage_(std::move(storage)),
-      base_(base),
+      base_(at.base),
       read_only_(read_only),
       commands_(absl::MakeSpan(storage_->data(), storage_->size())) {}
 
@@ -153,11 +154,6 @@ absl::Status CfiFlash::Flush() {
 CfiFlash::Stats CfiFlash::GetStats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
-}
-
-absl::Status CfiFlash::DescribeFdt(core::aarch64::FdtWriter& fdt) const {
-  const std::pair<uint64_t, uint64_t> bank[] = {{base_, size()}};
-  return DescribeBanksFdt(fdt, bank);
 }
 
 absl::Status CfiFlash::DescribeBanksFdt(core::aarch64::FdtWriter& fdt,

@@ -53,12 +53,13 @@
 #include "absl/types/span.h"
 #include "core/arch/aarch64/fdt_writer.h"
 #include "core/bus/bus_device.h"
+#include "core/bus/device_placement.h"
 #include "hw/flash/cfi_commands.h"
 #include "hw/flash/flash_storage.h"
 
 namespace vmmd::hw {
 
-class CfiFlash final : public core::BusDevice, public core::aarch64::FdtDescribed {
+class CfiFlash final : public core::BusDevice {
  public:
   // true: map data() read-only at the bank's base (reads stop trapping); false: remove it.
   // Called with the device lock held; must not call back into the device.
@@ -76,9 +77,9 @@ class CfiFlash final : public core::BusDevice, public core::aarch64::FdtDescribe
     uint64_t map_errors = 0;       // hook calls that failed
   };
 
-  // `base` is the bank's guest-physical address (device tree and logs only). `read_only`: a
-  // code bank (see above). The bank size is storage->size(), a multiple of cfi::kSectorSize.
-  CfiFlash(std::unique_ptr<FlashStorage> storage, uint64_t base, bool read_only);
+  // `at` is the bank's window (its base names it in logs). `read_only`: a code bank (see
+  // above). The bank size is storage->size(), a multiple of cfi::kSectorSize.
+  CfiFlash(std::unique_ptr<FlashStorage> storage, const core::DevicePlacement& at, bool read_only);
   CfiFlash(const CfiFlash&) = delete;
   CfiFlash& operator=(const CfiFlash&) = delete;
 
@@ -104,9 +105,8 @@ class CfiFlash final : public core::BusDevice, public core::aarch64::FdtDescribe
   absl::Status Flush();
   Stats GetStats() const;
 
-  // Appends `flash@<base>`: compatible "cfi-flash", reg <base size>, bank-width <4>.
-  absl::Status DescribeFdt(core::aarch64::FdtWriter& fdt) const override;
-  // QEMU's form: one `flash@<first base>` node with one reg entry per bank (flash0 then flash1).
+  // The banks in the device tree, QEMU's form: one `flash@<first base>` node (compatible
+  // "cfi-flash", bank-width <4>) with one reg entry per bank (flash0 then flash1).
   static absl::Status DescribeBanksFdt(core::aarch64::FdtWriter& fdt,
                                        absl::Span<const std::pair<uint64_t, uint64_t>> banks);
 

@@ -22,8 +22,8 @@ uint64_t LoadBe(absl::Span<const uint8_t> data) {
 
 }  // namespace
 
-FwCfg::FwCfg(FwCfgItems items, const core::GuestMemory& memory, uint64_t base)
-    : items_(std::move(items)), memory_(memory), base_(base) {}
+FwCfg::FwCfg(FwCfgItems items, const core::GuestMemory& memory, const core::DevicePlacement& at)
+    : items_(std::move(items)), memory_(memory), at_(at) {}
 
 void FwCfg::Read(uint64_t offset, absl::Span<uint8_t> data) {
   std::fill(data.begin(), data.end(), 0);
@@ -95,12 +95,12 @@ FwCfg::Stats FwCfg::GetStats() const {
   return stats_;
 }
 
-std::string FwCfg::FdtNodeName() const { return absl::StrFormat("fw-cfg@%x", base_); }
+std::string FwCfg::FdtNodeName() const { return absl::StrFormat("fw-cfg@%x", at_.base); }
 
 absl::Status FwCfg::DescribeFdt(core::aarch64::FdtWriter& fdt) const {
   VMMD_RETURN_IF_ERROR(fdt.BeginNode(FdtNodeName()));
   VMMD_RETURN_IF_ERROR(fdt.PropString("compatible", "qemu,fw-cfg-mmio"));
-  const std::pair<uint64_t, uint64_t> reg[] = {{base_, fw_cfg::kRegisterSize}};
+  const std::pair<uint64_t, uint64_t> reg[] = {{at_.base, at_.size}};
   VMMD_RETURN_IF_ERROR(fdt.PropReg("reg", reg));
   VMMD_RETURN_IF_ERROR(fdt.PropEmpty("dma-coherent"));
   return fdt.EndNode();

@@ -1,5 +1,5 @@
 // QEMU's firmware configuration device, MMIO flavour with DMA (QEMU docs/specs/fw_cfg.rst), as
-// stock edk2 ArmVirtQemu uses it: 0x18 bytes at kFwCfgBase, described in the DT as
+// stock edk2 ArmVirtQemu uses it: 0x18 bytes (where the board puts it), described in the DT as
 // "qemu,fw-cfg-mmio" with dma-coherent.
 //
 // Registers (device offsets):
@@ -27,8 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "core/arch/aarch64/fdt_writer.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
+#include "core/bus/device_placement.h"
 #include "core/memory/guest_memory.h"
 #include "hw/fw_cfg/fw_cfg_dma.h"
 #include "hw/fw_cfg/fw_cfg_items.h"
@@ -56,16 +56,15 @@ class FwCfg final : public core::BusDevice, public core::aarch64::FdtDescribed {
     uint64_t ignored_accesses = 0;  // accesses to no register, or of a size it does not take
   };
 
-  // `memory` is not owned and must outlive the device. `base` is only used for the DT node.
-  FwCfg(FwCfgItems items, const core::GuestMemory& memory,
-        uint64_t base = core::aarch64::kFwCfgBase);
+  // `memory` is not owned and must outlive the device. `at` is only used for the DT node.
+  FwCfg(FwCfgItems items, const core::GuestMemory& memory, const core::DevicePlacement& at);
   FwCfg(const FwCfg&) = delete;
   FwCfg& operator=(const FwCfg&) = delete;
 
   void Read(uint64_t offset, absl::Span<uint8_t> data) override;
   void Write(uint64_t offset, absl::Span<const uint8_t> data) override;
 
-  // Appends `fw-cfg@<base>`: compatible "qemu,fw-cfg-mmio", reg <base 0x18>, dma-coherent.
+  // Appends `fw-cfg@<base>`: compatible "qemu,fw-cfg-mmio", reg <base size>, dma-coherent.
   absl::Status DescribeFdt(core::aarch64::FdtWriter& fdt) const override;
   std::string FdtNodeName() const;
 
@@ -81,7 +80,7 @@ class FwCfg final : public core::BusDevice, public core::aarch64::FdtDescribed {
 
   const FwCfgItems items_;  // immutable: read without the lock
   const core::GuestMemory& memory_;
-  const uint64_t base_;
+  const core::DevicePlacement at_;
 
   mutable absl::Mutex mu_;
   FwCfgCursor cursor_ ABSL_GUARDED_BY(mu_);

@@ -66,7 +66,9 @@ class FwCfgTest : public ::testing::Test {
     mem_ = std::move(*mem);
   }
   void Build(FwCfgItems items) {
-    dev_ = std::make_unique<FwCfg>(std::move(items), *mem_);
+    dev_ = std::make_unique<FwCfg>(
+        std::move(items), *mem_,
+        core::DevicePlacement{.base = 0x0902'0000, .size = fw_cfg::kRegisterSize});
     guest_ = std::make_unique<Guest>(*dev_);
   }
 

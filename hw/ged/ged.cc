@@ -4,10 +4,13 @@
 
 #include "absl/strings/str_format.h"
 #include "acpi/aml.h"
+#include "core/arch/aarch64/layout.h"
+#include "core/common/status_macros.h"
 
 namespace vmmd::hw {
 
-Ged::Ged(core::IrqLine* irq, GedConfig config) : irq_(irq), config_(std::move(config)) {}
+Ged::Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers)
+    : irq_(irq), at_(at), handlers_(std::move(handlers)) {}
 
 void Ged::Read(uint64_t offset, absl::Span<uint8_t> data) {
   uint32_t value = 0;
@@ -49,10 +52,12 @@ Ged::Stats Ged::GetStats() const {
 }
 
 absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
+  VMMD_ASSIGN_OR_RETURN(const uint32_t spi, at_.RequireSpi("the GED"));
+  const uint32_t gsiv = core::aarch64::kSpiIntidBase + spi;
   using namespace acpi::aml;  // NOLINT(build/namespaces)
   uint32_t seen = 0;
   std::vector<acpi::AmlTerm> evt{Store(Path("ESEL"), Local(0))};
-  for (const GedEventHandler& h : config_.handlers) {
+  for (const GedEventHandler& h : handlers_) {
     if (h.event == 0 || (h.event & (h.event - 1)) != 0 || (seen & h.event) != 0) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "GED handler %s: event 0x%x must be a single bit not handled before", h.method, h.event));
@@ -64,8 +69,8 @@ absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
   sb.Add(Device("GED", {
       Name("_HID", String("ACPI0013")),
       Name("_UID", Zero()),
-      Name("_CRS", ResourceTemplate({Interrupt({.edge = true}, {config_.gsiv})})),
-      OperationRegion("EREG", RegionSpace::kSystemMemory, Int(config_.base), Int(ged::kRegionSize)),
+      Name("_CRS", ResourceTemplate({Interrupt({.edge = true}, {gsiv})})),
+      OperationRegion("EREG", RegionSpace::kSystemMemory, Int(at_.base), Int(ged::kRegionSize)),
       Field("EREG", FieldAccess::kDWord, FieldLock::kNoLock, FieldUpdate::kWriteAsZeros,
             {FieldUnit("ESEL", 32)}),
       Method("_EVT", 1, kSerialized, std::move(evt)),

@@ -27,8 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "acpi/aml_described.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
+#include "core/bus/device_placement.h"
 #include "core/bus/irq_line.h"
 
 namespace vmmd::hw {
@@ -49,12 +49,6 @@ struct GedEventHandler {
   std::string method;
 };
 
-struct GedConfig {
-  uint64_t base = core::aarch64::kGedBase;
-  uint32_t gsiv = core::aarch64::kSpiIntidBase + core::aarch64::kGedSpi;  // 41
-  std::vector<GedEventHandler> handlers;
-};
-
 class Ged final : public core::BusDevice, public acpi::AmlDescribed {
  public:
   struct Stats {
@@ -63,8 +57,9 @@ class Ged final : public core::BusDevice, public acpi::AmlDescribed {
     uint64_t ignored_accesses = 0;  // wrong size/offset reads, every write
   };
 
-  // `irq` (may be null: no interrupt) is not owned and must outlive the device.
-  Ged(core::IrqLine* irq, GedConfig config);
+  // `irq` (may be null: no interrupt) is not owned and must outlive the device. `at` (window
+  // and SPI) is only used for the AML; `handlers` are what _EVT calls.
+  Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers);
   Ged(const Ged&) = delete;
   Ged& operator=(const Ged&) = delete;
 
@@ -77,12 +72,14 @@ class Ged final : public core::BusDevice, public acpi::AmlDescribed {
   uint32_t PendingEvents() const;
   Stats GetStats() const;
 
-  // INVALID_ARGUMENT for a handler whose event is not exactly one bit, or a bit handled twice.
+  // INVALID_ARGUMENT for a handler whose event is not exactly one bit, or a bit handled twice;
+  // FAILED_PRECONDITION without an SPI.
   absl::Status DescribeAml(acpi::AmlScope& sb) const override;
 
  private:
   core::IrqLine* const irq_;
-  const GedConfig config_;
+  const core::DevicePlacement at_;
+  const std::vector<GedEventHandler> handlers_;
 
   mutable absl::Mutex mu_;
   uint32_t pending_ ABSL_GUARDED_BY(mu_) = 0;

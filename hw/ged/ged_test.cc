@@ -15,6 +15,9 @@
 namespace vmmd::hw {
 namespace {
 
+// Where the tests put the GED (QEMU virt's window and SPI: GSIV 41).
+constexpr core::DevicePlacement kAt{.base = 0x0908'0000, .size = ged::kRegionSize, .spi = 9};
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -35,7 +38,7 @@ uint64_t Read(Ged& ged, uint64_t offset, size_t size) {
 
 TEST(GedTest, EselReadReturnsPendingEventsAndClearsThem) {
   RecordingIrq irq;
-  Ged ged(&irq, {});
+  Ged ged(&irq, kAt, {});
   EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0u);
   ged.RaiseEvent(ged::kEventCpuHotplug);
   ged.RaiseEvent(ged::kEventPowerButton);
@@ -48,7 +51,7 @@ TEST(GedTest, EselReadReturnsPendingEventsAndClearsThem) {
 
 TEST(GedTest, RaiseEventPulsesTheLine) {
   RecordingIrq irq;
-  Ged ged(&irq, {});
+  Ged ged(&irq, kAt, {});
   ged.RaiseEvent(ged::kEventCpuHotplug);
   EXPECT_THAT(irq.levels, ElementsAre(true, false));
   ged.RaiseEvent(ged::kEventCpuHotplug);  // already pending: still a new edge
@@ -56,13 +59,13 @@ TEST(GedTest, RaiseEventPulsesTheLine) {
   ged.RaiseEvent(0);
   EXPECT_EQ(irq.levels.size(), 4u);
   EXPECT_EQ(ged.GetStats().events_raised, 2u);
-  Ged no_irq(nullptr, {});
+  Ged no_irq(nullptr, kAt, {});
   no_irq.RaiseEvent(1);
   EXPECT_EQ(no_irq.PendingEvents(), 1u);
 }
 
 TEST(GedTest, OtherAccessesReadZeroDoNotClearAndWritesAreIgnored) {
-  Ged ged(nullptr, {});
+  Ged ged(nullptr, kAt, {});
   ged.RaiseEvent(0x8);
   EXPECT_EQ(Read(ged, 0, 1), 0u);
   EXPECT_EQ(Read(ged, 0, 2), 0u);
@@ -78,7 +81,7 @@ TEST(GedTest, OtherAccessesReadZeroDoNotClearAndWritesAreIgnored) {
 }
 
 TEST(GedTest, ConcurrentRaisesAreNeverLost) {
-  Ged ged(nullptr, {});
+  Ged ged(nullptr, kAt, {});
   std::vector<std::thread> threads;
   uint32_t seen = 0;
   for (int t = 0; t < 4; ++t) {
@@ -111,8 +114,9 @@ class ScanStub : public acpi::AmlDescribed {
 };
 
 Ged MakeGed() {
-  return Ged(nullptr, {.handlers = {{ged::kEventCpuHotplug, "\\_SB.TEST.SCAN"},
-                                    {ged::kEventPowerButton, "\\_SB.TEST.PWRB"}}});
+  return Ged(
+      nullptr, kAt,
+      {{ged::kEventCpuHotplug, "\\_SB.TEST.SCAN"}, {ged::kEventPowerButton, "\\_SB.TEST.PWRB"}});
 }
 
 TEST(GedAmlTest, DisassemblesCleanlyWithTheExpectedObjects) {
@@ -170,15 +174,15 @@ TEST(GedAmlTest, EvtCallsTheHandlerOfEverySetBit) {
 
 TEST(GedAmlTest, RejectsBadHandlers) {
   acpi::AmlScope sb("\\_SB");
-  EXPECT_THAT(Ged(nullptr, {.handlers = {{0x3, "\\X"}}}).DescribeAml(sb),
+  EXPECT_THAT(Ged(nullptr, kAt, {{0x3, "\\X"}}).DescribeAml(sb),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(Ged(nullptr, {.handlers = {{0, "\\X"}}}).DescribeAml(sb),
+  EXPECT_THAT(Ged(nullptr, kAt, {{0, "\\X"}}).DescribeAml(sb),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(Ged(nullptr, {.handlers = {{8, "\\X"}, {8, "\\Y"}}}).DescribeAml(sb),
+  EXPECT_THAT(Ged(nullptr, kAt, {{8, "\\X"}, {8, "\\Y"}}).DescribeAml(sb),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(sb.terms(), IsEmpty());
   // A bad method path surfaces when the DSDT is encoded.
-  Ged bad_path(nullptr, {.handlers = {{8, "\\_SB.TOOLONG.X"}}});
+  Ged bad_path(nullptr, kAt, {{8, "\\_SB.TOOLONG.X"}});
   const acpi::AmlDescribed* devices[] = {&bad_path};
   EXPECT_THAT(acpi::BuildDsdt(devices), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -14,8 +14,8 @@ using core::aarch64::FdtWriter;
 
 }  // namespace
 
-Pl011::Pl011(ByteSink* sink, core::IrqLine* irq, uint64_t base, uint64_t size, uint32_t spi)
-    : sink_(sink), irq_(irq), base_(base), size_(size), spi_(spi) {}
+Pl011::Pl011(ByteSink* sink, core::IrqLine* irq, const core::DevicePlacement& at)
+    : sink_(sink), irq_(irq), at_(at) {}
 
 void Pl011::Read(uint64_t offset, absl::Span<uint8_t> data) {
   if (data.empty()) return;
@@ -231,17 +231,18 @@ Pl011::Stats Pl011::GetStats() const {
   return stats_;
 }
 
-std::string Pl011::FdtNodeName() const { return absl::StrFormat("pl011@%x", base_); }
+std::string Pl011::FdtNodeName() const { return absl::StrFormat("pl011@%x", at_.base); }
 
 absl::Status Pl011::DescribeFdt(FdtWriter& fdt) const {
   using core::aarch64::kFdtIrqLevelHigh;
   using core::aarch64::kFdtIrqTypeSpi;
   using core::aarch64::kPhandleApbClock;
+  VMMD_ASSIGN_OR_RETURN(const uint32_t spi, at_.RequireSpi("the PL011"));
   VMMD_RETURN_IF_ERROR(fdt.BeginNode(FdtNodeName()));
   VMMD_RETURN_IF_ERROR(fdt.PropStrings("compatible", {"arm,pl011", "arm,primecell"}));
-  const std::pair<uint64_t, uint64_t> reg[] = {{base_, size_}};
+  const std::pair<uint64_t, uint64_t> reg[] = {{at_.base, at_.size}};
   VMMD_RETURN_IF_ERROR(fdt.PropReg("reg", reg));
-  VMMD_RETURN_IF_ERROR(fdt.PropCells("interrupts", {kFdtIrqTypeSpi, spi_, kFdtIrqLevelHigh}));
+  VMMD_RETURN_IF_ERROR(fdt.PropCells("interrupts", {kFdtIrqTypeSpi, spi, kFdtIrqLevelHigh}));
   VMMD_RETURN_IF_ERROR(fdt.PropCells("clocks", {kPhandleApbClock, kPhandleApbClock}));
   VMMD_RETURN_IF_ERROR(fdt.PropStrings("clock-names", {"uartclk", "apb_pclk"}));
   return fdt.EndNode();

@@ -39,12 +39,13 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "acpi/aml_described.h"
 #include "core/arch/aarch64/fdt_writer.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
-#include "hw/primecell/primecell_id.h"
+#include "core/bus/device_placement.h"
 #include "core/bus/irq_line.h"
 #include "hw/pl011/byte_sink.h"
+#include "hw/primecell/primecell_id.h"
 
 namespace vmmd::hw {
 namespace pl011 {
@@ -110,7 +111,9 @@ inline constexpr size_t kFifoDepth = 16;
 
 }  // namespace pl011
 
-class Pl011 final : public core::BusDevice, public core::aarch64::FdtDescribed {
+class Pl011 final : public core::BusDevice,
+                    public core::aarch64::FdtDescribed,
+                    public acpi::AmlDescribed {
  public:
   struct Stats {
     uint64_t tx_bytes = 0;          // bytes the guest transmitted (incl. loopback)
@@ -122,9 +125,8 @@ class Pl011 final : public core::BusDevice, public core::aarch64::FdtDescribed {
 
   // `sink` receives transmitted bytes and `irq` is the UART's interrupt line; either may be null
   // (output discarded / no interrupt). Neither is owned; both must outlive the device.
-  // `base`, `size` and `spi` are only used for the device-tree node.
-  Pl011(ByteSink* sink, core::IrqLine* irq, uint64_t base = core::aarch64::kUartBase,
-        uint64_t size = core::aarch64::kUartSize, uint32_t spi = core::aarch64::kUartSpi);
+  // `at` (window and SPI) is only used to describe the device (DT node, AML).
+  Pl011(ByteSink* sink, core::IrqLine* irq, const core::DevicePlacement& at);
   Pl011(const Pl011&) = delete;
   Pl011& operator=(const Pl011&) = delete;
 
@@ -133,6 +135,10 @@ class Pl011 final : public core::BusDevice, public core::aarch64::FdtDescribed {
 
   // Appends `pl011@<base>` (compatible, reg, interrupts, clocks, clock-names).
   absl::Status DescribeFdt(core::aarch64::FdtWriter& fdt) const override;
+  // Device (COM0) { _HID "ARMH0011", _UID 0, _CRS Memory32Fixed (base, size) +
+  // Interrupt (Level, ActiveHigh) {32 + spi} } (pl011_aml.cc). INVALID_ARGUMENT if the window
+  // is not addressable by Memory32Fixed.
+  absl::Status DescribeAml(acpi::AmlScope& sb) const override;
   // "pl011@<base hex>", for /chosen/stdout-path.
   std::string FdtNodeName() const;
 
@@ -161,9 +167,7 @@ class Pl011 final : public core::BusDevice, public core::aarch64::FdtDescribed {
 
   ByteSink* const sink_;
   core::IrqLine* const irq_;
-  const uint64_t base_;
-  const uint64_t size_;
-  const uint32_t spi_;
+  const core::DevicePlacement at_;
 
   mutable absl::Mutex mu_;
   uint32_t rsr_ ABSL_GUARDED_BY(mu_) = 0;

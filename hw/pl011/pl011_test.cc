@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "acpi/tables/dsdt.h"
+#include "acpi/testing/acpica_tools.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -17,9 +19,14 @@
 namespace vmmd::hw {
 namespace {
 
+// Where the tests put the UART (QEMU virt's window and SPI).
+constexpr core::DevicePlacement kAt{.base = 0x0900'0000, .size = 0x1000, .spi = 1};
+
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::vmmd::testing::IsOk;
+using ::vmmd::testing::StatusIs;
 namespace r = pl011;
 
 class RecordingIrq : public core::IrqLine {
@@ -79,7 +86,7 @@ class Pl011Test : public ::testing::Test {
  protected:
   RecordingSink sink_;
   RecordingIrq irq_;
-  Pl011 uart_{&sink_, &irq_};
+  Pl011 uart_{&sink_, &irq_, kAt};
 };
 
 TEST_F(Pl011Test, ResetValues) {
@@ -235,7 +242,7 @@ TEST_F(Pl011Test, FlagsFollowTheReceiveFifo) {
   Read32(uart_, r::kDr);
   EXPECT_EQ(Read32(uart_, r::kFr), 0x80u);
   // Without FEN the FIFO is one holding register.
-  Pl011 plain(&sink_, nullptr);
+  Pl011 plain(&sink_, nullptr, kAt);
   EXPECT_EQ(Enqueue(plain, "ab"), 1u);
   EXPECT_EQ(Read32(plain, r::kFr), 0xC0u);
   EXPECT_EQ(Read32(plain, r::kDr), static_cast<uint32_t>('a'));
@@ -260,7 +267,7 @@ TEST_F(Pl011Test, TransmittedBytesReachTheSinkInOrder) {
 }
 
 TEST_F(Pl011Test, NullSinkAndIrqAreHarmless) {
-  Pl011 bare(nullptr, nullptr);
+  Pl011 bare(nullptr, nullptr, kAt);
   Write32(bare, r::kImsc, r::kIntMask);
   Write32(bare, r::kDr, 'z');
   Enqueue(bare, "q");
@@ -314,7 +321,7 @@ TEST_F(Pl011Test, TriggerLevelsForEveryIflsEncoding) {
   const size_t expected[8] = {2, 4, 8, 12, 14, 14, 14, 14};
   for (uint32_t sel = 0; sel < 8; ++sel) {
     SCOPED_TRACE(sel);
-    Pl011 uart(nullptr, nullptr);
+    Pl011 uart(nullptr, nullptr, kAt);
     Write32(uart, r::kLcrH, r::kLcrHFen);
     Write32(uart, r::kIfls, sel << 3);
     size_t n = 0;
@@ -457,7 +464,7 @@ TEST_F(Pl011Test, DescribeFdtWritesTheQemuCompatibleNode) {
 }
 
 TEST_F(Pl011Test, DescribeFdtUsesTheConstructorPlacement) {
-  Pl011 other(nullptr, nullptr, 0x1'2000'0000, 0x2000, 7);
+  Pl011 other(nullptr, nullptr, {.base = 0x1'2000'0000, .size = 0x2000, .spi = 7});
   core::aarch64::FdtWriter w;
   ASSERT_THAT(other.DescribeFdt(w), IsOk());
   auto blob = w.Finish();
@@ -501,6 +508,36 @@ TEST_F(Pl011Test, ConcurrentWritersAndInputLoseNothing) {
   const Pl011::Stats stats = uart_.GetStats();
   EXPECT_EQ(stats.tx_bytes, static_cast<uint64_t>(kThreads * kPerThread));
   EXPECT_EQ(stats.rx_bytes + stats.rx_dropped, static_cast<uint64_t>(kPerThread));
+}
+
+// The console Linux finds under ACPI: COM0 with the window and GSIV 32 + SPI of its placement.
+TEST_F(Pl011Test, DescribeAmlWritesTheArmConsoleDevice) {
+  const acpi::AmlDescribed* devices[] = {&uart_};
+  absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(devices);
+  ASSERT_THAT(dsdt, IsOk());
+  absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  absl::StatusOr<acpi::testing::Disassembly> d = acpi::testing::Disassemble(*dir, "dsdt", *dsdt);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(acpi::testing::DisassemblyProblems(*d), IsEmpty()) << d->run.output;
+  EXPECT_THAT(d->dsl, HasSubstr("Device (COM0)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Name (_HID, \"ARMH0011\")"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x09000000,         // Address Base"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x00001000,         // Address Length"));
+  EXPECT_THAT(d->dsl, HasSubstr("Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive, ,, )"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x00000021,"));
+}
+
+TEST_F(Pl011Test, DescribeAmlRefusesWhatItCannotDescribe) {
+  acpi::AmlScope sb("\\_SB");
+  Pl011 high(nullptr, nullptr, {.base = 0x1'0000'0000, .size = 0x1000, .spi = 1});
+  EXPECT_THAT(high.DescribeAml(sb),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Memory32Fixed")));
+  Pl011 no_irq(nullptr, nullptr, {.base = 0x0900'0000, .size = 0x1000});
+  EXPECT_THAT(no_irq.DescribeAml(sb), StatusIs(absl::StatusCode::kFailedPrecondition));
+  core::aarch64::FdtWriter w;
+  EXPECT_THAT(no_irq.DescribeFdt(w),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no interrupt")));
 }
 
 }  // namespace

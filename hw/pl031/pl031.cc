@@ -20,12 +20,8 @@ int64_t RealTimeSeconds() {
 
 }  // namespace
 
-Pl031::Pl031(core::IrqLine* irq, Clock clock, uint64_t base, uint64_t size, uint32_t spi)
-    : irq_(irq),
-      clock_(clock ? std::move(clock) : Clock(RealTimeSeconds)),
-      base_(base),
-      size_(size),
-      spi_(spi) {
+Pl031::Pl031(core::IrqLine* irq, const core::DevicePlacement& at, Clock clock)
+    : irq_(irq), at_(at), clock_(clock ? std::move(clock) : Clock(RealTimeSeconds)) {
   absl::MutexLock lock(&mu_);
   last_count_ = Counter();
 }
@@ -158,16 +154,17 @@ Pl031::Stats Pl031::GetStats() const {
   return stats_;
 }
 
-std::string Pl031::FdtNodeName() const { return absl::StrFormat("pl031@%x", base_); }
+std::string Pl031::FdtNodeName() const { return absl::StrFormat("pl031@%x", at_.base); }
 
 absl::Status Pl031::DescribeFdt(FdtWriter& fdt) const {
   using core::aarch64::kFdtIrqLevelHigh;
   using core::aarch64::kFdtIrqTypeSpi;
+  VMMD_ASSIGN_OR_RETURN(const uint32_t spi, at_.RequireSpi("the PL031"));
   VMMD_RETURN_IF_ERROR(fdt.BeginNode(FdtNodeName()));
   VMMD_RETURN_IF_ERROR(fdt.PropStrings("compatible", {"arm,pl031", "arm,primecell"}));
-  const std::pair<uint64_t, uint64_t> reg[] = {{base_, size_}};
+  const std::pair<uint64_t, uint64_t> reg[] = {{at_.base, at_.size}};
   VMMD_RETURN_IF_ERROR(fdt.PropReg("reg", reg));
-  VMMD_RETURN_IF_ERROR(fdt.PropCells("interrupts", {kFdtIrqTypeSpi, spi_, kFdtIrqLevelHigh}));
+  VMMD_RETURN_IF_ERROR(fdt.PropCells("interrupts", {kFdtIrqTypeSpi, spi, kFdtIrqLevelHigh}));
   VMMD_RETURN_IF_ERROR(fdt.PropCells("clocks", {core::aarch64::kPhandleApbClock}));
   VMMD_RETURN_IF_ERROR(fdt.PropStrings("clock-names", {"apb_pclk"}));
   return fdt.EndNode();

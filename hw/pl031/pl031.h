@@ -33,10 +33,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "core/arch/aarch64/fdt_writer.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/bus/bus_device.h"
-#include "hw/primecell/primecell_id.h"
+#include "core/bus/device_placement.h"
 #include "core/bus/irq_line.h"
+#include "hw/primecell/primecell_id.h"
 
 namespace vmmd::hw {
 namespace pl031 {
@@ -74,10 +74,9 @@ class Pl031 final : public core::BusDevice, public core::aarch64::FdtDescribed {
     uint64_t ignored_writes = 0;    // writes to read-only registers or at offset & 3 != 0
   };
 
-  // `irq` (may be null: no interrupt) is not owned and must outlive the device. A null `clock`
-  // means the host's real time. `base`, `size` and `spi` are only used for the device-tree node.
-  explicit Pl031(core::IrqLine* irq, Clock clock = nullptr, uint64_t base = core::aarch64::kRtcBase,
-                 uint64_t size = core::aarch64::kRtcSize, uint32_t spi = core::aarch64::kRtcSpi);
+  // `irq` (may be null: no interrupt) is not owned and must outlive the device. `at` (window and
+  // SPI) is only used for the device-tree node. A null `clock` means the host's real time.
+  Pl031(core::IrqLine* irq, const core::DevicePlacement& at, Clock clock = nullptr);
   Pl031(const Pl031&) = delete;
   Pl031& operator=(const Pl031&) = delete;
 
@@ -106,10 +105,8 @@ class Pl031 final : public core::BusDevice, public core::aarch64::FdtDescribed {
   void UpdateIrq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   core::IrqLine* const irq_;
+  const core::DevicePlacement at_;
   const Clock clock_;
-  const uint64_t base_;
-  const uint64_t size_;
-  const uint32_t spi_;
 
   mutable absl::Mutex mu_;
   // The 64-bit counter is clock() + offset_ (mod 2^64); DR is its low 32 bits.

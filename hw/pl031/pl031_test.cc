@@ -13,6 +13,9 @@
 namespace vmmd::hw {
 namespace {
 
+// Where the tests put the RTC (QEMU virt's window and SPI).
+constexpr core::DevicePlacement kAt{.base = 0x0901'0000, .size = 0x1000, .spi = 2};
+
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::vmmd::testing::IsOk;
@@ -45,7 +48,7 @@ class Pl031Test : public ::testing::Test {
  protected:
   int64_t now_ = 1'700'000'000;  // 2023-11-14
   RecordingIrq irq_;
-  Pl031 rtc_{&irq_, [this] { return now_; }};
+  Pl031 rtc_{&irq_, kAt, [this] { return now_; }};
 };
 
 TEST_F(Pl031Test, Edk2ProbeSequence) {
@@ -105,7 +108,7 @@ TEST_F(Pl031Test, LoadRegisterSetsTheCounter) {
 }
 
 TEST_F(Pl031Test, DefaultClockIsRealTime) {
-  Pl031 real(nullptr);
+  Pl031 real(nullptr, kAt);
   const auto before = static_cast<uint32_t>(std::time(nullptr));
   const uint32_t dr = Read32(real, r::kDr);
   const auto after = static_cast<uint32_t>(std::time(nullptr));

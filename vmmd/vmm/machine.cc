@@ -6,25 +6,16 @@
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 #include "core/vcpu/psci.h"
-#include "vmmd/vmm/machine_devices.h"
+#include "hw/flash/cfi_flash.h"
+#include "hw/ged/ged.h"
+#include "hw/pl011/console_log.h"
+#include "hw/pl011/pl011.h"
+#include "hw/pl031/pl031.h"
 #include "vmmd/vmm/vm_spec_validation.h"
 
 namespace vmmd::vmm {
 
 namespace a64 = core::aarch64;
-
-namespace {
-
-// Redistributor regions for `n` vCPUs: the low region (123 vCPUs), then a high one.
-std::vector<core::RedistributorRegion> RedistributorRegions(uint32_t n) {
-  std::vector<core::RedistributorRegion> regions;
-  const uint32_t low = n < a64::kGicRedistRegion0Count ? n : a64::kGicRedistRegion0Count;
-  regions.push_back({a64::kGicRedistBase, low});
-  if (n > low) regions.push_back({a64::kGicRedistHighBase, n - low});
-  return regions;
-}
-
-}  // namespace
 
 Machine::Machine() = default;
 
@@ -41,7 +32,8 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
   }
   const uint32_t max_vcpus = EffectiveMaxVcpus(spec);
   auto m = std::unique_ptr<Machine>(new Machine());
-  m->pmu_ = caps.pmu_v3;
+  m->shape_.pmu = caps.pmu_v3;
+  m->shape_.boot_vcpus = spec.boot_vcpus;
   m->sink_ = std::move(sink);
 
   // Guest RAM and the VM. 40 IPA bits cover RAM (< 256 GiB) and the high redistributors.
@@ -61,7 +53,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
     f.power_off = id != 0;  // only vCPU 0 starts; the rest wait for PSCI CPU_ON
     VMMD_RETURN_IF_ERROR(vcpu->Init(f));
     VMMD_ASSIGN_OR_RETURN(uint64_t mpidr, vcpu->GetReg(core::Reg::kMpidrEl1));
-    m->mpidrs_.push_back(mpidr);
+    m->shape_.mpidrs.push_back(mpidr);
     setups.push_back(core::VcpuSetup{std::move(vcpu), mpidr, id < spec.boot_vcpus});
   }
 
@@ -72,12 +64,12 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
   }
 
   // vGICv3 sized for every possible vCPU.
-  m->redists_ = RedistributorRegions(max_vcpus);
+  m->shape_.redists = RedistributorRegions(max_vcpus);
   VMMD_ASSIGN_OR_RETURN(m->vgic_, m->vm_->CreateVgicV3());
   VMMD_RETURN_IF_ERROR(m->vgic_->SetNrIrqs(a64::kNrIrqs));
   VMMD_RETURN_IF_ERROR(m->vgic_->SetDistributor(a64::kGicDistBase));
-  for (uint32_t i = 0; i < m->redists_.size(); ++i) {
-    VMMD_RETURN_IF_ERROR(m->vgic_->AddRedistributorRegion(i, m->redists_[i]));
+  for (uint32_t i = 0; i < m->shape_.redists.size(); ++i) {
+    VMMD_RETURN_IF_ERROR(m->vgic_->AddRedistributorRegion(i, m->shape_.redists[i]));
   }
   // Timer PPIs are VM-wide; they need the vGIC device and must precede the first run.
   VMMD_RETURN_IF_ERROR(setups[0].handle->SetTimerPpis(a64::kVtimerIntid, a64::kPtimerIntid));
@@ -88,39 +80,46 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
   m->vcpus_ = std::make_unique<core::VcpuManager>(spec.name, std::move(setups), features, &m->bus_,
                                                   m->sink_.get());
 
+  m->devices_ = std::make_unique<DeviceTable>(kBoardDevices, m->vm_.get());
   VMMD_RETURN_IF_ERROR(m->AddCommonDevices(spec));
   if (spec.firmware_path.empty()) {
     VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec));
   } else {
     VMMD_RETURN_IF_ERROR(m->LoadFirmwareBoot(spec, options));
   }
+  // The bus map is derived from the complete table.
+  VMMD_RETURN_IF_ERROR(m->devices_->MapOnto(m->bus_));
   return m;
 }
 
 absl::Status Machine::AddCommonDevices(const VmSpec& spec) {
-  devices_ = std::make_unique<Devices>();
-  Devices& d = *devices_;
   if (!spec.console_log_path.empty()) {
-    VMMD_ASSIGN_OR_RETURN(d.console, hw::ConsoleLog::Open(spec.console_log_path));
+    VMMD_ASSIGN_OR_RETURN(console_, hw::ConsoleLog::Open(spec.console_log_path));
   }
-  d.uart_irq = std::make_unique<SpiIrqLine>(vm_.get(), a64::kUartSpi);
-  d.rtc_irq = std::make_unique<SpiIrqLine>(vm_.get(), a64::kRtcSpi);
-  d.uart = std::make_shared<hw::Pl011>(d.console.get(), d.uart_irq.get());
-  d.rtc = std::make_shared<hw::Pl031>(d.rtc_irq.get());
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kUartBase, a64::kUartSize, d.uart, "pl011"));
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kRtcBase, a64::kRtcSize, d.rtc, "pl031"));
-  return absl::OkStatus();
+  hw::ConsoleLog* console = console_.get();
+  VMMD_ASSIGN_OR_RETURN(uart_, devices_->Add(board::kPl011, [console](const DeviceSite& at) {
+    return std::make_shared<hw::Pl011>(console, at.irq, at.placement);
+  }));
+  absl::StatusOr<std::shared_ptr<hw::Pl031>> rtc = devices_->Add(
+      board::kPl031,
+      [](const DeviceSite& at) { return std::make_shared<hw::Pl031>(at.irq, at.placement); });
+  return rtc.status();
+}
+
+core::aarch64::BoardFdtConfig Machine::FdtConfig() const {
+  return BoardFdtConfig(shape_, *devices_, memory_->base(), memory_->size(),
+                        "/" + uart_->FdtNodeName());
 }
 
 absl::StatusOr<core::ScalePlan> Machine::Scale(uint32_t target) {
-  if (devices_->ged == nullptr && target != vcpus_->PluggedCount()) {
+  if (ged_ == nullptr && target != vcpus_->PluggedCount()) {
     return absl::FailedPreconditionError(
         "vCPU hotplug needs a firmware (UEFI + ACPI) boot: this VM boots its kernel directly with "
         "a device tree, which cannot describe CPUs that come later; create it with a firmware");
   }
   VMMD_ASSIGN_OR_RETURN(core::ScalePlan plan, vcpus_->Scale(target));
   if (plan.notify_guest) {
-    devices_->ged->RaiseEvent(hw::ged::kEventCpuHotplug);
+    ged_->RaiseEvent(hw::ged::kEventCpuHotplug);
     LogDebug("GED: CPU hotplug event raised (scale %u -> %u)", plan.previous, plan.target);
   }
   return plan;
@@ -130,8 +129,8 @@ absl::Status Machine::Start() { return vcpus_->StartBootVcpu(entry_, entry_x0_);
 
 void Machine::Stop() {
   if (vcpus_ != nullptr) vcpus_->StopAll();
-  if (devices_ != nullptr && devices_->flash1 != nullptr) {
-    if (absl::Status s = devices_->flash1->Flush(); !s.ok()) {
+  if (flash1_ != nullptr) {
+    if (absl::Status s = flash1_->Flush(); !s.ok()) {
       LogWarning("flushing the UEFI variable store failed: %s", s.ToString());
     }
   }

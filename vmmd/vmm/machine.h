@@ -1,6 +1,6 @@
 // Everything that exists only while a VM runs: guest RAM, the KVM VM and its vCPUs, the vGIC,
-// the devices on the bus and the vCPU manager. Built by Machine::Build — the composition root,
-// the only place that knows the concrete device set and the memory map — and torn down by
+// the device table (board.h, device_table.h) and the vCPU manager. Built by Machine::Build — the
+// composition root, the only place that knows the concrete device set — and torn down by
 // destruction (vCPU threads first, guest RAM last).
 //
 // Two boot paths share everything up to the devices:
@@ -18,7 +18,16 @@
 #include "core/hypervisor/hypervisor.h"
 #include "core/memory/guest_memory.h"
 #include "core/vcpu/vcpu_manager.h"
+#include "vmmd/vmm/device_table.h"
+#include "vmmd/vmm/platform.h"
 #include "vmmd/vmm/vm_types.h"
+
+namespace vmmd::hw {
+class CfiFlash;
+class ConsoleLog;
+class Ged;
+class Pl011;
+}  // namespace vmmd::hw
 
 namespace vmmd::vmm {
 
@@ -60,21 +69,24 @@ class Machine {
   uint64_t UnmappedMmio() const { return bus_.unmapped_accesses(); }
 
  private:
-  struct Devices;
   Machine();
 
+  // The devices every VM has (PL011, PL031); then the boot path's own.
   absl::Status AddCommonDevices(const VmSpec& spec);
   absl::Status LoadDirectBoot(const VmSpec& spec);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options);
+  core::aarch64::BoardFdtConfig FdtConfig() const;
 
   // Declaration order is teardown order reversed: the vCPUs go first, guest RAM last.
   std::unique_ptr<core::GuestMemory> memory_;
   std::unique_ptr<core::VmHandle> vm_;
   std::unique_ptr<core::VgicHandle> vgic_;
-  std::vector<core::RedistributorRegion> redists_;
-  std::vector<uint64_t> mpidrs_;  // of every possible vCPU, by id
-  bool pmu_ = false;
-  std::unique_ptr<Devices> devices_;
+  MachineShape shape_;
+  std::unique_ptr<hw::ConsoleLog> console_;  // outlives the PL011 that writes to it
+  std::unique_ptr<DeviceTable> devices_;
+  std::shared_ptr<hw::Pl011> uart_;
+  std::shared_ptr<hw::Ged> ged_;          // firmware boot: raises the CPU-hotplug event
+  std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
   core::Bus bus_;
   std::unique_ptr<core::VcpuManager> vcpus_;

@@ -3,28 +3,17 @@
 #include "core/arch/aarch64/kernel_loader.h"
 #include "core/common/status_macros.h"
 #include "vmmd/vmm/machine.h"
-#include "vmmd/vmm/machine_devices.h"
 
 namespace vmmd::vmm {
 
 namespace a64 = core::aarch64;
 
 absl::Status Machine::LoadDirectBoot(const VmSpec& spec) {
-  Devices& d = *devices_;
   VMMD_ASSIGN_OR_RETURN(a64::DirectBootLayout layout,
                         a64::LoadKernelAndInitrd(*memory_, spec.kernel_path, spec.initrd_path));
-  a64::BoardFdtConfig fdt;
-  fdt.ram_base = memory_->base();
-  fdt.ram_size = memory_->size();
-  // Only the boot vCPUs: a DT cannot describe a CPU that may come later.
-  fdt.cpu_mpidrs.assign(mpidrs_.begin(), mpidrs_.begin() + spec.boot_vcpus);
-  fdt.gic_dist_base = a64::kGicDistBase;
-  fdt.gic_redist_regions = redists_;
-  fdt.pmu = pmu_;
+  a64::BoardFdtConfig fdt = FdtConfig();
   fdt.cmdline = spec.cmdline;
   if (layout.initrd_size != 0) fdt.initrd = a64::FdtInitrd{layout.initrd_addr, layout.initrd_size};
-  fdt.stdout_path = "/" + d.uart->FdtNodeName();
-  fdt.devices = {d.uart.get(), d.rtc.get()};
   VMMD_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, a64::BuildBoardFdt(fdt));
   VMMD_RETURN_IF_ERROR(a64::WriteFdt(*memory_, layout, blob));
   entry_ = layout.entry;

@@ -9,17 +9,16 @@
 #include "absl/strings/str_format.h"
 #include "acpi/acpi_tables.h"
 #include "core/arch/aarch64/fdt_builder.h"
-#include "core/arch/aarch64/layout.h"
 #include "core/common/status_macros.h"
+#include "hw/flash/cfi_flash.h"
 #include "hw/flash/flash_storage.h"
+#include "hw/fw_cfg/fw_cfg.h"
 #include "hw/fw_cfg/fw_cfg_items.h"
 #include "hw/fw_cfg/table_loader.h"
+#include "hw/ged/ged.h"
 #include "vmmd/vmm/machine.h"
-#include "vmmd/vmm/machine_devices.h"
 
 namespace vmmd::vmm {
-
-namespace a64 = core::aarch64;
 
 namespace {
 
@@ -28,84 +27,51 @@ constexpr uint32_t kFlash1Slot = 2;
 // QEMU reserves the first MiB of RAM for the DT in firmware boot.
 constexpr uint64_t kFirmwareFdtMaxSize = 1 << 20;
 
-std::string_view BlobFile(acpi::AcpiBlob blob) {
-  return blob == acpi::AcpiBlob::kRsdp ? hw::table_loader::kAcpiRsdpFile
-                                       : hw::table_loader::kAcpiTablesFile;
-}
-
-// The etc/table-loader script that makes edk2 place, link and checksum vmmd's ACPI tables.
-absl::StatusOr<std::vector<uint8_t>> LoaderScript(const acpi::AcpiTables& tables) {
-  hw::TableLoader loader;
-  VMMD_RETURN_IF_ERROR(loader.Allocate(hw::table_loader::kAcpiRsdpFile, acpi::kAcpiRsdpAlign,
-                                       hw::table_loader::Zone::kFseg));
-  VMMD_RETURN_IF_ERROR(loader.Allocate(hw::table_loader::kAcpiTablesFile, acpi::kAcpiTablesAlign,
-                                       hw::table_loader::Zone::kHigh));
-  for (const acpi::AcpiPointerFixup& p : tables.pointers) {
-    VMMD_RETURN_IF_ERROR(loader.AddPointer(BlobFile(p.blob), BlobFile(p.pointee), p.offset, p.size));
-  }
-  for (const acpi::AcpiChecksumFixup& c : tables.checksums) {
-    VMMD_RETURN_IF_ERROR(loader.AddChecksum(BlobFile(c.blob), c.checksum_offset, c.start, c.length));
-  }
-  return loader.Serialize();
-}
-
 }  // namespace
 
 absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options) {
-  Devices& d = *devices_;
-
   // flash0: the firmware, executed in place from a read-only memslot; stray stores trap.
   VMMD_ASSIGN_OR_RETURN(std::unique_ptr<hw::FlashStorage> code,
-                        hw::FlashStorage::LoadImage(spec.firmware_path, a64::kFlashBankSize));
-  d.flash0 = std::make_shared<hw::CfiFlash>(std::move(code), a64::kFlash0Base, /*read_only=*/true);
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kFlash0Base, a64::kFlashBankSize, d.flash0, "flash0"));
-  VMMD_RETURN_IF_ERROR(vm_->MapMemory(kFlash0Slot, a64::kFlash0Base, a64::kFlashBankSize,
-                                      d.flash0->data(), /*read_only=*/true));
+                        hw::FlashStorage::LoadImage(spec.firmware_path, board::kFlash0.size));
+  VMMD_ASSIGN_OR_RETURN(std::shared_ptr<hw::CfiFlash> flash0,
+                        devices_->Add(board::kFlash0, [&code](const DeviceSite& at) {
+                          return std::make_shared<hw::CfiFlash>(std::move(code), at.placement,
+                                                                /*read_only=*/true);
+                        }));
+  VMMD_RETURN_IF_ERROR(vm_->MapMemory(kFlash0Slot, board::kFlash0.base, board::kFlash0.size,
+                                      flash0->data(), /*read_only=*/true));
 
   // flash1: the variable store. Reads go straight to a read-only memslot while the flash is in
   // read-array mode; the device removes the slot while a command is in progress.
   std::unique_ptr<hw::FlashStorage> vars;
   if (options.vars_path.empty()) {
-    VMMD_ASSIGN_OR_RETURN(vars, hw::FlashStorage::CreateVolatile(a64::kFlashBankSize));
+    VMMD_ASSIGN_OR_RETURN(vars, hw::FlashStorage::CreateVolatile(board::kFlash1.size));
   } else {
-    VMMD_ASSIGN_OR_RETURN(vars, hw::FlashStorage::OpenPersistent(options.vars_path,
-                                                                 a64::kFlashBankSize));
+    VMMD_ASSIGN_OR_RETURN(vars,
+                          hw::FlashStorage::OpenPersistent(options.vars_path, board::kFlash1.size));
   }
-  d.flash1 = std::make_shared<hw::CfiFlash>(std::move(vars), a64::kFlash1Base, /*read_only=*/false);
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kFlash1Base, a64::kFlashBankSize, d.flash1, "flash1"));
+  VMMD_ASSIGN_OR_RETURN(flash1_, devices_->Add(board::kFlash1, [&vars](const DeviceSite& at) {
+    return std::make_shared<hw::CfiFlash>(std::move(vars), at.placement, /*read_only=*/false);
+  }));
   core::VmHandle* vm = vm_.get();
-  uint8_t* vars_data = d.flash1->data();
-  VMMD_RETURN_IF_ERROR(d.flash1->EnableDirectReads([vm, vars_data](bool map) {
-    return vm->MapMemory(kFlash1Slot, a64::kFlash1Base, map ? a64::kFlashBankSize : 0, vars_data,
+  uint8_t* vars_data = flash1_->data();
+  VMMD_RETURN_IF_ERROR(flash1_->EnableDirectReads([vm, vars_data](bool map) {
+    return vm->MapMemory(kFlash1Slot, board::kFlash1.base, map ? board::kFlash1.size : 0, vars_data,
                          /*read_only=*/true);
   }));
+  // Both banks in one DT node, as QEMU describes them (flash0's record carries it).
+  VMMD_RETURN_IF_ERROR(devices_->DescribeInFdt(
+      board::kFlash0,
+      std::make_shared<hw::CfiFlashBanksNode>(
+          std::vector<std::pair<uint64_t, uint64_t>>{{board::kFlash0.base, board::kFlash0.size},
+                                                     {board::kFlash1.base, board::kFlash1.size}})));
 
-  // ACPI: the GED and the CPU-hotplug block (its status comes from the vCPU manager).
-  d.ged_irq = std::make_unique<SpiIrqLine>(vm_.get(), a64::kGedSpi);
-  hw::GedConfig ged_config;
-  ged_config.handlers.push_back(
-      {hw::ged::kEventCpuHotplug, std::string(hw::cpu_hotplug::kScanMethodPath)});
-  d.ged = std::make_shared<hw::Ged>(d.ged_irq.get(), std::move(ged_config));
-  d.cpu_hotplug = std::make_shared<hw::CpuHotplug>(vcpus_.get());
-  d.uart_aml = std::make_unique<acpi::Pl011Aml>(a64::kUartBase, static_cast<uint32_t>(a64::kUartSize),
-                                                a64::kSpiIntidBase + a64::kUartSpi);
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kGedBase, hw::ged::kRegionSize, d.ged, "ged"));
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kCpuHotplugBase, hw::cpu_hotplug::kBlockSize,
-                                   d.cpu_hotplug, "cpu-hotplug"));
-
-  acpi::AcpiPlatform platform;
-  for (size_t i = 0; i < mpidrs_.size(); ++i) {
-    platform.cpus.push_back(
-        acpi::AcpiCpu{mpidrs_[i] & acpi::kAcpiMpidrMask, i < spec.boot_vcpus});
-  }
-  platform.gic_dist_base = a64::kGicDistBase;
-  for (const core::RedistributorRegion& r : redists_)
-    platform.gic_redist_regions.push_back({r.base, r.count});
-  platform.pmu = pmu_;
-  platform.pmu_gsiv = a64::kPmuIntid;
-  platform.dsdt_devices = {d.uart_aml.get(), d.cpu_hotplug.get(), d.ged.get()};
+  // ACPI: the CPU-hotplug block (its status comes from the vCPU manager) and the GED.
+  VMMD_ASSIGN_OR_RETURN(ged_, AddCpuHotplugDevices(*devices_, vcpus_.get()));
+  // The tables describe every DSDT device of the table; fw_cfg, which carries them, has none.
+  VMMD_ASSIGN_OR_RETURN(acpi::AcpiPlatform platform, BoardAcpiPlatform(shape_, *devices_));
   VMMD_ASSIGN_OR_RETURN(acpi::AcpiTables tables, acpi::BuildAcpiTables(platform));
-  VMMD_ASSIGN_OR_RETURN(std::vector<uint8_t> loader, LoaderScript(tables));
+  VMMD_ASSIGN_OR_RETURN(hw::TableLoader loader, AcpiTableLoader(tables));
 
   // fw_cfg: what the firmware loads (kernel, initrd and command line by the legacy keys).
   hw::FwCfgItems items;
@@ -118,29 +84,22 @@ absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, const MachineOptions&
   VMMD_RETURN_IF_ERROR(items.SetCmdline(spec.cmdline));
   VMMD_RETURN_IF_ERROR(items.AddFile(hw::table_loader::kAcpiRsdpFile, std::move(tables.rsdp)));
   VMMD_RETURN_IF_ERROR(items.AddFile(hw::table_loader::kAcpiTablesFile, std::move(tables.tables)));
-  VMMD_RETURN_IF_ERROR(items.AddFile(hw::table_loader::kLoaderFile, std::move(loader)));
-  d.fw_cfg = std::make_shared<hw::FwCfg>(std::move(items), *memory_);
-  VMMD_RETURN_IF_ERROR(bus_.Insert(a64::kFwCfgBase, a64::kFwCfgSize, d.fw_cfg, "fw_cfg"));
+  VMMD_RETURN_IF_ERROR(items.AddFile(hw::table_loader::kLoaderFile, loader.Serialize()));
+  const core::GuestMemory& memory = *memory_;
+  absl::StatusOr<std::shared_ptr<hw::FwCfg>> fw_cfg =
+      devices_->Add(board::kFwCfg, [&items, &memory](const DeviceSite& at) {
+        return std::make_shared<hw::FwCfg>(std::move(items), memory, at.placement);
+      });
+  VMMD_RETURN_IF_ERROR(fw_cfg.status());
 
   // The DT the firmware reads at the RAM base (the OS gets ACPI instead).
-  d.flash_node = std::make_unique<hw::CfiFlashBanksNode>(std::vector<std::pair<uint64_t, uint64_t>>{
-      {a64::kFlash0Base, a64::kFlashBankSize}, {a64::kFlash1Base, a64::kFlashBankSize}});
-  a64::BoardFdtConfig fdt;
-  fdt.ram_base = memory_->base();
-  fdt.ram_size = memory_->size();
-  fdt.cpu_mpidrs.assign(mpidrs_.begin(), mpidrs_.begin() + spec.boot_vcpus);
-  fdt.gic_dist_base = a64::kGicDistBase;
-  fdt.gic_redist_regions = redists_;
-  fdt.pmu = pmu_;
-  fdt.stdout_path = "/" + d.uart->FdtNodeName();
-  fdt.devices = {d.uart.get(), d.rtc.get(), d.fw_cfg.get(), d.flash_node.get()};
-  VMMD_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, a64::BuildBoardFdt(fdt));
+  VMMD_ASSIGN_OR_RETURN(std::vector<uint8_t> blob, core::aarch64::BuildBoardFdt(FdtConfig()));
   if (blob.size() > kFirmwareFdtMaxSize) {
     return absl::ResourceExhaustedError(
         absl::StrFormat("device tree of %u bytes exceeds the firmware's 1 MiB", blob.size()));
   }
   VMMD_RETURN_IF_ERROR(memory_->Write(memory_->base(), blob));
-  entry_ = a64::kFlash0Base;  // the reset vector
+  entry_ = board::kFlash0.base;  // the reset vector
   entry_x0_ = memory_->base();
   return absl::OkStatus();
 }

@@ -9,7 +9,6 @@
 #include "absl/strings/str_format.h"
 #include "acpi/acpi_tables.h"
 #include "acpi/aml.h"
-#include "acpi/pl011_aml.h"
 #include "acpi/tables/dsdt.h"
 #include "acpi/testing/acpica_tools.h"
 #include "core/arch/aarch64/layout.h"
@@ -18,8 +17,14 @@
 #include "hw/cpu_hotplug/cpu_hotplug.h"
 #include "hw/cpu_hotplug/testing/aml_harness.h"
 #include "hw/cpu_hotplug/testing/fake_cpu_hotplug_backend.h"
+#include "hw/fw_cfg/fw_cfg_items.h"
+#include "hw/fw_cfg/table_loader.h"
 #include "hw/ged/ged.h"
+#include "hw/pl011/pl011.h"
 #include "tests/support/status_matchers.h"
+#include "vmmd/vmm/board.h"
+#include "vmmd/vmm/device_table.h"
+#include "vmmd/vmm/platform.h"
 
 namespace vmmd::vmm {
 namespace {
@@ -33,30 +38,31 @@ namespace layout = core::aarch64;
 constexpr uint64_t kRsdpGpa = 0x7FFF'0000;
 constexpr uint64_t kTablesGpa = 0x7C43'0000;
 
-// The board's platform: `boot` of `possible` vCPUs and its DSDT devices.
+// The board's platform as the composition root derives it: `boot` of `possible` vCPUs, the
+// board's PL011 and the CPU-hotplug devices (with a fake backend for the vCPU manager).
 struct Board {
   Board(uint32_t boot, uint32_t possible)
-      : backend(hw::testing::KvmMpidrs(possible), boot),
-        cpuhp(&backend),
-        ged(nullptr, {.handlers = {{hw::ged::kEventCpuHotplug,
-                                    std::string(hw::cpu_hotplug::kScanMethodPath)}}}),
-        uart(layout::kUartBase, layout::kUartSize, layout::kSpiIntidBase + layout::kUartSpi) {
+      : backend(hw::testing::KvmMpidrs(possible), boot), devices(kBoardDevices, nullptr) {
     for (uint32_t i = 0; i < possible; ++i) {
-      platform.cpus.push_back({hw::testing::KvmMpidr(i) | (1ULL << 31), i < boot});
+      shape.mpidrs.push_back(hw::testing::KvmMpidr(i) | (1ULL << 31));
     }
-    const uint32_t low = std::min(possible, layout::kGicRedistRegion0Count);
-    platform.gic_redist_regions.push_back({layout::kGicRedistBase, low});
-    if (possible > low) {
-      platform.gic_redist_regions.push_back({layout::kGicRedistHighBase, possible - low});
-    }
-    platform.pmu = true;
-    platform.dsdt_devices = {&uart, &cpuhp, &ged};
+    shape.boot_vcpus = boot;
+    shape.redists = RedistributorRegions(possible);
+    shape.pmu = true;
+    EXPECT_THAT(devices.Add(board::kPl011,
+                            [](const DeviceSite& at) {
+                              return std::make_shared<hw::Pl011>(nullptr, at.irq, at.placement);
+                            }),
+                IsOk());
+    EXPECT_THAT(AddCpuHotplugDevices(devices, &backend), IsOk());
+    absl::StatusOr<acpi::AcpiPlatform> p = BoardAcpiPlatform(shape, devices);
+    EXPECT_THAT(p, IsOk());
+    if (p.ok()) platform = *p;
   }
 
   hw::testing::FakeCpuHotplugBackend backend;
-  hw::CpuHotplug cpuhp;
-  hw::Ged ged;
-  acpi::Pl011Aml uart;
+  MachineShape shape;
+  DeviceTable devices;
   acpi::AcpiPlatform platform;
 };
 
@@ -122,6 +128,22 @@ TEST_P(PlatformTablesTest, AcpiexecLoadsTheWholeSet) {
   EXPECT_EQ(evals[0].integer, 0u);  // the simulated block reads 0: not present
 }
 
+// The loader script the firmware runs passes the checks edk2 makes (every file allocated,
+// every pointer and checksum inside its file).
+TEST_P(PlatformTablesTest, TheTableLoaderScriptValidates) {
+  const Shape shape = GetParam();
+  Board b(shape.boot, shape.possible);
+  absl::StatusOr<acpi::AcpiTables> t = acpi::BuildAcpiTables(b.platform);
+  ASSERT_THAT(t, IsOk());
+  absl::StatusOr<hw::TableLoader> loader = AcpiTableLoader(*t);
+  ASSERT_THAT(loader, IsOk());
+  EXPECT_EQ(loader->command_count(), 2 + t->pointers.size() + t->checksums.size());
+  hw::FwCfgItems items;
+  ASSERT_THAT(items.AddFile(hw::table_loader::kAcpiRsdpFile, t->rsdp), IsOk());
+  ASSERT_THAT(items.AddFile(hw::table_loader::kAcpiTablesFile, t->tables), IsOk());
+  EXPECT_THAT(loader->Validate(items), IsOk());
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, PlatformTablesTest,
                          ::testing::Values(Shape{1, 1}, Shape{2, 4}, Shape{3, 7}, Shape{1, 512}),
                          [](const ::testing::TestParamInfo<Shape>& param_info) {
@@ -135,11 +157,11 @@ TEST(PlatformTablesTest, GedCpuEventRunsTheScan) {
   Board b(1, 4);
   absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(b.platform.dsdt_devices);
   ASSERT_THAT(dsdt, IsOk());
-  std::vector<acpi::AmlTerm> overlay = hw::testing::CpuHotplugOverlay(layout::kCpuHotplugBase);
+  std::vector<acpi::AmlTerm> overlay = hw::testing::CpuHotplugOverlay(board::kCpuHotplug.base);
   {
     using namespace acpi::aml;  // NOLINT(build/namespaces)
     overlay.push_back(
-        OperationRegion("\\TGED", RegionSpace::kSystemMemory, Int(layout::kGedBase), Int(4)));
+        OperationRegion("\\TGED", RegionSpace::kSystemMemory, Int(board::kGed.base), Int(4)));
     overlay.push_back(Field("\\TGED", FieldAccess::kDWord, FieldLock::kNoLock,
                             FieldUpdate::kPreserve, {FieldUnit("TESL", 32)}));
     overlay.push_back(Method("\\TEVT", 1, kNotSerialized, {Store(Arg(0), Path("\\TESL"))}));
@@ -162,18 +184,40 @@ TEST(PlatformTablesTest, GedCpuEventRunsTheScan) {
   EXPECT_EQ(evals[6].notifies, hw::testing::Repeated("C003=0x01", 2 * 4 + 2));
 }
 
-TEST(PlatformTablesTest, AcpiDefaultsAreTheBoardLayout) {
-  const acpi::AcpiPlatform p;
+// Every address and interrupt the tables give the guest comes from the board's rows and the
+// arch layout, not from defaults of its own.
+TEST(PlatformTablesTest, TheTablesDescribeTheBoardRows) {
+  Board b(2, 4);
+  const acpi::AcpiPlatform& p = b.platform;
+  EXPECT_EQ(p.console.base, board::kPl011.base);
+  EXPECT_EQ(p.console.gsiv, layout::kSpiIntidBase + *board::kPl011.spi);
   EXPECT_EQ(p.gic_dist_base, layout::kGicDistBase);
   EXPECT_EQ(p.pmu_gsiv, layout::kPmuIntid);
   EXPECT_EQ(p.timers.secure_el1, layout::kSecurePtimerIntid);
   EXPECT_EQ(p.timers.non_secure_el1, layout::kPtimerIntid);
   EXPECT_EQ(p.timers.virtual_el1, layout::kVtimerIntid);
   EXPECT_EQ(p.timers.non_secure_el2, layout::kHypPtimerIntid);
-  EXPECT_EQ(p.console.base, layout::kUartBase);
-  EXPECT_EQ(p.console.gsiv, layout::kSpiIntidBase + layout::kUartSpi);
   EXPECT_EQ(acpi::kGicRedistributorStride, layout::kGicRedistStride);
   EXPECT_EQ(acpi::kAcpiMpidrMask, layout::kMpidrAffinityMask);
+  ASSERT_EQ(p.cpus.size(), 4u);
+  EXPECT_TRUE(p.cpus[1].boot);
+  EXPECT_FALSE(p.cpus[2].boot);
+  // The DSDT: COM0, the block and the GED at their rows, with their SPIs.
+  absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(p.dsdt_devices);
+  ASSERT_THAT(dsdt, IsOk());
+  absl::StatusOr<at::TempDir> dir = at::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  absl::StatusOr<at::Disassembly> d = at::Disassemble(*dir, "dsdt", *dsdt);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(d->dsl, HasSubstr("0x09000000,         // Address Base"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x00000021,"));  // PL011: GSIV 33
+  EXPECT_THAT(d->dsl, HasSubstr("OperationRegion (PRST, SystemMemory, 0x090C0000, 0x0C)"));
+  EXPECT_THAT(d->dsl, HasSubstr("OperationRegion (EREG, SystemMemory, 0x09080000, 0x04)"));
+  EXPECT_THAT(d->dsl, HasSubstr("0x00000029,"));  // GED: GSIV 41
+  // Without the console there is no SPCR to write.
+  DeviceTable empty(kBoardDevices, nullptr);
+  EXPECT_THAT(BoardAcpiPlatform(b.shape, empty),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

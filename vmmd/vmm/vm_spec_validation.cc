@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "core/arch/aarch64/layout.h"
 #include "core/common/errno_status.h"
+#include "vmmd/vmm/board.h"
 
 namespace vmmd::vmm {
 namespace {
@@ -127,10 +128,10 @@ absl::Status CheckVmSpecFiles(const VmSpec& spec) {
   if (!spec.firmware_path.empty()) {
     struct stat st {};
     if (stat(spec.firmware_path.c_str(), &st) == 0 &&
-        static_cast<uint64_t>(st.st_size) > core::aarch64::kFlashBankSize) {
+        static_cast<uint64_t>(st.st_size) > board::kFlash0.size) {
       return absl::InvalidArgumentError(
           absl::StrFormat("firmware_path %s is %d bytes; flash0 holds at most %u",
-                          spec.firmware_path, st.st_size, core::aarch64::kFlashBankSize));
+                          spec.firmware_path, st.st_size, board::kFlash0.size));
     }
   }
   if (!spec.console_log_path.empty()) {

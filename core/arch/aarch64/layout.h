@@ -1,17 +1,10 @@
-// The guest physical memory map and interrupt assignments of a vmmd arm64 VM. QEMU-virt
-// compatible where the firmware cares (flash, GIC, UART, RTC, fw_cfg, RAM base), so stock edk2
-// ArmVirtQemu boots unmodified.
+// The fixed part of a vmmd arm64 VM's guest-physical map — RAM and the GIC — and the
+// architecture's interrupt numbering and boot rules. QEMU-virt compatible, so stock edk2
+// ArmVirtQemu boots unmodified. The device slots (flash, UART, RTC, fw_cfg, GED, CPU hotplug)
+// are the board's, in vmmd/vmm/board.h.
 //
-//   0x0000_0000  flash0: firmware code (read-only)          64 MiB
-//   0x0400_0000  flash1: UEFI variables (CFI)                64 MiB
 //   0x0800_0000  GICv3 distributor                           64 KiB
 //   0x080A_0000  GICv3 redistributors, 128 KiB per vCPU      up to 123 vCPUs
-//   0x0900_0000  PL011 UART (console)                        SPI 1
-//   0x0901_0000  PL031 RTC                                   SPI 2
-//   0x0902_0000  fw_cfg (MMIO + DMA)                         0x18 bytes
-//   0x0908_0000  ACPI GED event register                     SPI 9
-//   0x090C_0000  CPU hotplug register block                  12 bytes
-//   0x0A00_0000  virtio-mmio transports, 0x200 each          SPI 16+
 //   0x4000_0000  RAM                                         up to kMaxRamSize
 //   0x40_0000_0000 (256 GiB) second redistributor region     vCPUs beyond the first region
 #pragma once
@@ -19,10 +12,6 @@
 #include <cstdint>
 
 namespace vmmd::core::aarch64 {
-
-inline constexpr uint64_t kFlash0Base = 0x0000'0000;
-inline constexpr uint64_t kFlashBankSize = 0x0400'0000;
-inline constexpr uint64_t kFlash1Base = 0x0400'0000;
 
 inline constexpr uint64_t kGicDistBase = 0x0800'0000;
 inline constexpr uint64_t kGicDistSize = 0x1'0000;
@@ -32,21 +21,6 @@ inline constexpr uint64_t kGicRedistStride = 0x2'0000;         // two 64 KiB fra
 inline constexpr uint32_t kGicRedistRegion0Count =
     static_cast<uint32_t>(kGicRedistRegionSize / kGicRedistStride);  // 123
 inline constexpr uint64_t kGicRedistHighBase = 0x40'0000'0000;
-
-inline constexpr uint64_t kUartBase = 0x0900'0000;
-inline constexpr uint64_t kUartSize = 0x1000;
-inline constexpr uint32_t kUartSpi = 1;
-inline constexpr uint64_t kRtcBase = 0x0901'0000;
-inline constexpr uint64_t kRtcSize = 0x1000;
-inline constexpr uint32_t kRtcSpi = 2;
-inline constexpr uint64_t kFwCfgBase = 0x0902'0000;
-inline constexpr uint64_t kFwCfgSize = 0x18;
-inline constexpr uint64_t kGedBase = 0x0908'0000;
-inline constexpr uint32_t kGedSpi = 9;
-inline constexpr uint64_t kCpuHotplugBase = 0x090C'0000;
-inline constexpr uint64_t kVirtioMmioBase = 0x0A00'0000;
-inline constexpr uint64_t kVirtioMmioStride = 0x200;
-inline constexpr uint32_t kVirtioMmioFirstSpi = 16;
 
 inline constexpr uint64_t kRamBase = 0x4000'0000;
 // RAM must end below the high redistributor region.

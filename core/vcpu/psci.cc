@@ -42,12 +42,12 @@ CpuOnArgs DecodeCpuOn(uint32_t function_id, uint64_t x1, uint64_t x2, uint64_t x
   return CpuOnArgs{x1, x2, x3};
 }
 
-Return CpuOnVerdict(uint64_t target_mpidr, const std::optional<CpuOnTarget>& target) {
-  if ((target_mpidr & ~kMpidrAffinityMask) != 0 || !target.has_value()) {
+Return CpuOnVerdict(uint64_t target_mpidr, const VcpuLife* target) {
+  if ((target_mpidr & ~kMpidrAffinityMask) != 0 || target == nullptr) {
     return Return::kInvalidParams;
   }
-  if (NextVcpuState(target->state, VcpuEvent::kCpuOn, target->facts).ok()) return Return::kSuccess;
-  if (target->facts.powered_on) return Return::kAlreadyOn;
+  if (NextVcpuLife(*target, VcpuInput{.event = VcpuEvent::kCpuOn}).ok()) return Return::kSuccess;
+  if (target->powered) return Return::kAlreadyOn;
   return Return::kDenied;
 }
 

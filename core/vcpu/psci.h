@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 #include "core/vcpu/vcpu_state.h"
@@ -55,15 +54,10 @@ Call Classify(uint32_t function_id);
 // CPU_ON arguments as the guest passed them in x1..x3; SMC32 calls use only the low 32 bits.
 CpuOnArgs DecodeCpuOn(uint32_t function_id, uint64_t x1, uint64_t x2, uint64_t x3);
 
-// What vmmd knows about the CPU_ON target, if an MPIDR matched a possible vCPU.
-struct CpuOnTarget {
-  VcpuState state;
-  VcpuFacts facts;
-};
-
-// The PSCI answer to CPU_ON: INVALID_PARAMS for an MPIDR with non-affinity bits or no such
-// vCPU; DENIED for a vCPU that vmmd has not enabled (parked, being removed); ALREADY_ON if it
-// runs; SUCCESS when the state machine allows it.
-Return CpuOnVerdict(uint64_t target_mpidr, const std::optional<CpuOnTarget>& target);
+// The PSCI answer to CPU_ON for `target`, the life of the vCPU whose MPIDR matched (null if
+// none did): INVALID_PARAMS for an MPIDR with non-affinity bits or no such vCPU; SUCCESS when
+// the state machine allows CpuOn; ALREADY_ON if it runs; DENIED otherwise (parked, being
+// removed).
+Return CpuOnVerdict(uint64_t target_mpidr, const VcpuLife* target);
 
 }  // namespace vmmd::core::psci

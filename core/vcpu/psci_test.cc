@@ -40,21 +40,32 @@ TEST(PsciTest, ReturnsAreSignExtended) {
   EXPECT_EQ(EncodeReturn(Return::kAlreadyOn), 0xffff'ffff'ffff'fffcULL);
 }
 
+VcpuLife Life(VcpuState state, bool boot, bool powered) {
+  VcpuLife life;
+  life.state = state;
+  life.boot = boot;
+  life.powered = powered;
+  return life;
+}
+
 TEST(PsciTest, CpuOnVerdicts) {
-  const VcpuFacts hot_off{.boot = false, .powered_on = false};
-  const VcpuFacts hot_on{.boot = false, .powered_on = true};
-  const VcpuFacts boot_off{.boot = true, .powered_on = false};
-  const VcpuFacts boot_on{.boot = true, .powered_on = true};
-  EXPECT_EQ(CpuOnVerdict(1, std::nullopt), Return::kInvalidParams);
-  EXPECT_EQ(CpuOnVerdict(1ULL << 24 | 1, CpuOnTarget{VcpuState::kOffline, boot_off}),
+  const VcpuLife boot_off = Life(VcpuState::kOffline, true, false);
+  const VcpuLife boot_on = Life(VcpuState::kOnline, true, true);
+  const VcpuLife parked = Life(VcpuState::kParked, false, false);
+  const VcpuLife enabled = Life(VcpuState::kEnabled, false, false);
+  const VcpuLife removing_off = Life(VcpuState::kRemoving, false, false);
+  const VcpuLife removing_on = Life(VcpuState::kRemoving, false, true);
+  const VcpuLife online = Life(VcpuState::kOnline, false, true);
+  EXPECT_EQ(CpuOnVerdict(1, nullptr), Return::kInvalidParams);
+  EXPECT_EQ(CpuOnVerdict(1ULL << 24 | 1, &boot_off),
             Return::kInvalidParams);  // bits 24..31 (MT, U) are not affinity
-  EXPECT_EQ(CpuOnVerdict(1, CpuOnTarget{VcpuState::kOffline, boot_off}), Return::kSuccess);
-  EXPECT_EQ(CpuOnVerdict(1, CpuOnTarget{VcpuState::kOnline, boot_on}), Return::kAlreadyOn);
-  EXPECT_EQ(CpuOnVerdict(2, CpuOnTarget{VcpuState::kParked, hot_off}), Return::kDenied);
-  EXPECT_EQ(CpuOnVerdict(2, CpuOnTarget{VcpuState::kEnabled, hot_off}), Return::kSuccess);
-  EXPECT_EQ(CpuOnVerdict(2, CpuOnTarget{VcpuState::kRemoving, hot_off}), Return::kDenied);
-  EXPECT_EQ(CpuOnVerdict(2, CpuOnTarget{VcpuState::kRemoving, hot_on}), Return::kAlreadyOn);
-  EXPECT_EQ(CpuOnVerdict(2, CpuOnTarget{VcpuState::kOnline, hot_on}), Return::kAlreadyOn);
+  EXPECT_EQ(CpuOnVerdict(1, &boot_off), Return::kSuccess);
+  EXPECT_EQ(CpuOnVerdict(1, &boot_on), Return::kAlreadyOn);
+  EXPECT_EQ(CpuOnVerdict(2, &parked), Return::kDenied);
+  EXPECT_EQ(CpuOnVerdict(2, &enabled), Return::kSuccess);
+  EXPECT_EQ(CpuOnVerdict(2, &removing_off), Return::kDenied);
+  EXPECT_EQ(CpuOnVerdict(2, &removing_on), Return::kAlreadyOn);
+  EXPECT_EQ(CpuOnVerdict(2, &online), Return::kAlreadyOn);
 }
 
 }  // namespace

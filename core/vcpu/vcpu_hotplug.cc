@@ -1,29 +1,19 @@
 // VcpuManager, hotplug side: declarative scaling requested by the API, and the CPU-hotplug
 // register block's backend (what the guest's AML reads and acknowledges). Every change goes
-// through NextVcpuState under mu_, so the API, the guest's AML and its PSCI calls see one state.
+// through NextVcpuLife under mu_, so the API, the guest's AML and its PSCI calls see one life.
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/common/log.h"
+#include "core/common/status_macros.h"
 #include "core/vcpu/vcpu_manager.h"
 
 namespace vmmd::core {
-
-namespace {
-
-// _OST status codes that mean "the OS did not do it" (ACPI 6.5 table 6.158): non-specific
-// failure, unrecognized notify; for an eject also not supported / in use / busy.
-bool OstFailed(uint32_t event, uint32_t status) {
-  if (status == 1 || status == 2) return true;
-  const bool eject = event == 3 || event == 0x103;
-  return eject && status >= 0x80 && status <= 0x83;
-}
-
-}  // namespace
 
 std::string_view ScaleWaitName(ScaleWait wait) {
   switch (wait) {
@@ -37,15 +27,10 @@ std::string_view ScaleWaitName(ScaleWait wait) {
   return "?";
 }
 
-bool VcpuManager::Plugged(const Slot& s) {
-  if (s.boot) return true;
-  return s.state != VcpuState::kParked && s.state != VcpuState::kRemoving;
-}
-
 uint32_t VcpuManager::PluggedCount() const {
   absl::MutexLock lock(&mu_);
   uint32_t n = 0;
-  for (const auto& s : slots_) n += Plugged(*s) ? 1 : 0;
+  for (const auto& s : slots_) n += Plugged(s->life) ? 1 : 0;
   return n;
 }
 
@@ -53,7 +38,7 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::FailedPreconditionError("the VM is stopping");
   uint32_t boot = 0;
-  for (const auto& s : slots_) boot += s->boot ? 1 : 0;
+  for (const auto& s : slots_) boot += s->life.boot ? 1 : 0;
   const auto possible = static_cast<uint32_t>(slots_.size());
   if (target < boot) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -65,17 +50,20 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
   }
   ScalePlan plan;
   plan.target = target;
-  for (const auto& s : slots_) plan.previous += Plugged(*s) ? 1 : 0;
+  for (const auto& s : slots_) plan.previous += Plugged(s->life) ? 1 : 0;
 
-  const uint64_t generation = scale_generation_ + 1;  // committed only if the plan applies
+  // The request's changes, computed through the state machine first and committed together.
+  const uint64_t generation = scale_generation_ + 1;
+  const absl::Time now = absl::Now();
+  std::vector<std::pair<Slot*, VcpuLife>> changes;
   if (target > plan.previous) {
-    // Lowest ids first. A removal the guest has not acknowledged can simply be withdrawn; one
-    // the guest is carrying out (offlining, _EJ0) must finish first.
+    // Lowest ids first. A removal the guest has not taken can simply be withdrawn; one the guest
+    // is carrying out (offlining, _EJ0) must finish first.
     std::vector<Slot*> candidates;
     std::vector<uint32_t> busy;
     for (auto& s : slots_) {
-      if (Plugged(*s)) continue;
-      if (s->state == VcpuState::kRemoving && !s->remove_pending) {
+      if (Plugged(s->life)) continue;
+      if (s->life.state == VcpuState::kRemoving && !RemovePending(s->life)) {
         busy.push_back(s->id);
         continue;
       }
@@ -89,19 +77,10 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
     }
     for (uint32_t i = 0; i < need; ++i) {
       Slot* s = candidates[i];
-      auto next = NextVcpuState(s->state, VcpuEvent::kPlug, VcpuFacts{s->boot, s->powered});
-      if (!next.ok()) return next.status();
-      if (s->state == VcpuState::kParked) {
-        s->insert_pending = true;
-        s->insert_taken_at = absl::InfinitePast();
-        s->registration_reported = false;
-        s->guest_unsupported = false;
-        s->registered_at = absl::InfinitePast();
-      }
-      s->remove_pending = false;
-      s->ost_failed = false;
-      s->changed_in = generation;
-      SetStateLocked(s, *next, "api: scale up");
+      VMMD_ASSIGN_OR_RETURN(
+          VcpuLife next,
+          NextVcpuLife(s->life, {.event = VcpuEvent::kPlug, .now = now, .generation = generation}));
+      changes.emplace_back(s, next);
       plan.added.push_back(s->id);
     }
     plan.notify_guest = true;
@@ -110,24 +89,18 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
     uint32_t excess = plan.previous - target;
     for (auto it = slots_.rbegin(); it != slots_.rend() && excess > 0; ++it) {
       Slot* s = it->get();
-      if (s->boot || !Plugged(*s)) continue;
-      const bool took = s->state == VcpuState::kEnabling && !s->insert_pending &&
-                        !s->guest_unsupported;
-      auto next = NextVcpuState(s->state, VcpuEvent::kUnplug,
-                                VcpuFacts{s->boot, s->powered, /*guest_took_insert=*/took});
-      if (!next.ok()) return next.status();
-      if (*next == VcpuState::kParked) {
-        s->insert_pending = false;  // the guest never took it (or cannot): withdraw the offer
-      } else {
-        s->remove_pending = true;
-        plan.notify_guest = true;
-      }
-      s->ost_failed = false;
-      s->changed_in = generation;
-      SetStateLocked(s, *next, "api: scale down");
+      if (s->life.boot || !Plugged(s->life)) continue;
+      VMMD_ASSIGN_OR_RETURN(VcpuLife next, NextVcpuLife(s->life, {.event = VcpuEvent::kUnplug,
+                                                                  .now = now,
+                                                                  .generation = generation}));
+      if (RemovePending(next)) plan.notify_guest = true;  // else withdrawn: nothing to tell
+      changes.emplace_back(s, next);
       plan.removed.push_back(s->id);
       --excess;
     }
+  }
+  for (auto& [slot, next] : changes) {
+    CommitLocked(slot, next, target > plan.previous ? "api: scale up" : "api: scale down");
   }
   plan.generation = scale_generation_ = generation;
   return plan;
@@ -137,22 +110,23 @@ std::string VcpuManager::ScalePendingLocked(ScaleWait wait) const {
   if (wait == ScaleWait::kNone) return "";
   std::vector<std::string> pending;
   for (const auto& s : slots_) {
-    if (s->boot) continue;
-    const bool done = s->state == VcpuState::kParked || s->state == VcpuState::kOnline ||
-                      (wait == ScaleWait::kEnabled &&
-                       (s->state == VcpuState::kEnabled || s->state == VcpuState::kOffline));
-    if (!done) pending.push_back(absl::StrFormat("vCPU %u is %s", s->id, VcpuStateName(s->state)));
+    if (s->life.boot) continue;
+    const VcpuState st = s->life.state;
+    const bool done =
+        st == VcpuState::kParked || st == VcpuState::kOnline ||
+        (wait == ScaleWait::kEnabled && (st == VcpuState::kEnabled || st == VcpuState::kOffline));
+    if (!done) pending.push_back(absl::StrFormat("vCPU %u is %s", s->id, VcpuStateName(st)));
   }
   return absl::StrJoin(pending, ", ");
 }
 
 VcpuManager::Slot* VcpuManager::UnregisteredLocked(absl::Time now, absl::Time* next_expiry) {
   for (auto& s : slots_) {
-    if (s->boot || s->state != VcpuState::kEnabling || s->insert_pending ||
-        s->registration_reported || s->insert_taken_at == absl::InfinitePast()) {
-      continue;
-    }
-    const absl::Time expiry = s->insert_taken_at + registration_grace_;
+    const VcpuLife& l = s->life;
+    if (l.boot || l.state != VcpuState::kEnabling) continue;
+    if (l.step == VcpuStep::kUnsupported) return s.get();
+    if (l.step != VcpuStep::kTaken) continue;
+    const absl::Time expiry = l.step_at + registration_grace_;
     if (expiry <= now) return s.get();
     if (expiry < *next_expiry) *next_expiry = expiry;
   }
@@ -162,11 +136,9 @@ VcpuManager::Slot* VcpuManager::UnregisteredLocked(absl::Time now, absl::Time* n
 VcpuManager::Slot* VcpuManager::UnstartedLocked(absl::Time now, absl::Time* next_expiry) {
   if (hotplug_evidence_) return nullptr;
   for (auto& s : slots_) {
-    if (s->boot || s->state != VcpuState::kEnabled ||
-        s->registered_at == absl::InfinitePast()) {
-      continue;
-    }
-    const absl::Time expiry = s->registered_at + registration_grace_;
+    const VcpuLife& l = s->life;
+    if (l.boot || l.state != VcpuState::kEnabled || l.step != VcpuStep::kRegistered) continue;
+    const absl::Time expiry = l.step_at + registration_grace_;
     if (expiry <= now) return s.get();
     if (expiry < *next_expiry) *next_expiry = expiry;
   }
@@ -175,6 +147,8 @@ VcpuManager::Slot* VcpuManager::UnstartedLocked(absl::Time now, absl::Time* next
 
 absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
+  ++scale_waiters_;
+  absl::Cleanup done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { --scale_waiters_; };
   while (true) {
     // Outcomes, re-checked on every wake-up.
     if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
@@ -182,18 +156,20 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
       return absl::AbortedError("superseded by a newer ScaleVCPUs request");
     }
     for (const auto& s : slots_) {
-      if (s->ost_failed && s->changed_in == generation) {
+      const VcpuLife& l = s->life;
+      if (l.step == VcpuStep::kRefused && l.generation == generation) {
         return absl::FailedPreconditionError(absl::StrFormat(
             "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without "
             "arm64 vCPU hotplug, Linux < 6.11?)",
-            s->id, s->ost_event, s->ost_status));
+            s->id, l.ost_event, l.ost_status));
       }
     }
     if (ScalePendingLocked(wait).empty()) return absl::OkStatus();
     const absl::Time now = absl::Now();
     absl::Time wake = deadline;
     if (Slot* s = UnregisteredLocked(now, &wake)) {
-      s->guest_unsupported = true;
+      // Recorded, so that a smaller target withdraws the vCPU instead of asking for an eject.
+      (void)ApplyLocked(s, {.event = VcpuEvent::kGraceExpired, .now = now}, "registration grace");
       return absl::FailedPreconditionError(absl::StrFormat(
           "the guest took the hot-add of vCPU %u but did not register the CPU within %s: its "
           "kernel has no ACPI vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU "
@@ -235,10 +211,10 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
 CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return {};
-  const Slot& s = *slots_[cpu];
-  return CpuHotplugStatus{.enabled = s.boot || s.state != VcpuState::kParked,
-                          .insert_pending = s.insert_pending,
-                          .remove_pending = s.remove_pending};
+  const VcpuLife& l = slots_[cpu]->life;
+  return CpuHotplugStatus{.enabled = AcpiEnabled(l),
+                          .insert_pending = InsertPending(l),
+                          .remove_pending = RemovePending(l)};
 }
 
 uint64_t VcpuManager::ArchId(uint32_t cpu) const {
@@ -248,57 +224,33 @@ uint64_t VcpuManager::ArchId(uint32_t cpu) const {
 void VcpuManager::AckInsert(uint32_t cpu) {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return;
-  Slot* s = slots_[cpu].get();
-  if (!s->insert_pending) return;  // a stray acknowledgement
   // The guest's scan took the event (it will Notify the CPU); registration is its _OST.
-  s->insert_pending = false;
-  s->insert_taken_at = absl::Now();
-  ++guest_progress_;
+  (void)ApplyLocked(slots_[cpu].get(), {.event = VcpuEvent::kInsertTaken}, "guest took insert");
 }
 
 void VcpuManager::AckRemove(uint32_t cpu) {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return;
-  slots_[cpu]->remove_pending = false;
+  (void)ApplyLocked(slots_[cpu].get(), {.event = VcpuEvent::kRemoveTaken}, "guest took remove");
 }
 
 void VcpuManager::Eject(uint32_t cpu) {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return;
-  Slot* s = slots_[cpu].get();
-  if (s->powered) {
-    // Linux offlines (CPU_OFF) before _EJ0; a guest that ejects a running vCPU is refused and
-    // sees Enabled still set ("Eject incomplete").
-    LogWarning("%s: _EJ0 for vCPU %u while it is powered on: refused", name_, cpu);
-    return;
+  if (absl::Status s = ApplyLocked(slots_[cpu].get(), {.event = VcpuEvent::kEjected}, "guest _EJ0");
+      !s.ok()) {
+    LogWarning("%s: _EJ0 for vCPU %u refused: %s", name_, cpu, s.message());
   }
-  auto next = NextVcpuState(s->state, VcpuEvent::kEjected, VcpuFacts{s->boot, s->powered});
-  if (!next.ok()) {
-    LogWarning("%s: _EJ0 for vCPU %u refused: %s", name_, cpu, next.status().message());
-    return;
-  }
-  s->remove_pending = false;
-  SetStateLocked(s, *next, "guest _EJ0");
 }
 
 void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
   absl::MutexLock lock(&mu_);
   if (cpu >= slots_.size()) return;
   Slot* s = slots_[cpu].get();
-  s->ost_event = event;
-  s->ost_status = status;
-  constexpr uint32_t kDeviceCheck = 1;
-  if (event == kDeviceCheck && !s->boot) {
-    s->registration_reported = true;
-    if (status == 0) {
-      if (s->registered_at == absl::InfinitePast()) s->registered_at = absl::Now();
-      auto next = NextVcpuState(s->state, VcpuEvent::kRegistered, VcpuFacts{s->boot, s->powered});
-      if (next.ok()) SetStateLocked(s, *next, "guest registered the CPU");
-    }
-  }
-  ++guest_progress_;
-  if (OstFailed(event, status) && !s->boot) {
-    s->ost_failed = true;
+  const bool was_enabling = s->life.state == VcpuState::kEnabling;
+  (void)ApplyLocked(s, {.event = VcpuEvent::kOst, .ost_event = event, .ost_status = status},
+                    was_enabling ? "guest registered the CPU" : "guest _OST");
+  if (OstFailed(event, status) && !s->life.boot) {
     LogWarning("%s: guest _OST for vCPU %u: event 0x%x failed with status 0x%x", name_, cpu,
                event, status);
   } else {

@@ -27,9 +27,7 @@ VcpuManager::VcpuManager(std::string name, std::vector<VcpuSetup> vcpus, VcpuFea
     slot->id = static_cast<uint32_t>(slots_.size());
     slot->handle = std::move(v.handle);
     slot->mpidr = v.mpidr;
-    slot->boot = v.boot;
-    slot->state = v.boot ? VcpuState::kOffline : VcpuState::kParked;
-    slot->last_transition = now;
+    slot->life = InitialVcpuLife(v.boot, now);
     slots_.push_back(std::move(slot));
   }
 }
@@ -38,14 +36,10 @@ VcpuManager::~VcpuManager() { StopAll(); }
 
 absl::Status VcpuManager::StartBootVcpu(uint64_t pc, uint64_t x0) {
   absl::MutexLock lock(&mu_);
-  if (slots_.empty() || !slots_[0]->boot) {
+  if (slots_.empty() || !slots_[0]->life.boot) {
     return absl::FailedPreconditionError("vCPU 0 is not a boot vCPU");
   }
-  Slot* slot = slots_[0].get();
-  if (slot->powered) return absl::FailedPreconditionError("vCPU 0 is already running");
-  VMMD_RETURN_IF_ERROR(PowerOnLocked(slot, pc, x0));
-  SetStateLocked(slot, VcpuState::kOnline, "boot");
-  return absl::OkStatus();
+  return PowerOnLocked(slots_[0].get(), pc, x0, "boot");
 }
 
 void VcpuManager::StopAll() {
@@ -74,15 +68,15 @@ std::vector<VcpuInfo> VcpuManager::Snapshot() const {
     VcpuInfo info;
     info.id = static_cast<uint32_t>(i);
     info.mpidr = s.mpidr;
-    info.state = s.state;
-    info.boot = s.boot;
-    info.acpi_enabled = s.boot || s.state != VcpuState::kParked;
-    info.power = s.powered ? PsciPower::kOn : PsciPower::kOff;
+    info.state = s.life.state;
+    info.boot = s.life.boot;
+    info.acpi_enabled = AcpiEnabled(s.life);
+    info.power = s.life.powered ? PsciPower::kOn : PsciPower::kOff;
     info.thread_id = s.tid.load();
     info.exits = s.exits.load(std::memory_order_relaxed);
     info.mmio_exits = s.mmio_exits.load(std::memory_order_relaxed);
     info.hypercall_exits = s.hypercall_exits.load(std::memory_order_relaxed);
-    info.last_transition = s.last_transition;
+    info.last_transition = s.life.since;
     out.push_back(info);
   }
   return out;
@@ -91,19 +85,28 @@ std::vector<VcpuInfo> VcpuManager::Snapshot() const {
 uint32_t VcpuManager::OnlineCount() const {
   absl::MutexLock lock(&mu_);
   uint32_t n = 0;
-  for (const auto& s : slots_) n += s->state == VcpuState::kOnline ? 1 : 0;
+  for (const auto& s : slots_) n += s->life.state == VcpuState::kOnline ? 1 : 0;
   return n;
 }
 
-void VcpuManager::SetStateLocked(Slot* slot, VcpuState state, std::string_view cause) {
-  if (slot->state == state) return;
-  LogDebug("%s: vCPU %u %s -> %s (%s)", name_, slot->id, VcpuStateName(slot->state),
-           VcpuStateName(state), cause);
+void VcpuManager::CommitLocked(Slot* slot, const VcpuLife& next, std::string_view cause) {
+  if (next == slot->life) return;
+  const VcpuLife prev = slot->life;
+  slot->life = next;
   ++guest_progress_;
-  VcpuTransition t{slot->id, slot->state, state, absl::Now(), std::string(cause)};
-  slot->state = state;
-  slot->last_transition = t.time;
-  sink_->OnVcpuTransition(t);
+  if (prev.state != next.state) {
+    LogDebug("%s: vCPU %u %s -> %s (%s)", name_, slot->id, VcpuStateName(prev.state),
+             VcpuStateName(next.state), cause);
+    sink_->OnVcpuTransition(
+        VcpuTransition{slot->id, prev.state, next.state, next.since, std::string(cause)});
+  }
+}
+
+absl::Status VcpuManager::ApplyLocked(Slot* slot, VcpuInput input, std::string_view cause) {
+  if (input.now == absl::InfinitePast()) input.now = absl::Now();
+  VMMD_ASSIGN_OR_RETURN(VcpuLife next, NextVcpuLife(slot->life, input));
+  CommitLocked(slot, next, cause);
+  return absl::OkStatus();
 }
 
 VcpuManager::Slot* VcpuManager::FindByMpidrLocked(uint64_t mpidr) {
@@ -113,8 +116,11 @@ VcpuManager::Slot* VcpuManager::FindByMpidrLocked(uint64_t mpidr) {
   return nullptr;
 }
 
-absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
+absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
+                                        std::string_view cause) {
   if (stopping_) return absl::FailedPreconditionError("VM is stopping");
+  VMMD_ASSIGN_OR_RETURN(const VcpuLife next,
+                        NextVcpuLife(slot->life, {.event = VcpuEvent::kCpuOn, .now = absl::Now()}));
   // A previous thread of this vCPU has finished its CPU_OFF (powered == false) and only has
   // to return; reap it before starting the next one.
   if (slot->thread.joinable()) slot->thread.join();
@@ -124,7 +130,6 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
   VMMD_RETURN_IF_ERROR(v.SetReg(Reg::kX0, x0));
   VMMD_RETURN_IF_ERROR(v.SetMpState(MpState::kRunnable));
   slot->stop.store(false);
-  slot->powered = true;
   // The thread publishes its TID before anything else; waiting for that (microseconds; the
   // new thread takes no lock first) makes GetCPUState right after CPU_ON show it.
   auto started = std::make_shared<absl::Notification>();
@@ -134,6 +139,8 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0) {
     RunLoop(slot);
   });
   started->WaitForNotification();
+  // The thread cannot observe the life before this: its CPU_OFF needs mu_.
+  CommitLocked(slot, next, cause);
   return absl::OkStatus();
 }
 
@@ -141,20 +148,16 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
   const absl::Time start = absl::Now();
   absl::MutexLock lock(&mu_);
   Slot* target = FindByMpidrLocked(args.target_mpidr);
-  std::optional<psci::CpuOnTarget> view;
-  if (target != nullptr) {
-    view = psci::CpuOnTarget{target->state, VcpuFacts{target->boot, target->powered}};
-  }
-  psci::Return verdict = psci::CpuOnVerdict(args.target_mpidr, view);
-  if (target != nullptr && !target->boot) hotplug_evidence_ = true;
+  psci::Return verdict =
+      psci::CpuOnVerdict(args.target_mpidr, target != nullptr ? &target->life : nullptr);
+  if (target != nullptr && !target->life.boot) hotplug_evidence_ = true;
   if (verdict == psci::Return::kSuccess && stopping_) verdict = psci::Return::kDenied;
   if (verdict == psci::Return::kSuccess) {
-    absl::Status s = PowerOnLocked(target, args.entry, args.context_id);
+    absl::Status s = PowerOnLocked(target, args.entry, args.context_id, "guest CPU_ON");
     if (!s.ok()) {
       LogError("%s: CPU_ON of MPIDR 0x%x failed: %s", name_, args.target_mpidr, s.ToString());
       return psci::Return::kInternalFailure;
     }
-    SetStateLocked(target, VcpuState::kOnline, "guest CPU_ON");
   }
   LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s in %d us", name_, caller,
            args.target_mpidr, args.entry, psci::ReturnName(verdict),
@@ -166,13 +169,12 @@ absl::Status VcpuManager::CpuOff(uint32_t caller) {
   absl::MutexLock lock(&mu_);
   if (caller >= slots_.size()) return absl::InvalidArgumentError("no such vCPU");
   Slot* slot = slots_[caller].get();
-  auto next = NextVcpuState(slot->state, VcpuEvent::kCpuOff, VcpuFacts{slot->boot, slot->powered});
-  if (!next.ok()) return next.status();
+  VMMD_ASSIGN_OR_RETURN(const VcpuLife next, NextVcpuLife(slot->life, {.event = VcpuEvent::kCpuOff,
+                                                                       .now = absl::Now()}));
   // STOPPED before anyone can observe "off": KVM's in-kernel AFFINITY_INFO must agree.
   VMMD_RETURN_IF_ERROR(slot->handle->SetMpState(MpState::kStopped));
-  slot->powered = false;
   slot->tid.store(0);
-  SetStateLocked(slot, *next, "guest CPU_OFF");
+  CommitLocked(slot, next, "guest CPU_OFF");
   return absl::OkStatus();
 }
 

@@ -1,6 +1,7 @@
-// Owns a VM's vCPUs: their handles, their lifecycle state (the one state machine in
-// vcpu_state.h), and their threads. A vCPU has a thread exactly while it is powered on in
-// the guest's PSCI view; a parked or powered-off vCPU costs an fd and no thread.
+// Owns a VM's vCPUs: their handles, their lifecycle (the one state machine in vcpu_state.h,
+// whose result is the only thing assigned to it), and their threads. A vCPU has a thread exactly
+// while it is powered on in the guest's PSCI view; a parked or powered-off vCPU costs an fd and no
+// thread.
 //
 // Threads: each running vCPU's thread runs RunLoop (KVM_RUN, MMIO to the bus, forwarded PSCI
 // calls). PSCI CPU_ON/CPU_OFF take mu_ briefly; API callers take mu_ for snapshots and
@@ -133,27 +134,19 @@ class VcpuManager : public CpuHotplugBackend {
   // Marks the caller powered off (mp_state STOPPED); its thread must then return.
   absl::Status CpuOff(uint32_t caller);
 
+  // How many AwaitScale calls are waiting right now.
+  int scale_waiters() const {
+    absl::MutexLock lock(&mu_);
+    return scale_waiters_;
+  }
+
  private:
   struct Slot {
     uint32_t id = 0;
     std::unique_ptr<VcpuHandle> handle;
     uint64_t mpidr = 0;
-    bool boot = false;
-    VcpuState state = VcpuState::kParked;  // guarded by mu_
-    bool powered = false;                  // guarded by mu_
-    bool insert_pending = false;           // guarded by mu_: hot-add event not yet acknowledged
-    bool remove_pending = false;           // guarded by mu_: eject request not yet acknowledged
-    bool ost_failed = false;               // guarded by mu_: the guest's _OST refused the last change
-    uint32_t ost_event = 0;                // guarded by mu_
-    uint32_t ost_status = 0;               // guarded by mu_
-    uint64_t changed_in = 0;               // guarded by mu_: the Scale generation that last changed it
-    // guarded by mu_: when the guest's scan took the insert event (InfinitePast: not yet).
-    absl::Time insert_taken_at = absl::InfinitePast();
-    bool registration_reported = false;    // guarded by mu_: _OST for the Device Check arrived
-    bool guest_unsupported = false;        // guarded by mu_: took the insert, never registered it
-    absl::Time registered_at = absl::InfinitePast();  // guarded by mu_: _OST success
-    absl::Time last_transition;            // guarded by mu_
-    std::thread thread;                    // guarded by mu_ (assignment/join)
+    VcpuLife life;       // guarded by mu_; assigned only by CommitLocked
+    std::thread thread;  // guarded by mu_ (assignment/join)
     std::atomic<bool> stop{false};
     std::atomic<int64_t> tid{0};
     std::atomic<uint64_t> exits{0};
@@ -165,11 +158,16 @@ class VcpuManager : public CpuHotplugBackend {
   // Returns false when the thread must end (CPU_OFF succeeded or the vCPU failed).
   bool HandleHypercall(Slot* slot, const HypercallExit& call);
   void HandleMmio(Slot* slot, const MmioExit& mmio);
-  absl::Status PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0)
+  // CpuOn through the state machine: the vCPU is reset to `pc` with x0 = `x0`, made runnable and
+  // given its thread, then the new life is committed.
+  absl::Status PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0, std::string_view cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetStateLocked(Slot* slot, VcpuState state, std::string_view cause = "")
+  // Runs `input` through the state machine and commits the result (the refusal is returned).
+  absl::Status ApplyLocked(Slot* slot, VcpuInput input, std::string_view cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static bool Plugged(const Slot& s);
+  // The only assignment of a slot's life: publishes a state change, wakes waiters.
+  void CommitLocked(Slot* slot, const VcpuLife& next, std::string_view cause)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why `generation` has not reached `wait` yet ("" when it has).
   std::string ScalePendingLocked(ScaleWait wait) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A vCPU the guest took the insert event for but has not registered after the grace
@@ -194,9 +192,9 @@ class VcpuManager : public CpuHotplugBackend {
   // only a kernel with arm64 vCPU hotplug (>= 6.11) treats online-capable CPUs as its own.
   // Linux 6.1 never does, yet answers a hot-add with _OST success.
   bool hotplug_evidence_ ABSL_GUARDED_BY(mu_) = false;
-  // Bumped by every guest step (state change, insert taken): wakes AwaitScale to re-arm its
-  // registration timers.
+  // Bumped by every committed change: wakes AwaitScale to re-check and re-arm its timers.
   uint64_t guest_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  int scale_waiters_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vmmd::core

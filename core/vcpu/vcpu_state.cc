@@ -22,102 +22,242 @@ std::string_view VcpuStateName(VcpuState state) {
   return "UNKNOWN";
 }
 
+std::string_view VcpuStepName(VcpuStep step) {
+  switch (step) {
+    case VcpuStep::kNone:
+      return "none";
+    case VcpuStep::kOffered:
+      return "offered";
+    case VcpuStep::kTaken:
+      return "taken";
+    case VcpuStep::kRegistered:
+      return "registered";
+    case VcpuStep::kUnsupported:
+      return "unsupported";
+    case VcpuStep::kEjectRequested:
+      return "eject requested";
+    case VcpuStep::kEjectTaken:
+      return "eject taken";
+    case VcpuStep::kRefused:
+      return "refused";
+  }
+  return "unknown";
+}
+
 std::string_view VcpuEventName(VcpuEvent event) {
   switch (event) {
     case VcpuEvent::kPlug:
       return "Plug";
-    case VcpuEvent::kRegistered:
-      return "Registered";
+    case VcpuEvent::kUnplug:
+      return "Unplug";
+    case VcpuEvent::kInsertTaken:
+      return "InsertTaken";
+    case VcpuEvent::kRemoveTaken:
+      return "RemoveTaken";
+    case VcpuEvent::kOst:
+      return "Ost";
     case VcpuEvent::kCpuOn:
       return "CpuOn";
     case VcpuEvent::kCpuOff:
       return "CpuOff";
-    case VcpuEvent::kUnplug:
-      return "Unplug";
     case VcpuEvent::kEjected:
       return "Ejected";
+    case VcpuEvent::kGraceExpired:
+      return "GraceExpired";
   }
   return "Unknown";
 }
 
-namespace {
-
-absl::Status Refuse(VcpuState state, VcpuEvent event, std::string_view why) {
-  return absl::FailedPreconditionError(absl::StrFormat(
-      "vCPU event %s not allowed in state %s: %s", VcpuEventName(event), VcpuStateName(state), why));
+bool OstFailed(uint32_t event, uint32_t status) {
+  if (status == kOstSuccess) return false;
+  if (status == 1 || status == 2) return true;  // non-specific failure, unrecognised notify
+  if (event == kOstDeviceCheck) return true;    // the hot-add did not happen
+  const bool eject = event == kOstEjectRequest || event == kOstEjectProcessing;
+  return eject && status >= 0x80 && status <= 0x83;
 }
 
-absl::StatusOr<VcpuState> NextBootVcpuState(VcpuState state, VcpuEvent event) {
-  switch (event) {
-    case VcpuEvent::kPlug:
-    case VcpuEvent::kRegistered:
-      return state;  // boot vCPUs are always enabled
+VcpuLife InitialVcpuLife(bool boot, absl::Time now) {
+  VcpuLife life;
+  life.boot = boot;
+  life.state = boot ? VcpuState::kOffline : VcpuState::kParked;
+  life.since = now;
+  return life;
+}
+
+namespace {
+
+absl::Status Refuse(const VcpuLife& life, VcpuEvent event, std::string_view why) {
+  return absl::FailedPreconditionError(absl::StrFormat("vCPU event %s not allowed in state %s: %s",
+                                                       VcpuEventName(event),
+                                                       VcpuStateName(life.state), why));
+}
+
+// Transitions that move the public state record when they did.
+VcpuLife Enter(VcpuLife life, VcpuState state, absl::Time now) {
+  if (life.state != state) {
+    life.state = state;
+    life.since = now;
+  }
+  return life;
+}
+
+VcpuLife Step(VcpuLife life, VcpuStep step, absl::Time now) {
+  life.step = step;
+  life.step_at = now;
+  return life;
+}
+
+absl::StatusOr<VcpuLife> PowerOn(const VcpuLife& life, const VcpuInput& in) {
+  if (life.powered) return Refuse(life, in.event, "already on");
+  switch (life.state) {
+    case VcpuState::kEnabling:  // the guest raced ahead of its own registration
+    case VcpuState::kEnabled:
+    case VcpuState::kOffline: {
+      VcpuLife next = Enter(life, VcpuState::kOnline, in.now);
+      next.powered = true;
+      // A guest that runs a hot-added CPU took it after all, however late it reports.
+      if (next.step == VcpuStep::kUnsupported) next = Step(next, VcpuStep::kTaken, in.now);
+      return next;
+    }
+    case VcpuState::kParked:
+      return Refuse(life, in.event, "not enabled (parked)");
+    case VcpuState::kRemoving:
+      return Refuse(life, in.event, "being removed");
+    case VcpuState::kOnline:
+      break;
+  }
+  return Refuse(life, in.event, "already on");
+}
+
+absl::StatusOr<VcpuLife> PowerOff(const VcpuLife& life, const VcpuInput& in) {
+  if (!life.powered) return Refuse(life, in.event, "not on");
+  VcpuLife next = life;
+  next.powered = false;
+  if (life.state == VcpuState::kOnline) return Enter(next, VcpuState::kOffline, in.now);
+  return next;  // REMOVING: the guest offlines it before ejecting
+}
+
+absl::StatusOr<VcpuLife> NextBootVcpuLife(const VcpuLife& life, const VcpuInput& in) {
+  switch (in.event) {
     case VcpuEvent::kCpuOn:
-      if (state == VcpuState::kOffline) return VcpuState::kOnline;
-      return Refuse(state, event, "already on");
+      return PowerOn(life, in);
     case VcpuEvent::kCpuOff:
-      if (state == VcpuState::kOnline) return VcpuState::kOffline;
-      return Refuse(state, event, "already off");
+      return PowerOff(life, in);
+    case VcpuEvent::kOst: {
+      VcpuLife next = life;
+      next.ost_event = in.ost_event;
+      next.ost_status = in.ost_status;
+      return next;
+    }
+    case VcpuEvent::kPlug:
+    case VcpuEvent::kInsertTaken:
+    case VcpuEvent::kRemoveTaken:
+    case VcpuEvent::kGraceExpired:
+      return life;  // boot vCPUs are always enabled
     case VcpuEvent::kUnplug:
     case VcpuEvent::kEjected:
-      return Refuse(state, event, "boot vCPUs are permanent");
+      return Refuse(life, in.event, "boot vCPUs are permanent");
   }
-  return Refuse(state, event, "unknown event");
+  return Refuse(life, in.event, "unknown event");
+}
+
+absl::StatusOr<VcpuLife> Plug(const VcpuLife& life, const VcpuInput& in) {
+  VcpuLife next = life;
+  next.generation = in.generation;
+  switch (life.state) {
+    case VcpuState::kParked:
+      return Step(Enter(next, VcpuState::kEnabling, in.now), VcpuStep::kOffered, in.now);
+    case VcpuState::kRemoving:
+      // Withdrawing a removal the guest has not taken: back to what the CPU is.
+      if (life.step != VcpuStep::kEjectRequested) {
+        return Refuse(life, in.event, "the guest is carrying out the removal");
+      }
+      return Step(Enter(next, life.powered ? VcpuState::kOnline : VcpuState::kOffline, in.now),
+                  VcpuStep::kNone, in.now);
+    case VcpuState::kEnabling:
+    case VcpuState::kEnabled:
+    case VcpuState::kOnline:
+    case VcpuState::kOffline:
+      return life;  // already available: idempotent
+  }
+  return Refuse(life, in.event, "unknown state");
+}
+
+absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
+  VcpuLife next = life;
+  next.generation = in.generation;
+  switch (life.state) {
+    case VcpuState::kParked:
+    case VcpuState::kRemoving:
+      return life;  // already going or gone: idempotent
+    case VcpuState::kEnabling:
+      // Not taken (or the guest cannot take it): withdraw the offer. Taken: the guest may be
+      // registering the CPU right now, so it has to eject it.
+      if (life.step == VcpuStep::kOffered || life.step == VcpuStep::kUnsupported) {
+        return Step(Enter(next, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
+      }
+      break;
+    case VcpuState::kEnabled:
+    case VcpuState::kOnline:
+    case VcpuState::kOffline:
+      break;
+  }
+  return Step(Enter(next, VcpuState::kRemoving, in.now), VcpuStep::kEjectRequested, in.now);
+}
+
+absl::StatusOr<VcpuLife> Ost(const VcpuLife& life, const VcpuInput& in) {
+  VcpuLife next = life;
+  next.ost_event = in.ost_event;
+  next.ost_status = in.ost_status;
+  const bool adding = life.step == VcpuStep::kOffered || life.step == VcpuStep::kTaken ||
+                      life.step == VcpuStep::kUnsupported;
+  // A failure only means something for a change in flight; any other report is just recorded.
+  const bool in_flight =
+      adding || life.state == VcpuState::kEnabling || life.state == VcpuState::kRemoving;
+  if (OstFailed(in.ost_event, in.ost_status)) {
+    return in_flight ? Step(next, VcpuStep::kRefused, in.now) : next;
+  }
+  if (in.ost_event == kOstDeviceCheck && adding) {
+    next = Step(next, VcpuStep::kRegistered, in.now);
+    if (life.state == VcpuState::kEnabling) next = Enter(next, VcpuState::kEnabled, in.now);
+  }
+  return next;
 }
 
 }  // namespace
 
-absl::StatusOr<VcpuState> NextVcpuState(VcpuState state, VcpuEvent event, const VcpuFacts& facts) {
-  if (facts.boot) return NextBootVcpuState(state, event);
-  switch (event) {
+absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& in) {
+  if (life.boot) return NextBootVcpuLife(life, in);
+  switch (in.event) {
     case VcpuEvent::kPlug:
-      if (state == VcpuState::kParked) return VcpuState::kEnabling;
-      // Cancelling a removal the guest has not completed: back to what the CPU is.
-      if (state == VcpuState::kRemoving) {
-        return facts.powered_on ? VcpuState::kOnline : VcpuState::kOffline;
-      }
-      return state;  // already plugged: idempotent
-    case VcpuEvent::kRegistered:
-      if (state == VcpuState::kEnabling) return VcpuState::kEnabled;
-      return state;  // a stray report changes nothing
-    case VcpuEvent::kCpuOn:
-      switch (state) {
-        case VcpuState::kEnabling:  // guest raced ahead of its own scan acknowledgement
-        case VcpuState::kEnabled:
-        case VcpuState::kOffline:
-          return VcpuState::kOnline;
-        case VcpuState::kOnline:
-          return Refuse(state, event, "already on");
-        case VcpuState::kParked:
-          return Refuse(state, event, "not enabled (parked)");
-        case VcpuState::kRemoving:
-          if (facts.powered_on) return Refuse(state, event, "already on");
-          return Refuse(state, event, "being removed");
-      }
-      break;
-    case VcpuEvent::kCpuOff:
-      if (state == VcpuState::kOnline) return VcpuState::kOffline;
-      if (state == VcpuState::kRemoving && facts.powered_on) return VcpuState::kRemoving;
-      return Refuse(state, event, "not on");
+      return Plug(life, in);
     case VcpuEvent::kUnplug:
-      switch (state) {
-        case VcpuState::kParked:
-          return state;  // already unplugged: idempotent
-        case VcpuState::kEnabling:
-          // Not taken yet: withdraw the offer. Taken: the guest may be registering it; eject.
-          return facts.guest_took_insert ? VcpuState::kRemoving : VcpuState::kParked;
-        case VcpuState::kEnabled:
-        case VcpuState::kOnline:
-        case VcpuState::kOffline:
-        case VcpuState::kRemoving:
-          return VcpuState::kRemoving;
-      }
-      break;
+      return Unplug(life, in);
+    case VcpuEvent::kInsertTaken:
+      if (life.step != VcpuStep::kOffered) return life;  // a stray acknowledgement
+      return Step(life, VcpuStep::kTaken, in.now);
+    case VcpuEvent::kRemoveTaken:
+      if (life.step != VcpuStep::kEjectRequested) return life;
+      return Step(life, VcpuStep::kEjectTaken, in.now);
+    case VcpuEvent::kOst:
+      return Ost(life, in);
+    case VcpuEvent::kCpuOn:
+      return PowerOn(life, in);
+    case VcpuEvent::kCpuOff:
+      return PowerOff(life, in);
     case VcpuEvent::kEjected:
-      if (state == VcpuState::kRemoving) return VcpuState::kParked;
-      return Refuse(state, event, "no removal was requested");
+      if (life.state != VcpuState::kRemoving) {
+        return Refuse(life, in.event, "no removal was requested");
+      }
+      // Linux offlines (CPU_OFF) before _EJ0; ejecting a running vCPU is refused, and the
+      // guest sees Enabled still set ("Eject incomplete").
+      if (life.powered) return Refuse(life, in.event, "still powered on");
+      return Step(Enter(life, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
+    case VcpuEvent::kGraceExpired:
+      if (life.state != VcpuState::kEnabling || life.step != VcpuStep::kTaken) return life;
+      return Step(life, VcpuStep::kUnsupported, in.now);
   }
-  return Refuse(state, event, "unknown state or event");
+  return Refuse(life, in.event, "unknown event");
 }
 
 }  // namespace vmmd::core

@@ -1,45 +1,118 @@
-// The one vCPU lifecycle state machine. Pure: (state, event, facts) → next state or a typed
-// refusal. VcpuManager is its only driver; nothing else assigns a VcpuState.
+// The one vCPU lifecycle state machine. Pure: NextVcpuLife(life, input) is the next life, or a
+// typed refusal, and its result is the only writer of a vCPU's lifecycle — VcpuManager assigns
+// it and nothing else. A life is the public state, the guest's PSCI view (powered) and where the
+// guest is in the hotplug handshake (step), with the request that last changed it.
 //
-//   PARKED ──Plug──▶ ENABLING ──Registered──▶ ENABLED ──CpuOn──▶ ONLINE ◀──CpuOn── OFFLINE
-//     ▲                 │                         │                  └──CpuOff──────▶ │
-//     │              Unplug                     Unplug           Unplug (ONLINE/OFFLINE)
-//     │                 ▼                         ▼                                    │
-//     └───────────── PARKED          REMOVING ◀──────────────────────────────────────┘
-//     └──────────────Ejected──────────  │
+// Public states (GetCPUState, WatchEvents):
 //
-// Boot vCPUs are ONLINE or OFFLINE only; Plug is a no-op and Unplug is refused for them.
+//   PARKED ─Plug─▶ ENABLING ─Ost(Device Check ok)─▶ ENABLED ─CpuOn─▶ ONLINE ◀─CpuOn─ OFFLINE
+//    ▲  ▲            │  │                              │              │ └──CpuOff──▶ ▲ │
+//    │  └──Unplug────┘  └──CpuOn (the guest raced ahead of its report)─▶ ONLINE        │ │
+//    │  (offered or     │                              │              │              │ │
+//    │   unsupported)   └─Unplug (taken)─┐     Unplug  │      Unplug  │      Unplug  │ │
+//    │                                   ▼             ▼              ▼              │ ▼
+//    └───Ejected (powered off)──────── REMOVING ◀────────────────────────────────────┘─┘
+//                                        └─Plug, the eject not taken yet─▶ ONLINE / OFFLINE
+//
+// Steps of the handshake (ACPI CPU hotplug: GED event, CSCN, Notify, _OST, _EJ0):
+//   kNone            nothing asked of the guest
+//   kOffered         hot-add raised; the guest's scan has not taken it (the block reads CINS = 1)
+//   kTaken           the scan took it (cleared CINS); the guest is registering the CPU
+//   kRegistered      _OST(Device Check, success): the guest registered the CPU
+//   kUnsupported     taken, but not registered within the grace period (GraceExpired): a kernel
+//                    without arm64 vCPU hotplug (Linux 6.1 takes the event and registers nothing)
+//   kEjectRequested  hot-remove raised; not taken yet (CRMV = 1)
+//   kEjectTaken      the scan took it; the guest offlines the CPU and calls _EJ0
+//   kRefused         the guest's _OST reported failure for the change
+//
+// Boot vCPUs are OFFLINE or ONLINE only, always enabled: the hotplug events change nothing for
+// them, and Unplug and Ejected are refused.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace vmmd::core {
 
 enum class VcpuState { kParked, kEnabling, kEnabled, kOnline, kOffline, kRemoving };
 
-enum class VcpuEvent {
-  kPlug,         // API: make this vCPU available to the guest
-  kRegistered,   // guest: registered the hot-added CPU (its _OST for the Device Check: success)
-  kCpuOn,        // guest: PSCI CPU_ON for this vCPU was accepted
-  kCpuOff,       // guest: PSCI CPU_OFF on this vCPU
-  kUnplug,       // API: take this vCPU away from the guest
-  kEjected,      // guest: _EJ0 on this vCPU
+enum class VcpuStep {
+  kNone,
+  kOffered,
+  kTaken,
+  kRegistered,
+  kUnsupported,
+  kEjectRequested,
+  kEjectTaken,
+  kRefused,
 };
 
-struct VcpuFacts {
-  bool boot = false;        // a boot vCPU (MADT Enabled; permanent)
-  bool powered_on = false;  // PSCI view: running guest code
-  // ENABLING only: the guest has taken the insert event (its scan ran) and may be registering
-  // the CPU right now, so an Unplug must go through an eject rather than just withdraw the offer.
-  bool guest_took_insert = false;
+enum class VcpuEvent {
+  kPlug,          // API: make this vCPU available to the guest
+  kUnplug,        // API: take this vCPU away from the guest
+  kInsertTaken,   // guest: its scan cleared the insert event
+  kRemoveTaken,   // guest: its scan cleared the remove event
+  kOst,           // guest: _OST(event, status) for this vCPU
+  kCpuOn,         // guest: PSCI CPU_ON for this vCPU accepted (or vmmd starting a boot vCPU)
+  kCpuOff,        // guest: PSCI CPU_OFF on this vCPU
+  kEjected,       // guest: _EJ0 on this vCPU
+  kGraceExpired,  // vmmd: a taken hot-add stayed unregistered for the grace period
 };
+
+// _OST event and status codes (ACPI 6.5 section 6.3.5).
+inline constexpr uint32_t kOstDeviceCheck = 1;
+inline constexpr uint32_t kOstEjectRequest = 3;
+inline constexpr uint32_t kOstEjectProcessing = 0x103;
+inline constexpr uint32_t kOstSuccess = 0;
+
+struct VcpuLife {
+  VcpuState state = VcpuState::kParked;
+  bool boot = false;     // a boot vCPU (MADT Enabled; permanent)
+  bool powered = false;  // PSCI view: running guest code (its thread exists)
+  VcpuStep step = VcpuStep::kNone;
+  absl::Time step_at = absl::InfinitePast();  // when the guest reached `step`
+  uint64_t generation = 0;                    // the ScaleVCPUs request that last changed it
+  uint32_t ost_event = 0;                     // the guest's last _OST for this vCPU
+  uint32_t ost_status = 0;
+  absl::Time since = absl::InfinitePast();  // when `state` was entered
+
+  bool operator==(const VcpuLife&) const = default;
+};
+
+struct VcpuInput {
+  VcpuEvent event = VcpuEvent::kPlug;
+  absl::Time now = absl::InfinitePast();
+  uint64_t generation = 0;  // kPlug / kUnplug: the request
+  uint32_t ost_event = 0;   // kOst
+  uint32_t ost_status = 0;  // kOst
+};
+
+// A boot vCPU starts OFFLINE (vmmd powers vCPU 0 on with CpuOn), any other PARKED.
+VcpuLife InitialVcpuLife(bool boot, absl::Time now);
+
+// FAILED_PRECONDITION (naming the state, the event and why) when the event is not allowed. An
+// event that changes nothing returns `life` unchanged (a stray acknowledgement, a repeated
+// request).
+absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& input);
+
+// What the CPU-hotplug register block shows the guest for this vCPU.
+inline bool AcpiEnabled(const VcpuLife& l) { return l.boot || l.state != VcpuState::kParked; }
+inline bool InsertPending(const VcpuLife& l) { return l.step == VcpuStep::kOffered; }
+inline bool RemovePending(const VcpuLife& l) { return l.step == VcpuStep::kEjectRequested; }
+// Available to the guest: a boot vCPU, or a hot-added one not being removed.
+inline bool Plugged(const VcpuLife& l) {
+  return l.boot || (l.state != VcpuState::kParked && l.state != VcpuState::kRemoving);
+}
+// _OST codes that mean "the OS did not do it": non-specific failure, unrecognised notify, and
+// for a Device Check any other non-success; for an eject also not supported / in use / busy
+// (0x84, "in progress", is not a failure).
+bool OstFailed(uint32_t event, uint32_t status);
 
 std::string_view VcpuStateName(VcpuState state);  // "PARKED", "ONLINE", ...
-std::string_view VcpuEventName(VcpuEvent event);
-
-// FAILED_PRECONDITION (with the state and event named) when the event is not allowed.
-absl::StatusOr<VcpuState> NextVcpuState(VcpuState state, VcpuEvent event, const VcpuFacts& facts);
+std::string_view VcpuStepName(VcpuStep step);     // "offered", "taken", ...
+std::string_view VcpuEventName(VcpuEvent event);  // "Plug", "CpuOn", ...
 
 }  // namespace vmmd::core

@@ -1,8 +1,13 @@
+// The vCPU state machine as a table: (state, power, step) x event -> next or refusal, for
+// hot-pluggable and boot vCPUs; then what every transition records, and invariants that hold
+// for every reachable life and every event.
 #include "core/vcpu/vcpu_state.h"
 
-#include <tuple>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 
@@ -13,87 +18,276 @@ using ::testing::HasSubstr;
 using ::vmmd::testing::StatusIs;
 using S = VcpuState;
 using E = VcpuEvent;
+using St = VcpuStep;
 
-constexpr VcpuFacts kHot{.boot = false, .powered_on = false};
-constexpr VcpuFacts kHotOn{.boot = false, .powered_on = true};
-constexpr VcpuFacts kBootOff{.boot = true, .powered_on = false};
-constexpr VcpuFacts kBootOn{.boot = true, .powered_on = true};
+// The part of a life the table is about.
+struct Shape {
+  S state;
+  bool powered;
+  St step;
+};
 
-S Next(S s, E e, VcpuFacts f) {
-  auto r = NextVcpuState(s, e, f);
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : s;
+std::string Describe(const Shape& s) {
+  return absl::StrFormat("%s/%s/%s", VcpuStateName(s.state), s.powered ? "on" : "off",
+                         VcpuStepName(s.step));
 }
 
-TEST(VcpuStateTest, FullHotplugCycle) {
-  S s = S::kParked;
-  s = Next(s, E::kPlug, kHot);
-  EXPECT_EQ(s, S::kEnabling);
-  s = Next(s, E::kRegistered, kHot);
-  EXPECT_EQ(s, S::kEnabled);
-  s = Next(s, E::kCpuOn, kHot);
-  EXPECT_EQ(s, S::kOnline);
-  s = Next(s, E::kUnplug, kHotOn);
-  EXPECT_EQ(s, S::kRemoving);
-  s = Next(s, E::kCpuOff, kHotOn);
-  EXPECT_EQ(s, S::kRemoving);
-  s = Next(s, E::kEjected, kHot);
-  EXPECT_EQ(s, S::kParked);
-  // And it can come back.
-  EXPECT_EQ(Next(s, E::kPlug, kHot), S::kEnabling);
+VcpuLife LifeOf(const Shape& s, bool boot = false) {
+  VcpuLife life;
+  life.state = s.state;
+  life.powered = s.powered;
+  life.step = s.step;
+  life.boot = boot;
+  return life;
 }
 
-TEST(VcpuStateTest, GuestCanToggleOnlineWhileEnabled) {
-  EXPECT_EQ(Next(S::kOnline, E::kCpuOff, kHotOn), S::kOffline);
-  EXPECT_EQ(Next(S::kOffline, E::kCpuOn, kHot), S::kOnline);
-  EXPECT_EQ(Next(S::kEnabling, E::kCpuOn, kHot), S::kOnline);
-}
+struct Row {
+  Shape from;
+  E event;
+  std::optional<Shape> to;  // nullopt: refused
+  std::string refusal = "";
+  uint32_t ost_event = 0;
+  uint32_t ost_status = 0;
+};
 
-TEST(VcpuStateTest, CpuOnRefusals) {
-  EXPECT_THAT(NextVcpuState(S::kParked, E::kCpuOn, kHot),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not enabled")));
-  EXPECT_THAT(NextVcpuState(S::kOnline, E::kCpuOn, kHotOn),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already on")));
-  EXPECT_THAT(NextVcpuState(S::kRemoving, E::kCpuOn, kHot),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("being removed")));
-  EXPECT_THAT(NextVcpuState(S::kRemoving, E::kCpuOn, kHotOn),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already on")));
-}
-
-TEST(VcpuStateTest, IdempotentAndCancellingApiEvents) {
-  for (S s : {S::kEnabling, S::kEnabled, S::kOnline, S::kOffline}) {
-    EXPECT_EQ(Next(s, E::kPlug, kHot), s) << VcpuStateName(s);
-  }
-  EXPECT_EQ(Next(S::kParked, E::kUnplug, kHot), S::kParked);
-  EXPECT_EQ(Next(S::kEnabling, E::kUnplug, kHot), S::kParked);
-  EXPECT_EQ(Next(S::kEnabling, E::kUnplug, VcpuFacts{.guest_took_insert = true}), S::kRemoving);
-  EXPECT_EQ(Next(S::kRemoving, E::kUnplug, kHotOn), S::kRemoving);
-  EXPECT_EQ(Next(S::kRemoving, E::kPlug, kHotOn), S::kOnline);
-  EXPECT_EQ(Next(S::kRemoving, E::kPlug, kHot), S::kOffline);
-}
-
-TEST(VcpuStateTest, GuestCannotEjectWhatWasNotOffered) {
-  for (S s : {S::kParked, S::kEnabling, S::kEnabled, S::kOnline, S::kOffline}) {
-    EXPECT_THAT(NextVcpuState(s, E::kEjected, kHot),
-                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no removal")))
-        << VcpuStateName(s);
-  }
-  // Stray registration reports change nothing.
-  for (S s : {S::kParked, S::kEnabled, S::kOnline, S::kOffline, S::kRemoving}) {
-    EXPECT_EQ(Next(s, E::kRegistered, kHot), s) << VcpuStateName(s);
+void RunTable(const std::vector<Row>& rows, bool boot) {
+  for (const Row& r : rows) {
+    SCOPED_TRACE(absl::StrFormat("%s %s(0x%x, 0x%x)", Describe(r.from), VcpuEventName(r.event),
+                                 r.ost_event, r.ost_status));
+    const absl::StatusOr<VcpuLife> next =
+        NextVcpuLife(LifeOf(r.from, boot), {.event = r.event,
+                                            .now = absl::FromUnixSeconds(100),
+                                            .generation = 7,
+                                            .ost_event = r.ost_event,
+                                            .ost_status = r.ost_status});
+    if (!r.to.has_value()) {
+      EXPECT_THAT(next, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(r.refusal)));
+      continue;
+    }
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(Describe({next->state, next->powered, next->step}), Describe(*r.to));
+    EXPECT_EQ(next->boot, boot);
   }
 }
 
-TEST(VcpuStateTest, BootVcpusArePermanent) {
-  EXPECT_EQ(Next(S::kOffline, E::kCpuOn, kBootOff), S::kOnline);
-  EXPECT_EQ(Next(S::kOnline, E::kCpuOff, kBootOn), S::kOffline);
-  EXPECT_EQ(Next(S::kOnline, E::kPlug, kBootOn), S::kOnline);
-  EXPECT_THAT(NextVcpuState(S::kOnline, E::kUnplug, kBootOn),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("boot vCPUs are permanent")));
-  EXPECT_THAT(NextVcpuState(S::kOffline, E::kEjected, kBootOff),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(NextVcpuState(S::kOnline, E::kCpuOn, kBootOn),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already on")));
+TEST(VcpuStateTest, HotPluggableVcpuTable) {
+  const Shape parked{S::kParked, false, St::kNone};
+  const Shape offered{S::kEnabling, false, St::kOffered};
+  const Shape taken{S::kEnabling, false, St::kTaken};
+  const Shape unsupported{S::kEnabling, false, St::kUnsupported};
+  const Shape add_refused{S::kEnabling, false, St::kRefused};
+  const Shape enabled{S::kEnabled, false, St::kRegistered};
+  const Shape online{S::kOnline, true, St::kRegistered};
+  const Shape offline{S::kOffline, false, St::kRegistered};
+  const Shape eject_on{S::kRemoving, true, St::kEjectRequested};
+  const Shape eject_off{S::kRemoving, false, St::kEjectRequested};
+  const Shape ejecting_on{S::kRemoving, true, St::kEjectTaken};
+  const Shape ejecting_off{S::kRemoving, false, St::kEjectTaken};
+  const Shape eject_refused{S::kRemoving, false, St::kRefused};
+  // clang-format off
+  RunTable({
+      // API: Plug is idempotent; it withdraws a removal the guest has not taken.
+      {parked, E::kPlug, offered},
+      {offered, E::kPlug, offered},
+      {taken, E::kPlug, taken},
+      {enabled, E::kPlug, enabled},
+      {online, E::kPlug, online},
+      {offline, E::kPlug, offline},
+      {eject_on, E::kPlug, Shape{S::kOnline, true, St::kNone}},
+      {eject_off, E::kPlug, Shape{S::kOffline, false, St::kNone}},
+      {ejecting_on, E::kPlug, std::nullopt, "carrying out the removal"},
+      {eject_refused, E::kPlug, std::nullopt, "carrying out the removal"},
+      // API: Unplug withdraws an offer not taken (or that the guest cannot take); anything the
+      // guest may hold is ejected.
+      {parked, E::kUnplug, parked},
+      {offered, E::kUnplug, parked},
+      {unsupported, E::kUnplug, parked},
+      {taken, E::kUnplug, eject_off},
+      {add_refused, E::kUnplug, eject_off},
+      {enabled, E::kUnplug, eject_off},
+      {online, E::kUnplug, eject_on},
+      {offline, E::kUnplug, eject_off},
+      {ejecting_on, E::kUnplug, ejecting_on},
+      // Guest: the scan takes the events; stray acknowledgements change nothing.
+      {offered, E::kInsertTaken, taken},
+      {taken, E::kInsertTaken, taken},
+      {parked, E::kInsertTaken, parked},
+      {Shape{S::kOnline, true, St::kOffered}, E::kInsertTaken, Shape{S::kOnline, true, St::kTaken}},
+      {eject_on, E::kRemoveTaken, ejecting_on},
+      {online, E::kRemoveTaken, online},
+      {offered, E::kRemoveTaken, offered},
+      // Guest: _OST. Device Check success registers the CPU (late too); failures refuse a
+      // change in flight; "eject in progress" (0x84) and stray reports change nothing.
+      {taken, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
+      {offered, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
+      {unsupported, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
+      {Shape{S::kOnline, true, St::kTaken}, E::kOst, online, "", kOstDeviceCheck, kOstSuccess},
+      {enabled, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
+      {parked, E::kOst, parked, "", kOstDeviceCheck, kOstSuccess},
+      {taken, E::kOst, add_refused, "", kOstDeviceCheck, 1},
+      {taken, E::kOst, add_refused, "", kOstDeviceCheck, 0x82},
+      {ejecting_off, E::kOst, ejecting_off, "", kOstEjectProcessing, 0x84},
+      {ejecting_off, E::kOst, ejecting_off, "", kOstEjectProcessing, kOstSuccess},
+      {ejecting_off, E::kOst, eject_refused, "", kOstEjectProcessing, 0x81},
+      {ejecting_off, E::kOst, eject_refused, "", kOstEjectRequest, 0x80},
+      {online, E::kOst, online, "", 0x200, 2},  // nothing in flight: recorded only
+      {parked, E::kOst, parked, "", kOstDeviceCheck, 1},
+      // Guest: PSCI CPU_ON / CPU_OFF.
+      {taken, E::kCpuOn, Shape{S::kOnline, true, St::kTaken}},
+      {unsupported, E::kCpuOn, Shape{S::kOnline, true, St::kTaken}},
+      {enabled, E::kCpuOn, online},
+      {offline, E::kCpuOn, online},
+      {online, E::kCpuOn, std::nullopt, "already on"},
+      {parked, E::kCpuOn, std::nullopt, "not enabled"},
+      {ejecting_off, E::kCpuOn, std::nullopt, "being removed"},
+      {eject_on, E::kCpuOn, std::nullopt, "already on"},
+      {online, E::kCpuOff, offline},
+      {ejecting_on, E::kCpuOff, ejecting_off},
+      {offline, E::kCpuOff, std::nullopt, "not on"},
+      {parked, E::kCpuOff, std::nullopt, "not on"},
+      // Guest: _EJ0 completes a removal of a powered-off vCPU, nothing else.
+      {ejecting_off, E::kEjected, parked},
+      {eject_off, E::kEjected, parked},
+      {ejecting_on, E::kEjected, std::nullopt, "still powered on"},
+      {parked, E::kEjected, std::nullopt, "no removal"},
+      {offered, E::kEjected, std::nullopt, "no removal"},
+      {enabled, E::kEjected, std::nullopt, "no removal"},
+      {online, E::kEjected, std::nullopt, "no removal"},
+      {offline, E::kEjected, std::nullopt, "no removal"},
+      // vmmd: the registration grace ran out for a taken hot-add only.
+      {taken, E::kGraceExpired, unsupported},
+      {offered, E::kGraceExpired, offered},
+      {enabled, E::kGraceExpired, enabled},
+  }, /*boot=*/false);
+  // clang-format on
+}
+
+TEST(VcpuStateTest, BootVcpuTable) {
+  const Shape off{S::kOffline, false, St::kNone};
+  const Shape on{S::kOnline, true, St::kNone};
+  // clang-format off
+  RunTable({
+      {off, E::kCpuOn, on},
+      {on, E::kCpuOff, off},
+      {on, E::kCpuOn, std::nullopt, "already on"},
+      {off, E::kCpuOff, std::nullopt, "not on"},
+      {on, E::kPlug, on},
+      {on, E::kInsertTaken, on},
+      {on, E::kRemoveTaken, on},
+      {on, E::kGraceExpired, on},
+      {on, E::kOst, on, "", kOstDeviceCheck, 1},
+      {on, E::kUnplug, std::nullopt, "boot vCPUs are permanent"},
+      {off, E::kEjected, std::nullopt, "boot vCPUs are permanent"},
+  }, /*boot=*/true);
+  // clang-format on
+}
+
+TEST(VcpuStateTest, TransitionsRecordWhenAndWhichRequest) {
+  const absl::Time t0 = absl::FromUnixSeconds(10);
+  const VcpuLife parked = InitialVcpuLife(false, t0);
+  EXPECT_EQ(parked.state, S::kParked);
+  EXPECT_EQ(parked.since, t0);
+  EXPECT_EQ(InitialVcpuLife(true, t0).state, S::kOffline);
+
+  const absl::Time t1 = absl::FromUnixSeconds(11);
+  absl::StatusOr<VcpuLife> offered =
+      NextVcpuLife(parked, {.event = E::kPlug, .now = t1, .generation = 3});
+  ASSERT_TRUE(offered.ok());
+  EXPECT_EQ(offered->generation, 3u);
+  EXPECT_EQ(offered->since, t1);
+  EXPECT_EQ(offered->step_at, t1);
+
+  // A step without a state change moves step_at, not since.
+  const absl::Time t2 = absl::FromUnixSeconds(12);
+  absl::StatusOr<VcpuLife> taken = NextVcpuLife(*offered, {.event = E::kInsertTaken, .now = t2});
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->since, t1);
+  EXPECT_EQ(taken->step_at, t2);
+  EXPECT_EQ(taken->generation, 3u);
+
+  // The registration time is the first report's.
+  const absl::Time t3 = absl::FromUnixSeconds(13);
+  absl::StatusOr<VcpuLife> registered =
+      NextVcpuLife(*taken, {.event = E::kOst, .now = t3, .ost_event = kOstDeviceCheck});
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(registered->step_at, t3);
+  absl::StatusOr<VcpuLife> again = NextVcpuLife(
+      *registered, {.event = E::kOst, .now = absl::FromUnixSeconds(14), .ost_event = 1});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->step_at, t3);
+  EXPECT_EQ(again->ost_event, 1u);
+
+  // A repeated request leaves the life exactly as it was (no new generation).
+  absl::StatusOr<VcpuLife> replug =
+      NextVcpuLife(*registered, {.event = E::kPlug, .now = t3, .generation = 4});
+  ASSERT_TRUE(replug.ok());
+  EXPECT_EQ(*replug, *registered);
+}
+
+// Every event applied to every reachable life keeps the life consistent: a running vCPU is
+// ONLINE or being removed, nothing parked has a handshake in flight, an eject step belongs to
+// REMOVING, and "unsupported" only to a hot-add in flight.
+bool Consistent(const VcpuLife& l) {
+  if (l.state == S::kOnline && !l.powered) return false;
+  if (l.powered && l.state != S::kOnline && l.state != S::kRemoving) return false;
+  if (l.state == S::kParked && l.step != St::kNone) return false;
+  if ((l.step == St::kEjectRequested || l.step == St::kEjectTaken) && l.state != S::kRemoving) {
+    return false;
+  }
+  if (l.step == St::kUnsupported && l.state != S::kEnabling) return false;
+  if (l.boot && (l.state != S::kOnline && l.state != S::kOffline)) return false;
+  return true;
+}
+
+TEST(VcpuStateTest, EveryEventKeepsEveryLifeConsistent) {
+  const S states[] = {S::kParked, S::kEnabling, S::kEnabled, S::kOnline, S::kOffline, S::kRemoving};
+  const St steps[] = {St::kNone,        St::kOffered,        St::kTaken,      St::kRegistered,
+                      St::kUnsupported, St::kEjectRequested, St::kEjectTaken, St::kRefused};
+  const E events[] = {E::kPlug,  E::kUnplug, E::kInsertTaken, E::kRemoveTaken, E::kOst,
+                      E::kCpuOn, E::kCpuOff, E::kEjected,     E::kGraceExpired};
+  const std::pair<uint32_t, uint32_t> osts[] = {
+      {kOstDeviceCheck, 0}, {kOstDeviceCheck, 1}, {kOstEjectProcessing, 0x81}, {0x103, 0x84}};
+  int checked = 0;
+  for (bool boot : {false, true}) {
+    for (S state : states) {
+      for (bool powered : {false, true}) {
+        for (St step : steps) {
+          const VcpuLife from = LifeOf({state, powered, step}, boot);
+          if (!Consistent(from)) continue;
+          for (E event : events) {
+            for (const auto& [ost_event, ost_status] : osts) {
+              absl::StatusOr<VcpuLife> next = NextVcpuLife(from, {.event = event,
+                                                                  .now = absl::FromUnixSeconds(1),
+                                                                  .generation = 1,
+                                                                  .ost_event = ost_event,
+                                                                  .ost_status = ost_status});
+              ++checked;
+              if (!next.ok()) {
+                EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
+                continue;
+              }
+              EXPECT_TRUE(Consistent(*next))
+                  << Describe({state, powered, step}) << (boot ? " boot " : " ")
+                  << VcpuEventName(event) << " -> "
+                  << Describe({next->state, next->powered, next->step});
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000);
+}
+
+TEST(VcpuStateTest, OstFailureCodes) {
+  EXPECT_FALSE(OstFailed(kOstDeviceCheck, 0));
+  EXPECT_TRUE(OstFailed(kOstDeviceCheck, 1));
+  EXPECT_TRUE(OstFailed(kOstDeviceCheck, 0x82));
+  EXPECT_TRUE(OstFailed(kOstEjectProcessing, 0x80));
+  EXPECT_TRUE(OstFailed(kOstEjectRequest, 0x83));
+  EXPECT_FALSE(OstFailed(kOstEjectProcessing, 0x84));  // in progress
+  EXPECT_TRUE(OstFailed(0x200, 2));
+  EXPECT_FALSE(OstFailed(0x200, 0x80));
 }
 
 TEST(VcpuStateTest, NamesAreStable) {
@@ -103,6 +297,8 @@ TEST(VcpuStateTest, NamesAreStable) {
   EXPECT_EQ(VcpuStateName(S::kOnline), "ONLINE");
   EXPECT_EQ(VcpuStateName(S::kOffline), "OFFLINE");
   EXPECT_EQ(VcpuStateName(S::kRemoving), "REMOVING");
+  EXPECT_EQ(VcpuStepName(St::kEjectTaken), "eject taken");
+  EXPECT_EQ(VcpuEventName(E::kGraceExpired), "GraceExpired");
 }
 
 }  // namespace

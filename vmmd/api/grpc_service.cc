@@ -138,7 +138,8 @@ grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
   }
   uint64_t dropped = 0;
   while (!context->IsCancelled()) {
-    std::optional<vmm::VmEvent> event = subscription->Next(absl::Now() + absl::Milliseconds(500));
+    std::optional<vmm::WatchEvent> event =
+        subscription->Next(absl::Now() + absl::Milliseconds(500));
     if (!event.has_value()) {
       if (subscription->closed()) break;
       continue;

@@ -191,17 +191,17 @@ absl::Time TimeFromProto(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }
 
-v1::Event EventToProto(const vmm::VmEvent& event) {
+v1::Event EventToProto(const vmm::WatchEvent& event) {
   v1::Event out;
   out.set_sequence(event.sequence);
   TimeToProto(event.time, out.mutable_time());
   out.set_vm(event.vm);
   switch (event.kind) {
-    case vmm::VmEvent::Kind::kVmState:
+    case vmm::WatchEvent::Kind::kVmState:
       out.mutable_vm_state()->set_state(VmStateToProto(event.vm_state));
       out.mutable_vm_state()->set_reason(event.detail);
       break;
-    case vmm::VmEvent::Kind::kVcpuState:
+    case vmm::WatchEvent::Kind::kVcpuState:
       out.mutable_vcpu_state()->set_vcpu(event.vcpu);
       out.mutable_vcpu_state()->set_from(VcpuStateToProto(event.from));
       out.mutable_vcpu_state()->set_to(VcpuStateToProto(event.to));

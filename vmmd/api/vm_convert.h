@@ -18,7 +18,7 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec);
 
 v1::Vm VmToProto(const vmm::VmInfo& info);
 v1::VcpuStatus VcpuToProto(const core::VcpuInfo& info);
-v1::Event EventToProto(const vmm::VmEvent& event);
+v1::Event EventToProto(const vmm::WatchEvent& event);
 core::ScaleWait ScaleWaitFromProto(v1::ScaleWait wait);  // UNSPECIFIED (and unknown) = NONE
 
 v1::VmState VmStateToProto(vmm::VmState state);

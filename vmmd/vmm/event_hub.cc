@@ -9,12 +9,12 @@ EventHub::~EventHub() { Shutdown(); }
 
 EventHub::Subscription::~Subscription() { hub_->Unsubscribe(this); }
 
-std::optional<VmEvent> EventHub::Subscription::Next(absl::Time deadline) {
+std::optional<WatchEvent> EventHub::Subscription::Next(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return closed_ || !queue_.empty(); };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   if (queue_.empty()) return std::nullopt;
-  VmEvent e = std::move(queue_.front());
+  WatchEvent e = std::move(queue_.front());
   queue_.pop_front();
   return e;
 }
@@ -45,7 +45,7 @@ void EventHub::Unsubscribe(Subscription* s) {
   subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
 }
 
-void EventHub::Publish(VmEvent event) {
+void EventHub::Publish(WatchEvent event) {
   absl::MutexLock lock(&mu_);
   event.sequence = ++sequence_;
   for (Subscription* s : subscribers_) {

@@ -18,7 +18,7 @@
 
 namespace vmmd::vmm {
 
-struct VmEvent {
+struct WatchEvent {
   enum class Kind { kVmState, kVcpuState };
   uint64_t sequence = 0;  // increasing across all events of the hub
   absl::Time time;
@@ -39,7 +39,7 @@ class EventHub {
     Subscription(const Subscription&) = delete;
     Subscription& operator=(const Subscription&) = delete;
     // The next event, or nullopt at `deadline` (or when the hub shuts down).
-    std::optional<VmEvent> Next(absl::Time deadline);
+    std::optional<WatchEvent> Next(absl::Time deadline);
     // Events lost because this subscriber fell behind.
     uint64_t dropped() const;
     // True once the hub shut down (no more events will come).
@@ -53,7 +53,7 @@ class EventHub {
     const std::string vm_;  // "" = every VM
     const size_t capacity_;
     mutable absl::Mutex mu_;
-    std::deque<VmEvent> queue_ ABSL_GUARDED_BY(mu_);
+    std::deque<WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
     uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
     bool closed_ ABSL_GUARDED_BY(mu_) = false;
   };
@@ -65,7 +65,7 @@ class EventHub {
 
   // Events of VM `vm` ("" for all) from now on. The hub must outlive the subscription.
   std::unique_ptr<Subscription> Subscribe(std::string vm, size_t capacity = 4096);
-  void Publish(VmEvent event);
+  void Publish(WatchEvent event);
   // Wakes every subscriber; later Next() calls return nullopt at once.
   void Shutdown();
 

@@ -9,27 +9,10 @@
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
+#include "core/common/status_macros.h"
 #include "vmmd/vmm/machine.h"
 
 namespace vmmd::vmm {
-
-std::string_view VmStateName(VmState state) {
-  switch (state) {
-    case VmState::kCreated:
-      return "CREATED";
-    case VmState::kStarting:
-      return "STARTING";
-    case VmState::kRunning:
-      return "RUNNING";
-    case VmState::kStopping:
-      return "STOPPING";
-    case VmState::kStopped:
-      return "STOPPED";
-    case VmState::kFailed:
-      return "FAILED";
-  }
-  return "UNKNOWN";
-}
 
 Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events)
     : spec_(std::move(spec)),
@@ -52,10 +35,10 @@ void Vm::Sink::OnVcpuFailed(uint32_t vcpu, const absl::Status& status) {
 
 void Vm::Sink::OnVcpuTransition(const core::VcpuTransition& t) {
   if (vm_->hub_ == nullptr) return;
-  VmEvent e;
+  WatchEvent e;
   e.time = t.time;
   e.vm = vm_->spec_.name;
-  e.kind = VmEvent::Kind::kVcpuState;
+  e.kind = WatchEvent::Kind::kVcpuState;
   e.vcpu = t.vcpu;
   e.from = t.from;
   e.to = t.to;
@@ -63,17 +46,24 @@ void Vm::Sink::OnVcpuTransition(const core::VcpuTransition& t) {
   vm_->hub_->Publish(std::move(e));
 }
 
-void Vm::SetStateLocked(VmState state, std::string reason) {
+absl::Status Vm::TransitionLocked(VmEvent event, std::string reason) {
+  absl::StatusOr<VmState> next = NextVmState(state_, event);
+  if (!next.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("VM %s %s", spec_.name, next.status().message()));
+  }
+  const VmState state = *next;
   state_ = state;
   reason_ = std::move(reason);
-  if (hub_ == nullptr) return;
-  VmEvent e;
+  if (hub_ == nullptr) return absl::OkStatus();
+  WatchEvent e;
   e.time = absl::Now();
   e.vm = spec_.name;
-  e.kind = VmEvent::Kind::kVmState;
+  e.kind = WatchEvent::Kind::kVmState;
   e.vm_state = state;
   e.detail = reason_;
   hub_->Publish(std::move(e));
+  return absl::OkStatus();
 }
 
 void Vm::Post(GuestEvent event) {
@@ -107,18 +97,18 @@ void Vm::HandleGuestEvent(const GuestEvent& event) {
   }
   if (event.failed) {
     LogError("%s: vCPU %u failed: %s", spec_.name, event.vcpu, event.status.ToString());
-    TearDownLocked(VmState::kFailed,
-                   absl::StrFormat("vCPU %u failed: %s", event.vcpu, event.status.ToString()));
+    (void)TearDownLocked(/*failed=*/true, absl::StrFormat("vCPU %u failed: %s", event.vcpu,
+                                                          event.status.ToString()));
     return;
   }
   switch (event.event.type) {
     case core::SystemEventExit::Type::kShutdown:
       LogInfo("%s: guest powered off", spec_.name);
-      TearDownLocked(VmState::kStopped, "guest powered off");
+      (void)TearDownLocked(/*failed=*/false, "guest powered off");
       return;
     case core::SystemEventExit::Type::kReset: {
       LogInfo("%s: guest requested a reset; restarting", spec_.name);
-      TearDownLocked(VmState::kStopped, "guest reset");
+      (void)TearDownLocked(/*failed=*/false, "guest reset");
       {
         absl::MutexLock lock(&mu_);
         ++restarts_;
@@ -129,22 +119,22 @@ void Vm::HandleGuestEvent(const GuestEvent& event) {
       return;
     }
     case core::SystemEventExit::Type::kCrash:
-      TearDownLocked(VmState::kFailed, "guest crashed (PSCI system event CRASH)");
+      (void)TearDownLocked(/*failed=*/true, "guest crashed (PSCI system event CRASH)");
       return;
     case core::SystemEventExit::Type::kOther:
-      TearDownLocked(VmState::kFailed,
-                     absl::StrFormat("unexpected guest system event %u", event.event.raw_type));
+      (void)TearDownLocked(/*failed=*/true, absl::StrFormat("unexpected guest system event %u",
+                                                            event.event.raw_type));
       return;
   }
 }
 
 absl::Status Vm::BootLocked() {
-  ++generation_;
-  auto sink = std::make_shared<Sink>(this, generation_);
   {
     absl::MutexLock lock(&mu_);
-    SetStateLocked(VmState::kStarting, "");
+    VMMD_RETURN_IF_ERROR(TransitionLocked(VmEvent::kStart, ""));
   }
+  ++generation_;
+  auto sink = std::make_shared<Sink>(this, generation_);
   MachineOptions options;
   absl::Status status = absl::OkStatus();
   if (!state_dir_.empty() && !spec_.firmware_path.empty()) {
@@ -163,24 +153,25 @@ absl::Status Vm::BootLocked() {
   status = machine.ok() ? (*machine)->Start() : machine.status();
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
-    SetStateLocked(VmState::kFailed, absl::StrFormat("start failed: %s", status.message()));
+    (void)TransitionLocked(VmEvent::kBootFailed,
+                           absl::StrFormat("start failed: %s", status.message()));
     stopped_at_ = absl::Now();
     if (machine.ok()) machine->reset();  // a half-built machine
     return status;
   }
   machine_ = std::move(*machine);
-  SetStateLocked(VmState::kRunning, "");
+  (void)TransitionLocked(VmEvent::kBooted, "");
   started_at_ = absl::Now();
   LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
           spec_.max_vcpus, spec_.memory_mib);
   return absl::OkStatus();
 }
 
-void Vm::TearDownLocked(VmState state, std::string reason) {
+absl::Status Vm::TearDownLocked(bool failed, std::string reason) {
   Machine* machine = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    SetStateLocked(VmState::kStopping, reason);
+    VMMD_RETURN_IF_ERROR(TransitionLocked(VmEvent::kHalt, reason));
     machine = machine_.get();
   }
   if (machine != nullptr) machine->Stop();  // joins vCPU threads; readers may still snapshot
@@ -188,23 +179,16 @@ void Vm::TearDownLocked(VmState state, std::string reason) {
   {
     absl::MutexLock lock(&mu_);
     dead_machine = std::move(machine_);
-    SetStateLocked(state, std::move(reason));
+    (void)TransitionLocked(failed ? VmEvent::kCrashed : VmEvent::kHalted, std::move(reason));
     stopped_at_ = absl::Now();
   }
   dead_machine.reset();  // frees KVM and guest RAM outside mu_ (or when the last waiter leaves)
+  return absl::OkStatus();
 }
 
 absl::Status Vm::Start() {
   absl::MutexLock op(&op_mu_);
   if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != VmState::kCreated && state_ != VmState::kStopped && state_ != VmState::kFailed) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "VM %s is %s; only a CREATED, STOPPED or FAILED VM can be started", spec_.name,
-          VmStateName(state_)));
-    }
-  }
   return BootLocked();
 }
 
@@ -242,15 +226,7 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait
 absl::Status Vm::Stop() {
   absl::MutexLock op(&op_mu_);
   if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
-  {
-    absl::MutexLock lock(&mu_);
-    if (state_ != VmState::kRunning) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("VM %s is %s, not RUNNING", spec_.name, VmStateName(state_)));
-    }
-  }
-  TearDownLocked(VmState::kStopped, "stopped by request");
-  return absl::OkStatus();
+  return TearDownLocked(/*failed=*/false, "stopped by request");
 }
 
 void Vm::Shutdown() {
@@ -263,7 +239,7 @@ void Vm::Shutdown() {
         absl::MutexLock lock(&mu_);
         running = machine_ != nullptr;
       }
-      if (running) TearDownLocked(VmState::kStopped, "deleted");
+      if (running) (void)TearDownLocked(/*failed=*/false, "deleted");
     }
   }
   {

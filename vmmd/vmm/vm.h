@@ -17,6 +17,7 @@
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
+#include "vmmd/vmm/vm_state.h"
 #include "vmmd/vmm/vm_types.h"
 
 namespace vmmd::vmm {
@@ -84,12 +85,16 @@ class Vm {
   void Post(GuestEvent event);
   void ControllerLoop();
   void HandleGuestEvent(const GuestEvent& event);
-  // Builds and starts a machine. Requires op_mu_.
+  // Start: builds and starts a machine (FAILED_PRECONDITION unless CREATED, STOPPED or FAILED).
   absl::Status BootLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  // Stops and frees the machine, then records `state` / `reason`. Requires op_mu_.
-  void TearDownLocked(VmState state, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  // Records a state change and publishes it.
-  void SetStateLocked(VmState state, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Halt: stops and frees the machine, then Halted (or Crashed when `failed`), with `reason`.
+  // FAILED_PRECONDITION unless RUNNING.
+  absl::Status TearDownLocked(bool failed, std::string reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // The only writer of state_: runs `event` through NextVmState, records the result with
+  // `reason` and publishes it; the refusal names the VM.
+  absl::Status TransitionLocked(VmEvent event, std::string reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const VmSpec spec_;
   core::Hypervisor* const hypervisor_;

@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "core/vcpu/vcpu_info.h"
+#include "vmmd/vmm/vm_state.h"
 
 namespace vmmd::vmm {
 
@@ -21,9 +22,6 @@ struct VmSpec {
   uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
   std::string console_log_path;  // optional: the guest's PL011 output (bounded)
 };
-
-enum class VmState { kCreated, kStarting, kRunning, kStopping, kStopped, kFailed };
-std::string_view VmStateName(VmState state);  // "CREATED", "RUNNING", ...
 
 struct VmInfo {
   VmSpec spec;

@@ -113,42 +113,15 @@ grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
 grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
                                      const v1::WatchEventsRequest* request,
                                      grpc::ServerWriter<v1::Event>* writer) {
-  std::vector<vmm::VmInfo> now;
-  if (!request->name().empty()) {
-    absl::StatusOr<vmm::VmInfo> info = vms_->GetVm(request->name());
-    if (!info.ok()) return FinishRead("WatchEvents", request->name(), info.status());
-    now.push_back(*info);
-  }
-  // Subscribe before the snapshot: nothing between the two is lost (it may be seen twice).
-  std::unique_ptr<vmm::EventHub::Subscription> subscription =
-      vms_->events().Subscribe(request->name());
-  if (request->name().empty()) now = vms_->ListVms();
-  v1::Event first;
-  first.set_snapshot(true);
-  if (now.empty()) {
-    TimeToProto(absl::Now(), first.mutable_time());
-    if (!writer->Write(first)) return grpc::Status::OK;
-  }
-  for (const vmm::VmInfo& info : now) {
-    first.set_vm(info.spec.name);
-    TimeToProto(absl::Now(), first.mutable_time());
-    first.mutable_vm_state()->set_state(VmStateToProto(info.state));
-    first.mutable_vm_state()->set_reason(info.state_reason);
-    if (!writer->Write(first)) return grpc::Status::OK;
-  }
-  uint64_t dropped = 0;
+  absl::StatusOr<std::unique_ptr<vmm::EventStream>> stream = vms_->Watch(request->name());
+  if (!stream.ok()) return FinishRead("WatchEvents", request->name(), stream.status());
   while (!context->IsCancelled()) {
-    std::optional<vmm::WatchEvent> event =
-        subscription->Next(absl::Now() + absl::Milliseconds(500));
+    std::optional<vmm::WatchEvent> event = (*stream)->Next(absl::Now() + absl::Milliseconds(500));
     if (!event.has_value()) {
-      if (subscription->closed()) break;
+      if ((*stream)->closed()) break;
       continue;
     }
-    v1::Event out = EventToProto(*event);
-    const uint64_t lost = subscription->dropped();
-    out.set_dropped_before(lost - dropped);
-    dropped = lost;
-    if (!writer->Write(out)) break;  // the client went away
+    if (!writer->Write(EventToProto(*event))) break;  // the client went away
   }
   return grpc::Status::OK;
 }

@@ -121,61 +121,6 @@ v1::PsciPower PsciPowerToProto(core::PsciPower power) {
   return v1::PSCI_POWER_UNSPECIFIED;
 }
 
-absl::StatusOr<vmm::VmState> VmStateFromProto(v1::VmState state) {
-  switch (state) {
-    case v1::VM_STATE_CREATED:
-      return vmm::VmState::kCreated;
-    case v1::VM_STATE_STARTING:
-      return vmm::VmState::kStarting;
-    case v1::VM_STATE_RUNNING:
-      return vmm::VmState::kRunning;
-    case v1::VM_STATE_STOPPING:
-      return vmm::VmState::kStopping;
-    case v1::VM_STATE_STOPPED:
-      return vmm::VmState::kStopped;
-    case v1::VM_STATE_FAILED:
-      return vmm::VmState::kFailed;
-    case v1::VM_STATE_UNSPECIFIED:
-    default:
-      break;  // proto3 enums are open: any int can arrive
-  }
-  return absl::InvalidArgumentError(absl::StrCat("invalid VM state ", static_cast<int>(state)));
-}
-
-absl::StatusOr<core::VcpuState> VcpuStateFromProto(v1::VcpuState state) {
-  switch (state) {
-    case v1::VCPU_STATE_PARKED:
-      return core::VcpuState::kParked;
-    case v1::VCPU_STATE_ENABLING:
-      return core::VcpuState::kEnabling;
-    case v1::VCPU_STATE_ENABLED:
-      return core::VcpuState::kEnabled;
-    case v1::VCPU_STATE_ONLINE:
-      return core::VcpuState::kOnline;
-    case v1::VCPU_STATE_OFFLINE:
-      return core::VcpuState::kOffline;
-    case v1::VCPU_STATE_REMOVING:
-      return core::VcpuState::kRemoving;
-    case v1::VCPU_STATE_UNSPECIFIED:
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("invalid vCPU state ", static_cast<int>(state)));
-}
-
-absl::StatusOr<core::PsciPower> PsciPowerFromProto(v1::PsciPower power) {
-  switch (power) {
-    case v1::PSCI_POWER_OFF:
-      return core::PsciPower::kOff;
-    case v1::PSCI_POWER_ON:
-      return core::PsciPower::kOn;
-    case v1::PSCI_POWER_UNSPECIFIED:
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("invalid PSCI power ", static_cast<int>(power)));
-}
-
 void TimeToProto(absl::Time time, google::protobuf::Timestamp* out) {
   if (!IsFinite(time)) {
     out->Clear();
@@ -187,16 +132,16 @@ void TimeToProto(absl::Time time, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
 }
 
-absl::Time TimeFromProto(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-}
-
 v1::Event EventToProto(const vmm::WatchEvent& event) {
   v1::Event out;
   out.set_sequence(event.sequence);
   TimeToProto(event.time, out.mutable_time());
   out.set_vm(event.vm);
+  out.set_snapshot(event.snapshot);
+  out.set_dropped_before(event.dropped_before);
   switch (event.kind) {
+    case vmm::WatchEvent::Kind::kEmpty:
+      break;
     case vmm::WatchEvent::Kind::kVmState:
       out.mutable_vm_state()->set_state(VmStateToProto(event.vm_state));
       out.mutable_vm_state()->set_reason(event.detail);

@@ -24,15 +24,9 @@ core::ScaleWait ScaleWaitFromProto(v1::ScaleWait wait);  // UNSPECIFIED (and unk
 v1::VmState VmStateToProto(vmm::VmState state);
 v1::VcpuState VcpuStateToProto(core::VcpuState state);
 v1::PsciPower PsciPowerToProto(core::PsciPower power);
-// INVALID_ARGUMENT for *_UNSPECIFIED and for numbers that are not enumerators.
-absl::StatusOr<vmm::VmState> VmStateFromProto(v1::VmState state);
-absl::StatusOr<core::VcpuState> VcpuStateFromProto(v1::VcpuState state);
-absl::StatusOr<core::PsciPower> PsciPowerFromProto(v1::PsciPower power);
 
 // VmToProto/VcpuToProto leave a Timestamp field unset for "never" (an infinite time);
-// TimeToProto clears `out` for one. TimeFromProto converts a set Timestamp (callers check
-// has_*() for "never").
+// TimeToProto clears `out` for one.
 void TimeToProto(absl::Time time, google::protobuf::Timestamp* out);
-absl::Time TimeFromProto(const google::protobuf::Timestamp& timestamp);
 
 }  // namespace vmmd::api

@@ -8,9 +8,7 @@
 namespace vmmd::api {
 namespace {
 
-using ::vmmd::testing::StatusIs;
-
-TEST(VmConvertTest, VmStateMappingIsExactAndRoundTrips) {
+TEST(VmConvertTest, VmStateMappingIsExact) {
   const std::pair<vmm::VmState, v1::VmState> kPairs[] = {
       {vmm::VmState::kCreated, v1::VM_STATE_CREATED},
       {vmm::VmState::kStarting, v1::VM_STATE_STARTING},
@@ -21,19 +19,11 @@ TEST(VmConvertTest, VmStateMappingIsExactAndRoundTrips) {
   };
   // Every proto enumerator but UNSPECIFIED is covered.
   EXPECT_EQ(std::size(kPairs), static_cast<size_t>(v1::VmState_MAX));
-  for (const auto& [core_state, proto_state] : kPairs) {
-    EXPECT_EQ(VmStateToProto(core_state), proto_state);
-    absl::StatusOr<vmm::VmState> back = VmStateFromProto(proto_state);
-    ASSERT_TRUE(back.ok());
-    EXPECT_EQ(*back, core_state);
-  }
-  EXPECT_THAT(VmStateFromProto(v1::VM_STATE_UNSPECIFIED),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(VmStateFromProto(static_cast<v1::VmState>(77)),
-              StatusIs(absl::StatusCode::kInvalidArgument, "invalid VM state 77"));
+  for (const auto& [state, proto_state] : kPairs) EXPECT_EQ(VmStateToProto(state), proto_state);
+  EXPECT_EQ(VmStateToProto(static_cast<vmm::VmState>(77)), v1::VM_STATE_UNSPECIFIED);
 }
 
-TEST(VmConvertTest, VcpuStateMappingIsExactAndRoundTrips) {
+TEST(VmConvertTest, VcpuStateMappingIsExact) {
   const std::pair<core::VcpuState, v1::VcpuState> kPairs[] = {
       {core::VcpuState::kParked, v1::VCPU_STATE_PARKED},
       {core::VcpuState::kEnabling, v1::VCPU_STATE_ENABLING},
@@ -43,26 +33,14 @@ TEST(VmConvertTest, VcpuStateMappingIsExactAndRoundTrips) {
       {core::VcpuState::kRemoving, v1::VCPU_STATE_REMOVING},
   };
   EXPECT_EQ(std::size(kPairs), static_cast<size_t>(v1::VcpuState_MAX));
-  for (const auto& [core_state, proto_state] : kPairs) {
-    EXPECT_EQ(VcpuStateToProto(core_state), proto_state);
-    absl::StatusOr<core::VcpuState> back = VcpuStateFromProto(proto_state);
-    ASSERT_TRUE(back.ok());
-    EXPECT_EQ(*back, core_state);
-  }
-  EXPECT_THAT(VcpuStateFromProto(v1::VCPU_STATE_UNSPECIFIED),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(VcpuStateFromProto(static_cast<v1::VcpuState>(-3)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  for (const auto& [state, proto_state] : kPairs) EXPECT_EQ(VcpuStateToProto(state), proto_state);
+  EXPECT_EQ(VcpuStateToProto(static_cast<core::VcpuState>(-3)), v1::VCPU_STATE_UNSPECIFIED);
 }
 
-TEST(VmConvertTest, PsciPowerMappingIsExactAndRoundTrips) {
+TEST(VmConvertTest, PsciPowerMappingIsExact) {
   EXPECT_EQ(PsciPowerToProto(core::PsciPower::kOff), v1::PSCI_POWER_OFF);
   EXPECT_EQ(PsciPowerToProto(core::PsciPower::kOn), v1::PSCI_POWER_ON);
-  EXPECT_EQ(*PsciPowerFromProto(v1::PSCI_POWER_OFF), core::PsciPower::kOff);
-  EXPECT_EQ(*PsciPowerFromProto(v1::PSCI_POWER_ON), core::PsciPower::kOn);
   EXPECT_EQ(v1::PsciPower_MAX, v1::PSCI_POWER_ON);
-  EXPECT_THAT(PsciPowerFromProto(v1::PSCI_POWER_UNSPECIFIED),
-              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 vmm::VmSpec FullSpec() {
@@ -79,7 +57,7 @@ vmm::VmSpec FullSpec() {
   return spec;
 }
 
-TEST(VmConvertTest, SpecRoundTripsEveryField) {
+TEST(VmConvertTest, SpecCopiesEveryField) {
   const vmm::VmSpec spec = FullSpec();
   const v1::VmSpec proto = VmSpecToProto(spec);
   EXPECT_EQ(proto.name(), "vm1");
@@ -120,7 +98,6 @@ TEST(VmConvertTest, VmInfoToProto) {
   ASSERT_TRUE(vm.has_created_at());
   EXPECT_EQ(vm.created_at().seconds(), 1700000000);
   EXPECT_EQ(vm.created_at().nanos(), 250000000);
-  EXPECT_EQ(TimeFromProto(vm.created_at()), info.created_at);
   ASSERT_TRUE(vm.has_started_at());
   EXPECT_EQ(vm.started_at().seconds(), 1700000001);
   EXPECT_FALSE(vm.has_stopped_at());  // never stopped
@@ -160,13 +137,56 @@ TEST(VmConvertTest, VcpuInfoToProto) {
   EXPECT_FALSE(VcpuToProto(info).has_last_transition());
 }
 
+TEST(VmConvertTest, EventsCarryTheirKindSnapshotAndLosses) {
+  vmm::WatchEvent vcpu;
+  vcpu.sequence = 9;
+  vcpu.time = absl::FromUnixSeconds(1700000003);
+  vcpu.vm = "vm1";
+  vcpu.kind = vmm::WatchEvent::Kind::kVcpuState;
+  vcpu.vcpu = 2;
+  vcpu.from = core::VcpuState::kParked;
+  vcpu.to = core::VcpuState::kEnabling;
+  vcpu.detail = "api: scale up";
+  vcpu.dropped_before = 4;
+  const v1::Event e = EventToProto(vcpu);
+  EXPECT_EQ(e.sequence(), 9u);
+  EXPECT_EQ(e.time().seconds(), 1700000003);
+  EXPECT_EQ(e.vm(), "vm1");
+  ASSERT_TRUE(e.has_vcpu_state());
+  EXPECT_EQ(e.vcpu_state().vcpu(), 2u);
+  EXPECT_EQ(e.vcpu_state().from(), v1::VCPU_STATE_PARKED);
+  EXPECT_EQ(e.vcpu_state().to(), v1::VCPU_STATE_ENABLING);
+  EXPECT_EQ(e.vcpu_state().cause(), "api: scale up");
+  EXPECT_FALSE(e.snapshot());
+  EXPECT_EQ(e.dropped_before(), 4u);
+
+  vmm::WatchEvent vm;
+  vm.vm = "vm1";
+  vm.kind = vmm::WatchEvent::Kind::kVmState;
+  vm.vm_state = vmm::VmState::kStopped;
+  vm.detail = "guest powered off";
+  vm.snapshot = true;
+  const v1::Event s = EventToProto(vm);
+  ASSERT_TRUE(s.has_vm_state());
+  EXPECT_EQ(s.vm_state().state(), v1::VM_STATE_STOPPED);
+  EXPECT_EQ(s.vm_state().reason(), "guest powered off");
+  EXPECT_TRUE(s.snapshot());
+
+  vmm::WatchEvent empty;
+  empty.kind = vmm::WatchEvent::Kind::kEmpty;
+  empty.snapshot = true;
+  const v1::Event n = EventToProto(empty);
+  EXPECT_TRUE(n.snapshot());
+  EXPECT_EQ(n.change_case(), v1::Event::CHANGE_NOT_SET);
+  EXPECT_EQ(n.vm(), "");
+}
+
 TEST(VmConvertTest, TimeBeforeEpochFloorsSecondsWithPositiveNanos) {
   google::protobuf::Timestamp ts;
   const absl::Time t = absl::FromUnixSeconds(-2) + absl::Milliseconds(500);  // -1.5 s
   TimeToProto(t, &ts);
   EXPECT_EQ(ts.seconds(), -2);
   EXPECT_EQ(ts.nanos(), 500000000);
-  EXPECT_EQ(TimeFromProto(ts), t);
   TimeToProto(absl::InfiniteFuture(), &ts);
   EXPECT_EQ(ts.seconds(), 0);
   EXPECT_EQ(ts.nanos(), 0);

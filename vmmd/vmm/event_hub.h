@@ -19,8 +19,9 @@
 namespace vmmd::vmm {
 
 struct WatchEvent {
-  enum class Kind { kVmState, kVcpuState };
-  uint64_t sequence = 0;  // increasing across all events of the hub
+  // kEmpty: a snapshot of nothing (no VM exists); only `time` and `snapshot` are set.
+  enum class Kind { kVmState, kVcpuState, kEmpty };
+  uint64_t sequence = 0;  // increasing across all events of the hub; 0 in a snapshot
   absl::Time time;
   std::string vm;
   Kind kind = Kind::kVmState;
@@ -29,6 +30,8 @@ struct WatchEvent {
   core::VcpuState from = core::VcpuState::kParked;  // kVcpuState
   core::VcpuState to = core::VcpuState::kParked;    // kVcpuState
   std::string detail;                    // reason / cause
+  bool snapshot = false;                 // part of a stream's opening snapshot (EventStream)
+  uint64_t dropped_before = 0;           // events the reader lost just before this one
 };
 
 class EventHub {

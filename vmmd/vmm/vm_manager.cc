@@ -107,6 +107,20 @@ absl::StatusOr<ScaleResult> VmManager::ScaleVcpus(std::string_view name, uint32_
   return (*vm)->ScaleVcpus(target, wait, deadline);
 }
 
+absl::StatusOr<std::unique_ptr<EventStream>> VmManager::Watch(std::string_view name) {
+  // Subscribe first, then read what is true now: nothing between the two is lost.
+  std::unique_ptr<EventHub::Subscription> live = events_.Subscribe(std::string(name));
+  std::vector<VmInfo> now;
+  if (name.empty()) {
+    now = ListVms();
+  } else {
+    absl::StatusOr<VmInfo> info = GetVm(name);
+    if (!info.ok()) return info.status();
+    now.push_back(std::move(*info));
+  }
+  return std::make_unique<EventStream>(std::move(live), now);
+}
+
 void VmManager::StopAll() {
   std::vector<std::shared_ptr<Vm>> vms;
   {

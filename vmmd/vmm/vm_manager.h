@@ -20,6 +20,7 @@
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
+#include "vmmd/vmm/event_stream.h"
 #include "vmmd/vmm/vm.h"
 #include "vmmd/vmm/vm_types.h"
 
@@ -54,7 +55,10 @@ class VmManager {
   // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).
   absl::StatusOr<ScaleResult> ScaleVcpus(std::string_view name, uint32_t target,
                                          core::ScaleWait wait, absl::Time deadline);
-  // Lifecycle events of every VM (WatchEvents).
+  // Lifecycle events of VM `name` ("" for every VM): a snapshot, then every change
+  // (event_stream.h). NOT_FOUND for a name no VM has.
+  absl::StatusOr<std::unique_ptr<EventStream>> Watch(std::string_view name);
+  // Lifecycle events of every VM.
   EventHub& events() { return events_; }
   // Stops every VM (daemon shutdown).
   void StopAll();

@@ -258,5 +258,77 @@ TEST_F(VmManagerTest, StopAllStopsEverything) {
   EXPECT_TRUE(hv_.vms()[1]->destroyed());
 }
 
+// WatchEvents' protocol: a snapshot (one empty event when there is no VM), then the changes.
+TEST_F(VmManagerTest, WatchStartsWithASnapshotThenStreamsChanges) {
+  auto none = mgr_->Watch("");
+  ASSERT_THAT(none, IsOk());
+  std::optional<WatchEvent> e = (*none)->Next(absl::Now());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->snapshot);
+  EXPECT_EQ(e->kind, WatchEvent::Kind::kEmpty);
+  EXPECT_EQ(e->vm, "");
+
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  EXPECT_THAT(mgr_->Watch("zzz"), StatusIs(absl::StatusCode::kNotFound));
+  auto all = mgr_->Watch("");
+  ASSERT_THAT(all, IsOk());
+  auto one = mgr_->Watch("b");
+  ASSERT_THAT(one, IsOk());
+  for (const char* name : {"a", "b"}) {
+    e = (*all)->Next(absl::Now());
+    ASSERT_TRUE(e.has_value());
+    EXPECT_TRUE(e->snapshot);
+    EXPECT_EQ(e->vm, name);
+    EXPECT_EQ(e->vm_state, VmState::kCreated);
+  }
+  e = (*one)->Next(absl::Now());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->vm, "b");
+  EXPECT_TRUE(e->snapshot);
+
+  ASSERT_THAT(mgr_->StartVm("b"), IsOk());
+  std::vector<std::string> seen;
+  while (auto next = (*one)->Next(absl::Now() + absl::Milliseconds(100))) {
+    EXPECT_FALSE(next->snapshot);
+    EXPECT_EQ(next->dropped_before, 0u);
+    if (next->kind == WatchEvent::Kind::kVmState)
+      seen.push_back(std::string(VmStateName(next->vm_state)));
+    if (seen.size() == 2) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"STARTING", "RUNNING"}));
+  mgr_->StopAll();
+  // The hub shut down: the streams end.
+  while ((*all)->Next(absl::Now()).has_value()) {
+  }
+  EXPECT_TRUE((*all)->closed());
+}
+
+// A reader that falls behind learns how many events it lost, on the next one it gets.
+TEST(EventStreamTest, CountsWhatASlowReaderLost) {
+  EventHub hub;
+  EventStream stream(hub.Subscribe("", /*capacity=*/2), {});
+  ASSERT_TRUE(stream.Next(absl::Now()).has_value());  // the empty snapshot
+  for (uint32_t i = 0; i < 5; ++i) {
+    WatchEvent e;
+    e.vm = "x";
+    e.kind = WatchEvent::Kind::kVcpuState;
+    e.vcpu = i;
+    hub.Publish(e);
+  }
+  std::optional<WatchEvent> first = stream.Next(absl::Now());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->vcpu, 3u);
+  EXPECT_EQ(first->dropped_before, 3u);
+  std::optional<WatchEvent> second = stream.Next(absl::Now());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->vcpu, 4u);
+  EXPECT_EQ(second->dropped_before, 0u);
+  EXPECT_FALSE(stream.Next(absl::Now()).has_value());
+  EXPECT_FALSE(stream.closed());
+  hub.Shutdown();
+  EXPECT_TRUE(stream.closed());
+}
+
 }  // namespace
 }  // namespace vmmd::vmm

@@ -1,19 +1,23 @@
 #include "vmmd/vmmctl/commands.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "vmmd/endpoint/defaults.h"
+#include "vmmd/vmmctl/call.h"
+#include "vmmd/vmmctl/format.h"
 
 namespace vmmd::vmmctl {
 namespace {
 
 constexpr absl::string_view kUnixScheme = "unix:";
-constexpr const char* kCreateFlags[] = {"kernel",     "initrd",    "cmdline",    "firmware",
-                                        "memory_mib", "max_vcpus", "console_log"};
+constexpr absl::string_view kGlobalFlags[] = {"socket", "json", "timeout"};
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
   if (path.empty() || path[0] == '/') return path;
@@ -27,24 +31,208 @@ std::string SocketPath(const std::string& socket) {
 
 absl::Status Usage(absl::string_view problem) { return absl::InvalidArgumentError(problem); }
 
+absl::Status NoFlags(const FlagValues&, const std::string&, Invocation&) {
+  return absl::OkStatus();
+}
+
+absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invocation& inv) {
+  if (flags.kernel.empty()) return Usage("create: --kernel must not be empty");
+  v1::VmSpec& spec = inv.spec;
+  spec.set_name(inv.name);
+  spec.set_kernel_path(Absolute(flags.kernel, cwd));
+  spec.set_initrd_path(Absolute(flags.initrd, cwd));
+  spec.set_cmdline(flags.cmdline);
+  spec.set_firmware_path(Absolute(flags.firmware, cwd));
+  spec.set_memory_mib(flags.memory_mib);
+  spec.set_boot_vcpus(flags.vcpus);
+  spec.set_max_vcpus(flags.max_vcpus);
+  spec.set_console_log_path(Absolute(flags.console_log, cwd));
+  return absl::OkStatus();
+}
+
+absl::Status PrepareScale(const FlagValues& flags, const std::string&, Invocation& inv) {
+  inv.target_vcpus = flags.vcpus;
+  if (flags.wait == "online") {
+    inv.wait = v1::SCALE_WAIT_ONLINE;
+  } else if (flags.wait == "enabled") {
+    inv.wait = v1::SCALE_WAIT_ENABLED;
+  } else if (flags.wait == "none") {
+    inv.wait = v1::SCALE_WAIT_NONE;
+  } else {
+    return Usage(
+        absl::StrCat("scale: --wait must be online, enabled or none (got '", flags.wait, "')"));
+  }
+  // --timeout is how long the guest may take; the call itself gets a margin on top.
+  inv.scale_timeout = flags.timeout_set ? inv.timeout : absl::Seconds(60);
+  if (inv.scale_timeout > absl::Hours(1)) return Usage("scale: --timeout must be at most 3600");
+  inv.timeout = inv.scale_timeout + absl::Seconds(10);
+  return absl::OkStatus();
+}
+
+absl::Status PrepareEvents(const FlagValues& flags, const std::string&, Invocation& inv) {
+  inv.events_deadline = flags.timeout_set;
+  return absl::OkStatus();
+}
+
+// create / start / stop print "<name>: <STATE>" from the Vm the reply carries.
+std::string Confirm(const Invocation& inv, const v1::Vm& vm) {
+  return FormatConfirmation(vm.spec().name().empty() ? inv.name : vm.spec().name(),
+                            VmStateLabel(vm.state()));
+}
+
+std::vector<Command> BuildTable() {
+  using Stub = v1::Vmm::Stub;
+  std::vector<Command> t;
+  t.push_back({
+      .name = "create",
+      .flags = {"kernel", "initrd", "cmdline", "firmware", "memory_mib", "vcpus", "max_vcpus",
+                "console_log"},
+      .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
+      .usage = "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
+               "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n",
+      .prepare = PrepareCreate,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            v1::CreateVmRequest request;
+            *request.mutable_spec() = inv.spec;
+            return CallUnary<v1::CreateVmRequest, v1::Vm>(
+                inv, &Stub::CreateVm, request, [&](const v1::Vm& vm) { return Confirm(inv, vm); });
+          },
+  });
+  t.push_back({
+      .name = "start",
+      .usage = "  start NAME    boot a created or stopped VM\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::StartVmRequest, v1::Vm>(
+                inv, &Stub::StartVm, Named<v1::StartVmRequest>(inv),
+                [&](const v1::Vm& vm) { return Confirm(inv, vm); });
+          },
+  });
+  t.push_back({
+      .name = "stop",
+      .usage = "  stop NAME     stop a running VM (it stays listed)\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::StopVmRequest, v1::Vm>(
+                inv, &Stub::StopVm, Named<v1::StopVmRequest>(inv),
+                [&](const v1::Vm& vm) { return Confirm(inv, vm); });
+          },
+  });
+  t.push_back({
+      .name = "delete",
+      .usage = "  delete NAME   stop the VM if it runs, then forget it\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::DeleteVmRequest, v1::DeleteVmResponse>(
+                inv, &Stub::DeleteVm, Named<v1::DeleteVmRequest>(inv),
+                [&](const v1::DeleteVmResponse&) {
+                  return FormatConfirmation(inv.name, "DELETED");
+                });
+          },
+  });
+  t.push_back({
+      .name = "get",
+      .usage = "  get NAME      show one VM\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::GetVmRequest, v1::Vm>(
+                inv, &Stub::GetVm, Named<v1::GetVmRequest>(inv), FormatVmDetails);
+          },
+  });
+  t.push_back({
+      .name = "list",
+      .name_arg = NameArg::kNone,
+      .usage = "  list          show every VM\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::ListVmsRequest, v1::ListVmsResponse>(
+                inv, &Stub::ListVms, v1::ListVmsRequest(), FormatVmList);
+          },
+  });
+  t.push_back({
+      .name = "cpus",
+      .usage = "  cpus NAME     show every possible vCPU of a VM\n",
+      .prepare = NoFlags,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            return CallUnary<v1::GetCPUStateRequest, v1::GetCPUStateResponse>(
+                inv, &Stub::GetCPUState, Named<v1::GetCPUStateRequest>(inv), FormatCpuTable);
+          },
+  });
+  t.push_back({
+      .name = "scale",
+      .flags = {"vcpus", "wait"},
+      .required = {"vcpus"},
+      .usage = "  scale NAME --vcpus=N [--wait=online|enabled|none] [--timeout=SECONDS]\n"
+               "                make N vCPUs available to the running guest (hot-add / "
+               "hot-remove),\n"
+               "                printing each vCPU transition; waits (default: online, 60 s)\n",
+      .prepare = PrepareScale,
+      .run = ExecuteScale,
+  });
+  t.push_back({
+      .name = "events",
+      .name_arg = NameArg::kOptional,
+      .usage = "  events [NAME] stream VM and vCPU lifecycle events (all VMs without NAME)\n",
+      .prepare = PrepareEvents,
+      .run = ExecuteEvents,
+  });
+  return t;
+}
+
+bool Takes(const Command& c, absl::string_view flag) {
+  for (absl::string_view f : c.flags) {
+    if (f == flag) return true;
+  }
+  return false;
+}
+
+const Command* Find(absl::string_view name) {
+  for (const Command& c : Commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+// "--vcpus is only for create and scale".
+std::string OnlyFor(absl::string_view flag) {
+  std::vector<std::string> takers;
+  for (const Command& c : Commands()) {
+    if (Takes(c, flag)) takers.emplace_back(c.name);
+  }
+  return absl::StrCat("--", flag, " is only for ", absl::StrJoin(takers, " and "));
+}
+
 }  // namespace
 
+const std::vector<Command>& Commands() {
+  static const std::vector<Command>* const kTable = new std::vector<Command>(BuildTable());
+  return *kTable;
+}
+
+std::vector<std::string> KnownFlags() {
+  std::vector<std::string> known(std::begin(kGlobalFlags), std::end(kGlobalFlags));
+  for (const Command& c : Commands()) {
+    for (absl::string_view f : c.flags) {
+      if (std::find(known.begin(), known.end(), f) == known.end()) known.emplace_back(f);
+    }
+  }
+  return known;
+}
+
 std::string UsageText() {
+  std::string commands;
+  for (const Command& c : Commands()) absl::StrAppend(&commands, c.usage);
   return absl::StrCat(
       "Usage: vmmctl [--socket=PATH] [--json] [--timeout=SECONDS] COMMAND [ARGS]\n"
-      "Commands:\n"
-      "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
-      "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n"
-      "  start NAME    boot a created or stopped VM\n"
-      "  stop NAME     stop a running VM (it stays listed)\n"
-      "  delete NAME   stop the VM if it runs, then forget it\n"
-      "  get NAME      show one VM\n"
-      "  list          show every VM\n"
-      "  cpus NAME     show every possible vCPU of a VM\n"
-      "  scale NAME --vcpus=N [--wait=online|enabled|none] [--timeout=SECONDS]\n"
-      "                make N vCPUs available to the running guest (hot-add / hot-remove),\n"
-      "                printing each vCPU transition; waits (default: online, 60 s)\n"
-      "  events [NAME] stream VM and vCPU lifecycle events (all VMs without NAME)\n"
+      "Commands:\n",
+      commands,
       "Flags:\n"
       "  --socket=PATH      vmmd's API socket (default ",
       endpoint::kDefaultSocketPath,
@@ -57,64 +245,33 @@ std::string UsageText() {
 absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagValues& flags,
                                            const std::string& cwd) {
   if (args.positional.empty()) return Usage("missing COMMAND");
+  const Command* command = Find(args.positional[0]);
+  if (command == nullptr) {
+    return Usage(absl::StrCat("unknown command '", args.positional[0], "'"));
+  }
   Invocation inv;
-  inv.command = args.positional[0];
-  const bool known = inv.command == "create" || inv.command == "start" || inv.command == "stop" ||
-                     inv.command == "delete" || inv.command == "get" || inv.command == "list" ||
-                     inv.command == "cpus" || inv.command == "scale" || inv.command == "events";
-  if (!known) return Usage(absl::StrCat("unknown command '", inv.command, "'"));
-  const size_t want = inv.command == "list" ? 1 : 2;
-  const bool name_optional = inv.command == "events";
-  if (args.positional.size() < want && !name_optional) {
+  inv.command = std::string(command->name);
+  const size_t want = command->name_arg == NameArg::kNone ? 1 : 2;
+  if (args.positional.size() < want && command->name_arg == NameArg::kRequired) {
     return Usage(absl::StrCat(inv.command, ": missing NAME"));
   }
   if (args.positional.size() > want) {
     return Usage(absl::StrCat(inv.command, ": unexpected argument '", args.positional[want], "'"));
   }
   if (want == 2 && args.positional.size() == 2) inv.name = args.positional[1];
-  if (inv.command != "create") {
-    for (const char* flag : kCreateFlags) {
-      if (args.flags_set.contains(flag)) {
-        return Usage(absl::StrCat(inv.command, ": --", flag, " is only for create"));
-      }
+  // Flags another command takes, in the order the table names them.
+  for (const std::string& flag : KnownFlags()) {
+    if (!args.flags_set.contains(flag) || Takes(*command, flag)) continue;
+    if (std::find(std::begin(kGlobalFlags), std::end(kGlobalFlags), flag) !=
+        std::end(kGlobalFlags)) {
+      continue;
     }
+    return Usage(absl::StrCat(inv.command, ": ", OnlyFor(flag)));
   }
-  if (inv.command != "create" && inv.command != "scale" && args.flags_set.contains("vcpus")) {
-    return Usage(absl::StrCat(inv.command, ": --vcpus is only for create and scale"));
-  }
-  if (inv.command != "scale" && args.flags_set.contains("wait")) {
-    return Usage(absl::StrCat(inv.command, ": --wait is only for scale"));
-  }
-  if (inv.command == "scale") {
-    if (!args.flags_set.contains("vcpus")) return Usage("scale: --vcpus is required");
-    inv.target_vcpus = flags.vcpus;
-    if (flags.wait == "online") {
-      inv.wait = v1::SCALE_WAIT_ONLINE;
-    } else if (flags.wait == "enabled") {
-      inv.wait = v1::SCALE_WAIT_ENABLED;
-    } else if (flags.wait == "none") {
-      inv.wait = v1::SCALE_WAIT_NONE;
-    } else {
-      return Usage(absl::StrCat("scale: --wait must be online, enabled or none (got '",
-                                flags.wait, "')"));
+  for (absl::string_view flag : command->required) {
+    if (!args.flags_set.contains(std::string(flag))) {
+      return Usage(absl::StrCat(inv.command, ": --", flag, " is required"));
     }
-  } else if (inv.command == "create") {
-    for (const char* flag : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
-      if (!args.flags_set.contains(flag)) {
-        return Usage(absl::StrCat("create: --", flag, " is required"));
-      }
-    }
-    if (flags.kernel.empty()) return Usage("create: --kernel must not be empty");
-    v1::VmSpec& spec = inv.spec;
-    spec.set_name(inv.name);
-    spec.set_kernel_path(Absolute(flags.kernel, cwd));
-    spec.set_initrd_path(Absolute(flags.initrd, cwd));
-    spec.set_cmdline(flags.cmdline);
-    spec.set_firmware_path(Absolute(flags.firmware, cwd));
-    spec.set_memory_mib(flags.memory_mib);
-    spec.set_boot_vcpus(flags.vcpus);
-    spec.set_max_vcpus(flags.max_vcpus);
-    spec.set_console_log_path(Absolute(flags.console_log, cwd));
   }
   if (flags.socket.empty() || SocketPath(flags.socket).empty()) {
     return Usage("--socket must not be empty");
@@ -125,14 +282,8 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   }
   inv.socket = flags.socket;
   inv.timeout = absl::Seconds(flags.timeout_seconds);
-  if (inv.command == "scale") {
-    // --timeout is how long the guest may take; the call itself gets a margin on top.
-    inv.scale_timeout = flags.timeout_set ? inv.timeout : absl::Seconds(60);
-    if (inv.scale_timeout > absl::Hours(1)) return Usage("scale: --timeout must be at most 3600");
-    inv.timeout = inv.scale_timeout + absl::Seconds(10);
-  }
-  inv.events_deadline = inv.command == "events" && flags.timeout_set;
   inv.json = flags.json;
+  if (absl::Status s = command->prepare(flags, cwd, inv); !s.ok()) return s;
   return inv;
 }
 

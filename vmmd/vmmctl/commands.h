@@ -1,12 +1,16 @@
-// vmmctl's subcommands: from parsed arguments to one RPC and its printed result.
+// vmmctl's commands, as a table: one row per command says its NAME argument, its flags, its
+// usage, how it fills the request and how it calls vmmd and prints the answer. Parsing checks,
+// the usage text and dispatch are derived from the table, so a new RPC is one row plus its
+// formatter (format.h).
 #pragma once
 
 #include <functional>
-
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vmmd/v1/vmm.pb.h"
 #include "vmmd/vmmctl/args.h"
@@ -28,10 +32,10 @@ struct FlagValues {
 
 // One validated request.
 struct Invocation {
-  std::string command;  // create | start | stop | delete | get | list | cpus | scale | events
-  std::string name;     // empty for list (and for events on every VM)
-  v1::VmSpec spec;      // create only; paths made absolute
-  std::string socket;   // as given (a path, or "unix:PATH")
+  std::string command;     // the row's name
+  std::string name;        // NAME, empty when the command takes none (or it was left out)
+  v1::VmSpec spec;         // create only; paths made absolute
+  std::string socket;      // as given (a path, or "unix:PATH")
   absl::Duration timeout;  // the call's deadline (scale: the wait plus a margin)
   bool json = false;
   // scale
@@ -41,11 +45,6 @@ struct Invocation {
   // events: stream until interrupted, or until --timeout if it was given
   bool events_deadline = false;
 };
-
-// Checks the subcommand, its NAME and which flags it takes, and turns relative paths into
-// absolute ones against `cwd`. INVALID_ARGUMENT with a one-line reason for a usage error.
-absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagValues& flags,
-                                           const std::string& cwd);
 
 // What vmmctl prints and its exit status.
 struct Outcome {
@@ -57,12 +56,35 @@ struct Outcome {
 // Receives progress lines while a call runs (scale) and streamed events (events).
 using ProgressFn = std::function<void(const std::string& line)>;
 
-// Connects to vmmd, makes the call with the invocation's deadline, formats the result.
-Outcome Execute(const Invocation& invocation, const ProgressFn& progress = nullptr);
+enum class NameArg { kNone, kRequired, kOptional };
 
-// scale / events (stream.cc): the RPC plus the WatchEvents stream that reports progress.
-Outcome ExecuteScale(const Invocation& invocation, const ProgressFn& progress);
-Outcome ExecuteEvents(const Invocation& invocation, const ProgressFn& progress);
+struct Command {
+  absl::string_view name;
+  NameArg name_arg = NameArg::kRequired;
+  std::vector<absl::string_view> flags = {};     // its own flags (canonical names), beyond the
+                                                 // global ones
+  std::vector<absl::string_view> required = {};  // those of them it cannot do without
+  absl::string_view usage = "";                  // its lines of the usage text, '\n'-terminated
+  // Fills the command's part of the invocation from its flags (paths made absolute against
+  // `cwd`); INVALID_ARGUMENT with a one-line reason for a usage error.
+  std::function<absl::Status(const FlagValues& flags, const std::string& cwd, Invocation& inv)>
+      prepare = nullptr;
+  // Connects to vmmd, makes the call(s) with the invocation's deadline, formats the result.
+  std::function<Outcome(const Invocation& inv, const ProgressFn& progress)> run = nullptr;
+};
+
+// Every command, in the order the usage lists them.
+const std::vector<Command>& Commands();
+// Every flag vmmctl accepts: the global ones (socket, json, timeout) and every command's.
+std::vector<std::string> KnownFlags();
+
+// Checks the subcommand, its NAME and which flags it takes, and fills the invocation.
+// INVALID_ARGUMENT with a one-line reason for a usage error.
+absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagValues& flags,
+                                           const std::string& cwd);
+
+// Runs the invocation's command.
+Outcome Execute(const Invocation& invocation, const ProgressFn& progress = nullptr);
 
 // The usage text (ends with '\n').
 std::string UsageText();

@@ -1,7 +1,10 @@
 #include "vmmd/vmmctl/commands.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -116,6 +119,32 @@ TEST(BuildInvocationTest, GlobalFlags) {
   EXPECT_TRUE(inv->json);
   EXPECT_EQ(inv->timeout, absl::Milliseconds(500));
   EXPECT_EQ(inv->socket, "unix:/tmp/x.sock");
+}
+
+// The table is complete: every row can be parsed, run and shown, and every flag a row takes is
+// accepted on the command line and refused (naming its commands) elsewhere.
+TEST(CommandTableTest, EveryRowIsCompleteAndItsFlagsAreKnown) {
+  const std::vector<std::string> known = KnownFlags();
+  EXPECT_EQ(std::vector<std::string>(known.begin(), known.begin() + 3),
+            (std::vector<std::string>{"socket", "json", "timeout"}));
+  const std::string usage = UsageText();
+  for (const Command& c : Commands()) {
+    SCOPED_TRACE(std::string(c.name));
+    EXPECT_TRUE(c.prepare != nullptr);
+    EXPECT_TRUE(c.run != nullptr);
+    EXPECT_THAT(usage, ::testing::HasSubstr(absl::StrCat("  ", c.name, " ")));
+    for (absl::string_view flag : c.flags) {
+      EXPECT_NE(std::find(known.begin(), known.end(), std::string(flag)), known.end()) << flag;
+    }
+    for (absl::string_view flag : c.required) {
+      EXPECT_NE(std::find(c.flags.begin(), c.flags.end(), flag), c.flags.end()) << flag;
+    }
+  }
+  // A flag of one command given to another names every command that takes it.
+  EXPECT_EQ(BuildInvocation(Args({"list"}, {"max_vcpus"}), Flags(), "/").status().message(),
+            "list: --max_vcpus is only for create");
+  EXPECT_EQ(BuildInvocation(Args({"events"}, {"vcpus"}), Flags(), "/").status().message(),
+            "events: --vcpus is only for create and scale");
 }
 
 TEST(UsageTextTest, MentionsEveryCommand) {

@@ -39,9 +39,7 @@ int UsageError(const std::string& problem) {
 int main(int argc, char** argv) {
   using vmmd::vmmctl::ParsedArgs;
   const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  absl::StatusOr<ParsedArgs> parsed = vmmd::vmmctl::ParseArgs(
-      args, {"socket", "json", "timeout", "kernel", "initrd", "cmdline", "firmware", "memory_mib",
-             "vcpus", "max_vcpus", "console_log", "wait"});
+  absl::StatusOr<ParsedArgs> parsed = vmmd::vmmctl::ParseArgs(args, vmmd::vmmctl::KnownFlags());
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   if (parsed->help) {
     std::fputs(vmmd::vmmctl::UsageText().c_str(), stdout);

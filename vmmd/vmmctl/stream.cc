@@ -10,21 +10,13 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "vmmd/v1/vmm.grpc.pb.h"
+#include "vmmd/vmmctl/call.h"
 #include "vmmd/vmmctl/commands.h"
 #include "vmmd/vmmctl/format.h"
 
 namespace vmmd::vmmctl {
 namespace {
-
-std::unique_ptr<v1::Vmm::Stub> Connect(const Invocation& inv) {
-  const std::string path =
-      absl::StartsWith(inv.socket, "unix:") ? inv.socket.substr(5) : inv.socket;
-  return v1::Vmm::NewStub(
-      grpc::CreateChannel(absl::StrCat("unix:", path), grpc::InsecureChannelCredentials()));
-}
 
 Outcome Failed(const grpc::Status& status) {
   Outcome o;
@@ -40,7 +32,7 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 }  // namespace
 
 Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress) {
-  std::unique_ptr<v1::Vmm::Stub> stub = Connect(inv);
+  std::unique_ptr<v1::Vmm::Stub> stub = v1::Vmm::NewStub(Connect(inv));
 
   // Progress: this VM's vCPU transitions, printed as they happen. The stream's first message
   // (the snapshot) tells us it is live before the request goes out.
@@ -96,7 +88,7 @@ Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress) {
 }
 
 Outcome ExecuteEvents(const Invocation& inv, const ProgressFn& progress) {
-  std::unique_ptr<v1::Vmm::Stub> stub = Connect(inv);
+  std::unique_ptr<v1::Vmm::Stub> stub = v1::Vmm::NewStub(Connect(inv));
   grpc::ClientContext context;
   if (inv.events_deadline) SetDeadline(context, inv.timeout);
   v1::WatchEventsRequest request;

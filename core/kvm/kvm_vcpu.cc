@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
+#include "core/kvm/device_attr.h"
 
 namespace vmmd::core::kvm {
 namespace {
@@ -132,14 +133,7 @@ absl::Status KvmVcpu::SetMpState(MpState state) {
 
 absl::Status KvmVcpu::SetVcpuAttr(uint32_t group, uint64_t attr, const void* value,
                                   const char* what) {
-  kvm_device_attr a{};
-  a.group = group;
-  a.attr = attr;
-  a.addr = reinterpret_cast<uint64_t>(value);
-  if (ioctl(fd_.get(), KVM_SET_DEVICE_ATTR, &a) < 0) {
-    return ErrnoStatus(errno, absl::StrFormat("%s vCPU %u", what, id_));
-  }
-  return absl::OkStatus();
+  return SetDeviceAttr(fd_.get(), group, attr, value, absl::StrFormat("%s vCPU %u", what, id_));
 }
 
 absl::Status KvmVcpu::SetTimerPpis(uint32_t vtimer, uint32_t ptimer) {

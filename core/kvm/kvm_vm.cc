@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
+#include "core/kvm/device_attr.h"
 #include "core/kvm/kvm_vcpu.h"
 
 namespace vmmd::core::kvm {
@@ -15,12 +16,7 @@ namespace vmmd::core::kvm {
 // ---- vGICv3 -------------------------------------------------------------------------------
 
 absl::Status KvmVgic::SetAttr(uint32_t group, uint64_t attr, const void* value, const char* what) {
-  kvm_device_attr a{};
-  a.group = group;
-  a.attr = attr;
-  a.addr = reinterpret_cast<uint64_t>(value);
-  if (ioctl(fd_.get(), KVM_SET_DEVICE_ATTR, &a) < 0) return ErrnoStatus(errno, what);
-  return absl::OkStatus();
+  return SetDeviceAttr(fd_.get(), group, attr, value, what);
 }
 
 absl::Status KvmVgic::SetNrIrqs(uint32_t nr_irqs) {
@@ -115,14 +111,8 @@ absl::Status KvmVm::SetSmcccFilter(uint32_t base, uint32_t count, SmcccAction ac
       filter.action = KVM_SMCCC_FILTER_FWD_TO_USER;
       break;
   }
-  kvm_device_attr a{};
-  a.group = KVM_ARM_VM_SMCCC_CTRL;
-  a.attr = KVM_ARM_VM_SMCCC_FILTER;
-  a.addr = reinterpret_cast<uint64_t>(&filter);
-  if (ioctl(fd_.get(), KVM_SET_DEVICE_ATTR, &a) < 0) {
-    return ErrnoStatus(errno, absl::StrFormat("SMCCC filter [0x%x, +%u)", base, count));
-  }
-  return absl::OkStatus();
+  return SetDeviceAttr(fd_.get(), KVM_ARM_VM_SMCCC_CTRL, KVM_ARM_VM_SMCCC_FILTER, &filter,
+                       absl::StrFormat("SMCCC filter [0x%x, +%u)", base, count));
 }
 
 absl::Status KvmVm::SetSpiLevel(uint32_t spi, bool level) {

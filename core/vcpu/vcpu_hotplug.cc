@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -147,8 +146,6 @@ VcpuManager::Slot* VcpuManager::UnstartedLocked(absl::Time now, absl::Time* next
 
 absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  ++scale_waiters_;
-  absl::Cleanup done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { --scale_waiters_; };
   while (true) {
     // Outcomes, re-checked on every wake-up.
     if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
@@ -202,7 +199,9 @@ absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::
     auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return stopping_ || scale_generation_ != generation || guest_progress_ != progress;
     };
+    ++scale_waiters_;
     mu_.AwaitWithDeadline(absl::Condition(&changed), wake);
+    --scale_waiters_;
   }
 }
 

@@ -1,8 +1,10 @@
 // VcpuManager's hotplug side: declarative Scale, AwaitScale, and the CPU-hotplug backend the
 // guest's AML drives. The guest is simulated by calling the backend (AckInsert, Eject, ...) and
 // by scripting PSCI calls on the fake vCPUs, in the order Linux does them.
+#include <optional>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "core/vcpu/vcpu_manager_fixture.h"
 #include "gtest/gtest.h"
 
@@ -163,31 +165,74 @@ TEST_F(VcpuHotplugTest, WithdrawingAnUnacknowledgedChange) {
   EXPECT_THAT(mgr_->Scale(4), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("vCPU(s) 2")));
 }
 
+// A waiter with no deadline, asleep in AwaitScale, is woken by what the test does next and by
+// nothing else; if it is not woken the test fails after kWait (and stops the manager to free it).
+class AsleepWaiter {
+ public:
+  AsleepWaiter(VcpuManager* mgr, uint64_t generation) : mgr_(mgr) {
+    thread_ = std::thread([this, generation] {
+      result_ = mgr_->AwaitScale(generation, ScaleWait::kOnline, absl::InfiniteFuture());
+      done_.Notify();
+    });
+    const absl::Time deadline = absl::Now() + kWait;
+    while (mgr_->scale_waiters() != 1 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    asleep_ = mgr_->scale_waiters() == 1;
+  }
+  ~AsleepWaiter() {
+    if (!done_.HasBeenNotified()) mgr_->StopAll();
+    thread_.join();
+  }
+  bool asleep() const { return asleep_; }
+  // The waiter's result, once it woke (nullopt if it did not within kWait).
+  std::optional<absl::Status> Result() {
+    if (!done_.WaitForNotificationWithTimeout(kWait)) return std::nullopt;
+    return result_;
+  }
+
+ private:
+  VcpuManager* const mgr_;
+  std::thread thread_;
+  absl::Notification done_;
+  absl::Status result_;
+  bool asleep_ = false;
+};
+
 TEST_F(VcpuHotplugTest, ANewerRequestSupersedesAWaitingOne) {
   auto first = mgr_->Scale(3);
   ASSERT_THAT(first, IsOk());
-  absl::Status waited;
-  std::thread waiter([&] {
-    waited = mgr_->AwaitScale(first->generation, ScaleWait::kOnline, absl::Now() + kWait);
-  });
-  absl::SleepFor(absl::Milliseconds(20));
+  AsleepWaiter waiter(mgr_.get(), first->generation);
+  ASSERT_TRUE(waiter.asleep());
   ASSERT_THAT(mgr_->Scale(4), IsOk());
-  waiter.join();
-  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kAborted, HasSubstr("superseded")));
+  std::optional<absl::Status> woke = waiter.Result();
+  ASSERT_TRUE(woke.has_value()) << "the superseded request was not woken";
+  EXPECT_THAT(*woke, StatusIs(absl::StatusCode::kAborted, HasSubstr("superseded")));
 }
 
 TEST_F(VcpuHotplugTest, StopWakesWaiters) {
   auto plan = mgr_->Scale(3);
   ASSERT_THAT(plan, IsOk());
-  absl::Status waited;
-  std::thread waiter([&] {
-    waited = mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait);
-  });
-  absl::SleepFor(absl::Milliseconds(20));
+  AsleepWaiter waiter(mgr_.get(), plan->generation);
+  ASSERT_TRUE(waiter.asleep());
   mgr_->StopAll();
-  waiter.join();
-  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stopped")));
+  std::optional<absl::Status> woke = waiter.Result();
+  ASSERT_TRUE(woke.has_value()) << "the stop did not wake the request";
+  EXPECT_THAT(*woke, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stopped")));
   EXPECT_THAT(mgr_->Scale(4), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+// The guest's progress wakes a waiter too: registering and starting the vCPU completes it.
+TEST_F(VcpuHotplugTest, GuestProgressWakesWaiters) {
+  auto plan = mgr_->Scale(3);
+  ASSERT_THAT(plan, IsOk());
+  AsleepWaiter waiter(mgr_.get(), plan->generation);
+  ASSERT_TRUE(waiter.asleep());
+  GuestTakesAndRegisters(2);
+  ASSERT_EQ(GuestOnlines(2), 0u);
+  std::optional<absl::Status> woke = waiter.Result();
+  ASSERT_TRUE(woke.has_value()) << "the guest's progress did not wake the request";
+  EXPECT_THAT(*woke, IsOk());
 }
 
 TEST_F(VcpuHotplugTest, GuestRefusalThroughOstFailsTheRequest) {

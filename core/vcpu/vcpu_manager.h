@@ -134,7 +134,8 @@ class VcpuManager : public CpuHotplugBackend {
   // Marks the caller powered off (mp_state STOPPED); its thread must then return.
   absl::Status CpuOff(uint32_t caller);
 
-  // How many AwaitScale calls are waiting right now.
+  // How many AwaitScale calls are asleep right now, waiting for the guest (or a newer request,
+  // or a stop) to change something.
   int scale_waiters() const {
     absl::MutexLock lock(&mu_);
     return scale_waiters_;

@@ -1,6 +1,7 @@
 // The CPU-hotplug register block ABI, shared by the MMIO model (cpu_hotplug.cc) and the AML
-// that drives it (cpu_hotplug_aml.cc). It is QEMU's documented block (docs/specs/
-// acpi_cpu_hotplug.rst; guest-contract.md 2.1), 12 bytes, little-endian, accesses of 1-4 bytes:
+// that drives it (cpu_hotplug_aml.cc). It is QEMU's documented block (its docs/specs/
+// acpi_cpu_hotplug.rst; what Linux expects of it: README.md), 12 bytes, little-endian, accesses
+// of 1-4 bytes:
 //
 //   read  0x0 dword  command data 2: MPIDR[63:32] after GET_CPU_ID, else 0
 //   read  0x4 byte   status of the selected vCPU: bit 0 enabled, 1 insert event, 2 remove
@@ -50,7 +51,7 @@ inline constexpr uint8_t kCmdGetCpuId = 3;
 inline constexpr uint8_t kNotifyDeviceCheck = 1;
 inline constexpr uint8_t kNotifyEjectRequest = 3;
 
-// _STA values (guest-contract 1.4): present+enabled+shown+functioning / present only.
+// _STA values (README.md): present+enabled+shown+functioning / present+shown+functioning.
 inline constexpr uint8_t kStaEnabled = 0x0F;
 inline constexpr uint8_t kStaDisabled = 0x0D;
 

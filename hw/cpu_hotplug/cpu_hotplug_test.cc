@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hw/cpu_hotplug/testing/fake_cpu_hotplug_backend.h"
+#include "tests/support/mmio.h"
 
 namespace vmmd::hw {
 namespace {
@@ -27,14 +28,10 @@ class CpuHotplugTest : public ::testing::Test {
   CpuHotplugTest() : backend_(KvmMpidrs(4), /*boot=*/1), dev_(&backend_, kAt) {}
 
   uint64_t Read(uint64_t offset, size_t size) {
-    std::vector<uint8_t> buf(size, 0xEE);
-    dev_.Read(offset, absl::MakeSpan(buf));
-    return core::LoadLe(buf);
+    return ::vmmd::testing::MmioRead(dev_, offset, size);
   }
   void Write(uint64_t offset, size_t size, uint64_t value) {
-    std::vector<uint8_t> buf(size);
-    core::StoreLe(absl::MakeSpan(buf), value);
-    dev_.Write(offset, buf);
+    ::vmmd::testing::MmioWrite(dev_, offset, value, size);
   }
   void Select(uint32_t cpu) { Write(kSelectorOffset, 4, cpu); }
   uint8_t StatusOf(uint32_t cpu) {

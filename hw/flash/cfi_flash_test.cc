@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/mmio.h"
 #include "tests/support/status_matchers.h"
 
 namespace vmmd::hw {
@@ -18,6 +19,10 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::vmmd::testing::IsOk;
+using ::vmmd::testing::MmioRead;
+using ::vmmd::testing::MmioRead32;
+using ::vmmd::testing::MmioWrite;
+using ::vmmd::testing::MmioWrite32;
 using ::vmmd::testing::StatusIs;
 
 constexpr uint64_t kBank = 64ull << 20;
@@ -25,22 +30,6 @@ constexpr uint32_t kStatusReady = 0x00800080;
 constexpr uint32_t kSequenceError = 0x00B000B0;  // ready | erase error | program error
 
 uint32_t Doubled(uint8_t cmd) { return (uint32_t{cmd} << 16) | cmd; }
-
-uint64_t ReadN(core::BusDevice& dev, uint64_t offset, size_t size) {
-  uint8_t buf[8];
-  std::memset(buf, 0xEE, sizeof(buf));
-  dev.Read(offset, absl::MakeSpan(buf, size));
-  return core::LoadLe(absl::MakeConstSpan(buf, size));
-}
-uint32_t R32(core::BusDevice& dev, uint64_t offset) {
-  return static_cast<uint32_t>(ReadN(dev, offset, 4));
-}
-void WN(core::BusDevice& dev, uint64_t offset, uint64_t value, size_t size) {
-  uint8_t buf[8];
-  core::StoreLe(absl::MakeSpan(buf, size), value);
-  dev.Write(offset, absl::MakeConstSpan(buf, size));
-}
-void W32(core::BusDevice& dev, uint64_t offset, uint32_t value) { WN(dev, offset, value, 4); }
 
 std::vector<uint32_t> Words(uint32_t seed) {
   std::vector<uint32_t> w(32);
@@ -54,29 +43,29 @@ class Firmware {
  public:
   explicit Firmware(CfiFlash& dev) : dev_(dev) {}
   void CheckUnlocked(uint64_t block) {
-    W32(dev_, block + 8, Doubled(0x90));
-    EXPECT_EQ(R32(dev_, block + 8), 0u) << "lock word of block 0x" << std::hex << block;
+    MmioWrite32(dev_, block + 8, Doubled(0x90));
+    EXPECT_EQ(MmioRead32(dev_, block + 8), 0u) << "lock word of block 0x" << std::hex << block;
   }
   void Erase(uint64_t block) {
     CheckUnlocked(block);
-    W32(dev_, block, Doubled(0x20));
-    W32(dev_, block, Doubled(0xD0));
-    W32(dev_, 0, Doubled(0x70));
-    EXPECT_EQ(R32(dev_, 0), kStatusReady);
-    W32(dev_, 0, Doubled(0xFF));
+    MmioWrite32(dev_, block, Doubled(0x20));
+    MmioWrite32(dev_, block, Doubled(0xD0));
+    MmioWrite32(dev_, 0, Doubled(0x70));
+    EXPECT_EQ(MmioRead32(dev_, 0), kStatusReady);
+    MmioWrite32(dev_, 0, Doubled(0xFF));
   }
   void Program(uint64_t target, const std::vector<uint32_t>& words, bool check_lock = true) {
     if (check_lock) CheckUnlocked(target / (256 * 1024) * (256 * 1024));
-    W32(dev_, target, Doubled(0xE8));
-    EXPECT_EQ(R32(dev_, target), kStatusReady);  // XSR: buffer available
-    W32(dev_, target, 0x001F001F);               // 32 words per chip
-    for (size_t i = 0; i < words.size(); ++i) W32(dev_, target + 4 * i, words[i]);
-    W32(dev_, target, Doubled(0xD0));
-    W32(dev_, 0, Doubled(0x70));
-    EXPECT_EQ(R32(dev_, 0), kStatusReady);
-    W32(dev_, 0, Doubled(0x50));
+    MmioWrite32(dev_, target, Doubled(0xE8));
+    EXPECT_EQ(MmioRead32(dev_, target), kStatusReady);  // XSR: buffer available
+    MmioWrite32(dev_, target, 0x001F001F);              // 32 words per chip
+    for (size_t i = 0; i < words.size(); ++i) MmioWrite32(dev_, target + 4 * i, words[i]);
+    MmioWrite32(dev_, target, Doubled(0xD0));
+    MmioWrite32(dev_, 0, Doubled(0x70));
+    EXPECT_EQ(MmioRead32(dev_, 0), kStatusReady);
+    MmioWrite32(dev_, 0, Doubled(0x50));
   }
-  void ReadArray() { W32(dev_, 0, Doubled(0xFF)); }
+  void ReadArray() { MmioWrite32(dev_, 0, Doubled(0xFF)); }
 
  private:
   CfiFlash& dev_;
@@ -95,10 +84,10 @@ TEST(CfiFlashTest, ErasesABlockToFfExactlyAsTraced) {
   Firmware fw(*dev);
   fw.Erase(0x40000);
   EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
-  EXPECT_EQ(R32(*dev, 0x40000), 0xFFFFFFFFu);
-  EXPECT_EQ(R32(*dev, 0x7FFFC), 0xFFFFFFFFu);
-  EXPECT_EQ(R32(*dev, 0x3FFFC), 0u);  // the block before
-  EXPECT_EQ(R32(*dev, 0x80000), 0u);  // the block after
+  EXPECT_EQ(MmioRead32(*dev, 0x40000), 0xFFFFFFFFu);
+  EXPECT_EQ(MmioRead32(*dev, 0x7FFFC), 0xFFFFFFFFu);
+  EXPECT_EQ(MmioRead32(*dev, 0x3FFFC), 0u);  // the block before
+  EXPECT_EQ(MmioRead32(*dev, 0x80000), 0u);  // the block after
   for (uint64_t i = 0; i < 256 * 1024; ++i) ASSERT_EQ(dev->data()[0x40000 + i], 0xFF) << i;
   EXPECT_EQ(dev->GetStats().erases, 1u);
   EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
@@ -111,9 +100,9 @@ TEST(CfiFlashTest, BufferedProgramOf32WordsExactlyAsTraced) {
   const std::vector<uint32_t> words = Words(0x5A);
   fw.Program(0x80, words);
   fw.ReadArray();
-  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(R32(*dev, 0x80 + 4 * i), words[i]) << i;
-  EXPECT_EQ(R32(*dev, 0x7C), 0xFFFFFFFFu);   // just before the window
-  EXPECT_EQ(R32(*dev, 0x100), 0xFFFFFFFFu);  // just after
+  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(MmioRead32(*dev, 0x80 + 4 * i), words[i]) << i;
+  EXPECT_EQ(MmioRead32(*dev, 0x7C), 0xFFFFFFFFu);   // just before the window
+  EXPECT_EQ(MmioRead32(*dev, 0x100), 0xFFFFFFFFu);  // just after
   EXPECT_EQ(dev->GetStats().programs, 1u);
   // The byte image is little-endian words.
   EXPECT_EQ(dev->data()[0x80], static_cast<uint8_t>(words[0]));
@@ -131,67 +120,67 @@ TEST(CfiFlashTest, ProgramAndsBitsLikeTheVariableStateByte) {
   words[5] = 0xFFFFC0FF;  // tries to set bits again: AND keeps them clear
   fw.Program(0x680, words);
   fw.ReadArray();
-  EXPECT_EQ(R32(*dev, 0x680 + 20), 0xFFFF00FFu);
-  EXPECT_EQ(R32(*dev, 0x680 + 16), 0xFFFFFFFFu);
+  EXPECT_EQ(MmioRead32(*dev, 0x680 + 20), 0xFFFF00FFu);
+  EXPECT_EQ(MmioRead32(*dev, 0x680 + 16), 0xFFFFFFFFu);
 }
 
 TEST(CfiFlashTest, WordProgramAndsTheWrittenBytes) {
   auto dev = MakeVars(0xFF);
-  W32(*dev, 0x1000, Doubled(0x40));
-  W32(*dev, 0x1000, 0x12345678);
-  EXPECT_EQ(R32(*dev, 0x2000), kStatusReady);  // status mode after a program
-  W32(*dev, 0x1004, Doubled(0x10));
-  WN(*dev, 0x1006, 0x0F0F, 2);  // a 16-bit program into chip 1's lane
-  W32(*dev, 0, Doubled(0xFF));
-  EXPECT_EQ(R32(*dev, 0x1000), 0x12345678u);
-  EXPECT_EQ(R32(*dev, 0x1004), 0x0F0FFFFFu);
-  W32(*dev, 0x1000, Doubled(0x40));
-  W32(*dev, 0x1000, 0xFFFFFF00);
-  W32(*dev, 0, Doubled(0xFF));
-  EXPECT_EQ(R32(*dev, 0x1000), 0x12345600u);
+  MmioWrite32(*dev, 0x1000, Doubled(0x40));
+  MmioWrite32(*dev, 0x1000, 0x12345678);
+  EXPECT_EQ(MmioRead32(*dev, 0x2000), kStatusReady);  // status mode after a program
+  MmioWrite32(*dev, 0x1004, Doubled(0x10));
+  MmioWrite(*dev, 0x1006, 0x0F0F, 2);  // a 16-bit program into chip 1's lane
+  MmioWrite32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(MmioRead32(*dev, 0x1000), 0x12345678u);
+  EXPECT_EQ(MmioRead32(*dev, 0x1004), 0x0F0FFFFFu);
+  MmioWrite32(*dev, 0x1000, Doubled(0x40));
+  MmioWrite32(*dev, 0x1000, 0xFFFFFF00);
+  MmioWrite32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(MmioRead32(*dev, 0x1000), 0x12345600u);
   EXPECT_EQ(dev->GetStats().programs, 3u);
 }
 
 TEST(CfiFlashTest, IdentifierAndLockStatus) {
   auto dev = MakeVars();
-  W32(*dev, 0x40008, Doubled(0x90));
-  EXPECT_EQ(R32(*dev, 0x40000), 0x00890089u);  // manufacturer, both chips
-  EXPECT_EQ(R32(*dev, 0x40004), 0x00180018u);  // device
-  EXPECT_EQ(R32(*dev, 0x40008), 0u);           // block lock status: unlocked
-  EXPECT_EQ(R32(*dev, 0x8), 0u);
-  EXPECT_EQ(ReadN(*dev, 0x40000, 8), 0x0018001800890089ull);
-  EXPECT_EQ(ReadN(*dev, 0x40000, 1), 0x89u);
-  EXPECT_EQ(ReadN(*dev, 0x40002, 2), 0x0089u);
-  W32(*dev, 0, Doubled(0xFF));
-  EXPECT_EQ(R32(*dev, 0x40000), 0u);  // the array (zeros) again
+  MmioWrite32(*dev, 0x40008, Doubled(0x90));
+  EXPECT_EQ(MmioRead32(*dev, 0x40000), 0x00890089u);  // manufacturer, both chips
+  EXPECT_EQ(MmioRead32(*dev, 0x40004), 0x00180018u);  // device
+  EXPECT_EQ(MmioRead32(*dev, 0x40008), 0u);           // block lock status: unlocked
+  EXPECT_EQ(MmioRead32(*dev, 0x8), 0u);
+  EXPECT_EQ(MmioRead(*dev, 0x40000, 8), 0x0018001800890089ull);
+  EXPECT_EQ(MmioRead(*dev, 0x40000, 1), 0x89u);
+  EXPECT_EQ(MmioRead(*dev, 0x40002, 2), 0x0089u);
+  MmioWrite32(*dev, 0, Doubled(0xFF));
+  EXPECT_EQ(MmioRead32(*dev, 0x40000), 0u);  // the array (zeros) again
 }
 
 TEST(CfiFlashTest, CfiQueryTable) {
   auto dev = MakeVars();
-  W32(*dev, 0x55 * 4, Doubled(0x98));
-  EXPECT_EQ(R32(*dev, 0x10 * 4), 0x00510051u);  // 'Q'
-  EXPECT_EQ(R32(*dev, 0x11 * 4), 0x00520052u);  // 'R'
-  EXPECT_EQ(R32(*dev, 0x12 * 4), 0x00590059u);  // 'Y'
-  EXPECT_EQ(R32(*dev, 0x13 * 4), 0x00010001u);  // Intel/Sharp command set
-  EXPECT_EQ(R32(*dev, 0x27 * 4), 0x00190019u);  // 2^25 bytes per chip
-  EXPECT_EQ(R32(*dev, 0x2A * 4), 0x00060006u);  // 64-byte buffer per chip
-  EXPECT_EQ(R32(*dev, 0x2D * 4), 0x00FF00FFu);  // 256 blocks
-  EXPECT_EQ(R32(*dev, 0x30 * 4), 0x00020002u);  // of 128 KiB per chip
-  EXPECT_EQ(R32(*dev, 0x31 * 4), 0x00500050u);  // 'P'
-  EXPECT_EQ(R32(*dev, 0x100 * 4), 0u);          // past the table
-  W32(*dev, 0, Doubled(0xFF));
+  MmioWrite32(*dev, 0x55 * 4, Doubled(0x98));
+  EXPECT_EQ(MmioRead32(*dev, 0x10 * 4), 0x00510051u);  // 'Q'
+  EXPECT_EQ(MmioRead32(*dev, 0x11 * 4), 0x00520052u);  // 'R'
+  EXPECT_EQ(MmioRead32(*dev, 0x12 * 4), 0x00590059u);  // 'Y'
+  EXPECT_EQ(MmioRead32(*dev, 0x13 * 4), 0x00010001u);  // Intel/Sharp command set
+  EXPECT_EQ(MmioRead32(*dev, 0x27 * 4), 0x00190019u);  // 2^25 bytes per chip
+  EXPECT_EQ(MmioRead32(*dev, 0x2A * 4), 0x00060006u);  // 64-byte buffer per chip
+  EXPECT_EQ(MmioRead32(*dev, 0x2D * 4), 0x00FF00FFu);  // 256 blocks
+  EXPECT_EQ(MmioRead32(*dev, 0x30 * 4), 0x00020002u);  // of 128 KiB per chip
+  EXPECT_EQ(MmioRead32(*dev, 0x31 * 4), 0x00500050u);  // 'P'
+  EXPECT_EQ(MmioRead32(*dev, 0x100 * 4), 0u);          // past the table
+  MmioWrite32(*dev, 0, Doubled(0xFF));
   EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
 }
 
 TEST(CfiFlashTest, StatusReadsAtAnyAddressAndWidth) {
   auto dev = MakeVars();
-  W32(*dev, 0x123400, Doubled(0x70));
-  EXPECT_EQ(R32(*dev, 0), kStatusReady);
-  EXPECT_EQ(R32(*dev, 0x3FFFFFC), kStatusReady);
-  EXPECT_EQ(ReadN(*dev, 0x100, 8), 0x0080008000800080ull);
-  EXPECT_EQ(ReadN(*dev, 0x100, 2), 0x0080u);
-  EXPECT_EQ(ReadN(*dev, 0x102, 1), 0x80u);
-  EXPECT_EQ(ReadN(*dev, 0x103, 1), 0x00u);
+  MmioWrite32(*dev, 0x123400, Doubled(0x70));
+  EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);
+  EXPECT_EQ(MmioRead32(*dev, 0x3FFFFFC), kStatusReady);
+  EXPECT_EQ(MmioRead(*dev, 0x100, 8), 0x0080008000800080ull);
+  EXPECT_EQ(MmioRead(*dev, 0x100, 2), 0x0080u);
+  EXPECT_EQ(MmioRead(*dev, 0x102, 1), 0x80u);
+  EXPECT_EQ(MmioRead(*dev, 0x103, 1), 0x00u);
 }
 
 TEST(CfiFlashTest, InvalidSequencesSetStatusErrorBitsAndClearStatusClearsThem) {
@@ -209,16 +198,16 @@ TEST(CfiFlashTest, InvalidSequencesSetStatusErrorBitsAndClearStatusClearsThem) {
   };
   for (const Case& c : cases) {
     auto dev = MakeVars(0x00);
-    for (auto [offset, value] : c.writes) W32(*dev, offset, value);
+    for (auto [offset, value] : c.writes) MmioWrite32(*dev, offset, value);
     EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kStatus) << c.what;
-    EXPECT_EQ(R32(*dev, 0), kSequenceError) << c.what;
+    EXPECT_EQ(MmioRead32(*dev, 0), kSequenceError) << c.what;
     EXPECT_EQ(dev->GetStats().sequence_errors, 1u) << c.what;
     EXPECT_EQ(dev->GetStats().erases + dev->GetStats().programs, 0u) << c.what;
     // 50 clears the error and returns to read array; 70 then shows a clean status.
-    W32(*dev, 0, Doubled(0x50));
+    MmioWrite32(*dev, 0, Doubled(0x50));
     EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray) << c.what;
-    W32(*dev, 0, Doubled(0x70));
-    EXPECT_EQ(R32(*dev, 0), kStatusReady) << c.what;
+    MmioWrite32(*dev, 0, Doubled(0x70));
+    EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady) << c.what;
     for (uint64_t i = 0; i < 0x80000; i += 4096) ASSERT_EQ(dev->data()[i], 0) << c.what;
   }
 }
@@ -230,18 +219,18 @@ TEST(CfiFlashTest, AbortedBufferedProgramsWriteNothing) {
   for (int variant = 0; variant < 3; ++variant) {
     auto dev = MakeVars(0xFF);
     const uint64_t e8_at = variant == 2 ? 0x40000 : 0x200;
-    W32(*dev, e8_at, Doubled(0xE8));
-    W32(*dev, e8_at, 0x00030003);  // 4 words
-    W32(*dev, 0x200, words[0]);
-    W32(*dev, 0x204, words[1]);
+    MmioWrite32(*dev, e8_at, Doubled(0xE8));
+    MmioWrite32(*dev, e8_at, 0x00030003);  // 4 words
+    MmioWrite32(*dev, 0x200, words[0]);
+    MmioWrite32(*dev, 0x204, words[1]);
     if (variant == 0) {
-      W32(*dev, 0x280, words[2]);  // next window
+      MmioWrite32(*dev, 0x280, words[2]);  // next window
     } else {
-      W32(*dev, 0x208, words[2]);
-      W32(*dev, 0x20C, words[3]);
-      W32(*dev, 0x200, variant == 1 ? Doubled(0xFF) : Doubled(0xD0));
+      MmioWrite32(*dev, 0x208, words[2]);
+      MmioWrite32(*dev, 0x20C, words[3]);
+      MmioWrite32(*dev, 0x200, variant == 1 ? Doubled(0xFF) : Doubled(0xD0));
     }
-    EXPECT_EQ(R32(*dev, 0), kSequenceError) << variant;
+    EXPECT_EQ(MmioRead32(*dev, 0), kSequenceError) << variant;
     for (uint64_t i = 0x200; i < 0x280; ++i) ASSERT_EQ(dev->data()[i], 0xFF) << variant;
     EXPECT_EQ(dev->GetStats().programs, 0u) << variant;
   }
@@ -249,32 +238,32 @@ TEST(CfiFlashTest, AbortedBufferedProgramsWriteNothing) {
 
 TEST(CfiFlashTest, ShortBufferedProgramAndSplitWideWrites) {
   auto dev = MakeVars(0xFF);
-  W32(*dev, 0x300, Doubled(0xE8));
-  W32(*dev, 0x300, 0x00010001);               // 2 words
-  WN(*dev, 0x308, 0x1111111122222222ull, 8);  // one 64-bit store = two words
-  WN(*dev, 0x300, 0x00D000D000D000D0ull, 8);  // confirm, then a stray D0 = "resume"
+  MmioWrite32(*dev, 0x300, Doubled(0xE8));
+  MmioWrite32(*dev, 0x300, 0x00010001);              // 2 words
+  MmioWrite(*dev, 0x308, 0x1111111122222222ull, 8);  // one 64-bit store = two words
+  MmioWrite(*dev, 0x300, 0x00D000D000D000D0ull, 8);  // confirm, then a stray D0 = "resume"
   EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
-  WN(*dev, 0, 0x00FF00FF00FF00FFull, 8);
-  EXPECT_EQ(R32(*dev, 0x308), 0x22222222u);
-  EXPECT_EQ(R32(*dev, 0x30C), 0x11111111u);
-  EXPECT_EQ(R32(*dev, 0x300), 0xFFFFFFFFu);
+  MmioWrite(*dev, 0, 0x00FF00FF00FF00FFull, 8);
+  EXPECT_EQ(MmioRead32(*dev, 0x308), 0x22222222u);
+  EXPECT_EQ(MmioRead32(*dev, 0x30C), 0x11111111u);
+  EXPECT_EQ(MmioRead32(*dev, 0x300), 0xFFFFFFFFu);
 }
 
 TEST(CfiFlashTest, LockSuspendAndResumeAreAccepted) {
   auto dev = MakeVars();
   for (uint8_t second : {0x01, 0xD0, 0x2F}) {
-    W32(*dev, 0x40000, Doubled(0x60));
-    W32(*dev, 0x40000, Doubled(second));
-    EXPECT_EQ(R32(*dev, 0), kStatusReady);
+    MmioWrite32(*dev, 0x40000, Doubled(0x60));
+    MmioWrite32(*dev, 0x40000, Doubled(second));
+    EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);
   }
-  W32(*dev, 0x40008, Doubled(0x90));
-  EXPECT_EQ(R32(*dev, 0x40008), 0u);  // still reported unlocked
-  W32(*dev, 0, Doubled(0xB0));
-  EXPECT_EQ(R32(*dev, 0), kStatusReady);
-  W32(*dev, 0, Doubled(0xD0));
-  EXPECT_EQ(R32(*dev, 0), kStatusReady);
-  W32(*dev, 0, Doubled(0x60));
-  W32(*dev, 0, Doubled(0xFF));  // cancels
+  MmioWrite32(*dev, 0x40008, Doubled(0x90));
+  EXPECT_EQ(MmioRead32(*dev, 0x40008), 0u);  // still reported unlocked
+  MmioWrite32(*dev, 0, Doubled(0xB0));
+  EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);
+  MmioWrite32(*dev, 0, Doubled(0xD0));
+  EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);
+  MmioWrite32(*dev, 0, Doubled(0x60));
+  MmioWrite32(*dev, 0, Doubled(0xFF));  // cancels
   EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
   EXPECT_EQ(dev->GetStats().sequence_errors, 0u);
 }
@@ -297,11 +286,11 @@ TEST(CfiFlashTest, ReplaysTheStartOfTheMeasuredFirstBoot) {
   fw.Program(0x40000, Words(4));
   fw.ReadArray();
   for (size_t i = 0; i < 32; ++i) {
-    EXPECT_EQ(R32(*dev, 0x0 + 4 * i), Words(1)[i]);
-    EXPECT_EQ(R32(*dev, 0x80000 + 4 * i), Words(2)[i] & Words(3)[i]);
-    EXPECT_EQ(R32(*dev, 0x40000 + 4 * i), Words(4)[i]);
+    EXPECT_EQ(MmioRead32(*dev, 0x0 + 4 * i), Words(1)[i]);
+    EXPECT_EQ(MmioRead32(*dev, 0x80000 + 4 * i), Words(2)[i] & Words(3)[i]);
+    EXPECT_EQ(MmioRead32(*dev, 0x40000 + 4 * i), Words(4)[i]);
   }
-  EXPECT_EQ(R32(*dev, 0xC0000), 0u);  // never touched
+  EXPECT_EQ(MmioRead32(*dev, 0xC0000), 0u);  // never touched
   const CfiFlash::Stats stats = dev->GetStats();
   EXPECT_EQ(stats.erases, 5u);
   EXPECT_EQ(stats.programs, 4u);
@@ -314,13 +303,13 @@ TEST(CfiFlashTest, ReadOnlyBankIgnoresTheStrayStore) {
   (*storage)->data()[0x1CB20] = 0xAB;
   CfiFlash flash0(std::move(*storage), core::DevicePlacement{.base = 0, .size = kBank},
                   /*read_only=*/true);
-  WN(flash0, 0x1CB20, 0x17384, 8);  // the bookworm DxeIpl store
-  W32(flash0, 0, Doubled(0x20));    // even real commands do nothing
-  W32(flash0, 0, Doubled(0xD0));
-  W32(flash0, 0, Doubled(0x70));
+  MmioWrite(flash0, 0x1CB20, 0x17384, 8);  // the bookworm DxeIpl store
+  MmioWrite32(flash0, 0, Doubled(0x20));   // even real commands do nothing
+  MmioWrite32(flash0, 0, Doubled(0xD0));
+  MmioWrite32(flash0, 0, Doubled(0x70));
   EXPECT_EQ(flash0.read_mode(), cfi::ReadMode::kArray);
-  EXPECT_EQ(ReadN(flash0, 0x1CB20, 8), 0xABu);
-  EXPECT_EQ(R32(flash0, 0), 0u);
+  EXPECT_EQ(MmioRead(flash0, 0x1CB20, 8), 0xABu);
+  EXPECT_EQ(MmioRead32(flash0, 0), 0u);
   EXPECT_EQ(flash0.data()[0x1CB20], 0xAB);
   EXPECT_EQ(flash0.GetStats().ignored_writes, 4u);
 }
@@ -337,10 +326,10 @@ TEST(CfiFlashTest, MemslotHookFollowsReadArrayModeEagerly) {
   EXPECT_TRUE(dev->direct_mapped());
 
   Firmware fw(*dev);
-  W32(*dev, 0x8, Doubled(0x90));  // leaves read array: unmapped before the write returns
+  MmioWrite32(*dev, 0x8, Doubled(0x90));  // leaves read array: unmapped before the write returns
   EXPECT_THAT(calls, ElementsAre(true, false));
   EXPECT_FALSE(dev->direct_mapped());
-  EXPECT_EQ(R32(*dev, 0x8), 0u);  // trapped read in ID mode: stays unmapped
+  EXPECT_EQ(MmioRead32(*dev, 0x8), 0u);  // trapped read in ID mode: stays unmapped
   // Each program ends with 50 (clear status → read array): mapped again before the guest's
   // next (possibly undecodable) load; the next E8 unmaps.
   fw.Program(0x100, Words(9), /*check_lock=*/false);
@@ -363,10 +352,10 @@ TEST(CfiFlashTest, FailingHookIsCountedAndRetried) {
     return absl::OkStatus();
   }),
               IsOk());
-  W32(*dev, 0, Doubled(0x70));  // unmap fails
+  MmioWrite32(*dev, 0, Doubled(0x70));  // unmap fails
   EXPECT_TRUE(dev->direct_mapped());
   EXPECT_EQ(dev->GetStats().map_errors, 1u);
-  EXPECT_EQ(R32(*dev, 0), kStatusReady);  // retried on this trapped read: now unmapped
+  EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);  // retried on this trapped read: now unmapped
   EXPECT_FALSE(dev->direct_mapped());
   EXPECT_THAT(calls, ElementsAre(true, false, false));
 }
@@ -380,7 +369,7 @@ TEST(CfiFlashTest, InitialMapFailureIsReturned) {
 
 TEST(CfiFlashTest, ResetReturnsToReadArray) {
   auto dev = MakeVars();
-  W32(*dev, 0, Doubled(0x42));
+  MmioWrite32(*dev, 0, Doubled(0x42));
   dev->Reset();
   EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kArray);
   EXPECT_EQ(dev->status(), 0x80);
@@ -412,10 +401,10 @@ TEST(CfiFlashTest, VariablesSurviveARestart) {
   ASSERT_THAT(storage, IsOk());
   CfiFlash dev(std::move(*storage), core::DevicePlacement{.base = 0x0400'0000, .size = kBank},
                false);
-  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(R32(dev, 0x40080 + 4 * i), words[i]) << i;
-  EXPECT_EQ(R32(dev, 0x40000), 0xFFFFFFFFu);
-  EXPECT_EQ(R32(dev, 0x7FFFC), 0xFFFFFFFFu);
-  EXPECT_EQ(R32(dev, 0x80000), 0u);
+  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(MmioRead32(dev, 0x40080 + 4 * i), words[i]) << i;
+  EXPECT_EQ(MmioRead32(dev, 0x40000), 0xFFFFFFFFu);
+  EXPECT_EQ(MmioRead32(dev, 0x7FFFC), 0xFFFFFFFFu);
+  EXPECT_EQ(MmioRead32(dev, 0x80000), 0u);
   unlink(path.c_str());
 }
 
@@ -437,9 +426,9 @@ TEST(CfiFlashPropertyTest, RandomCommandStreamsKeepFlashInvariants) {
       uint64_t value = rng();
       if (rng() % 3 != 0) value = 0x0001000100010001ull * cmds[rng() % cmds.size()];
       if (rng() % 2 == 0) {
-        WN(*dev, offset, value, size);
+        MmioWrite(*dev, offset, value, size);
       } else {
-        ReadN(*dev, offset, size);
+        MmioRead(*dev, offset, size);
       }
       ASSERT_EQ(dev->status() & 0x80, 0x80);
     }
@@ -453,8 +442,8 @@ TEST(CfiFlashPropertyTest, RandomCommandStreamsKeepFlashInvariants) {
       EXPECT_GT(st.erases, 0u);  // the erase paths were exercised too
     }
     dev->Reset();
-    W32(*dev, 0, Doubled(0x70));
-    EXPECT_EQ(R32(*dev, 0), kStatusReady);
+    MmioWrite32(*dev, 0, Doubled(0x70));
+    EXPECT_EQ(MmioRead32(*dev, 0), kStatusReady);
   }
 }
 

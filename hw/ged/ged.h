@@ -1,4 +1,4 @@
-// ACPI Generic Event Device (ACPI 6.5 section 5.6.9; QEMU's layout, guest-contract.md 2.3).
+// ACPI Generic Event Device (ACPI 6.5 section 5.6.9; QEMU's layout; what Linux expects: README.md).
 //
 // MMIO: one 32-bit register, ESEL, at offset 0. A DWORD read returns the pending event bitmap
 // and clears it; writes are ignored. Any other access (another size or offset) reads 0, is

@@ -10,6 +10,7 @@
 #include "acpi/testing/acpica_tools.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/mmio.h"
 #include "tests/support/status_matchers.h"
 
 namespace vmmd::hw {
@@ -22,29 +23,19 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::vmmd::testing::IsOk;
+using ::vmmd::testing::MmioRead;
+using ::vmmd::testing::RecordingIrq;
 using ::vmmd::testing::StatusIs;
-
-class RecordingIrq : public core::IrqLine {
- public:
-  void SetLevel(bool high) override { levels.push_back(high); }
-  std::vector<bool> levels;
-};
-
-uint64_t Read(Ged& ged, uint64_t offset, size_t size) {
-  std::vector<uint8_t> buf(size, 0xEE);
-  ged.Read(offset, absl::MakeSpan(buf));
-  return core::LoadLe(buf);
-}
 
 TEST(GedTest, EselReadReturnsPendingEventsAndClearsThem) {
   RecordingIrq irq;
   Ged ged(&irq, kAt, {});
-  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0u);
+  EXPECT_EQ(MmioRead(ged, ged::kEselOffset, 4), 0u);
   ged.RaiseEvent(ged::kEventCpuHotplug);
   ged.RaiseEvent(ged::kEventPowerButton);
   EXPECT_EQ(ged.PendingEvents(), 0xAu);
-  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0xAu);
-  EXPECT_EQ(Read(ged, ged::kEselOffset, 4), 0u);
+  EXPECT_EQ(MmioRead(ged, ged::kEselOffset, 4), 0xAu);
+  EXPECT_EQ(MmioRead(ged, ged::kEselOffset, 4), 0u);
   EXPECT_EQ(ged.PendingEvents(), 0u);
   EXPECT_EQ(ged.GetStats().esel_reads, 3u);
 }
@@ -53,11 +44,11 @@ TEST(GedTest, RaiseEventPulsesTheLine) {
   RecordingIrq irq;
   Ged ged(&irq, kAt, {});
   ged.RaiseEvent(ged::kEventCpuHotplug);
-  EXPECT_THAT(irq.levels, ElementsAre(true, false));
+  EXPECT_THAT(irq.levels(), ElementsAre(true, false));
   ged.RaiseEvent(ged::kEventCpuHotplug);  // already pending: still a new edge
-  EXPECT_THAT(irq.levels, ElementsAre(true, false, true, false));
+  EXPECT_THAT(irq.levels(), ElementsAre(true, false, true, false));
   ged.RaiseEvent(0);
-  EXPECT_EQ(irq.levels.size(), 4u);
+  EXPECT_EQ(irq.levels().size(), 4u);
   EXPECT_EQ(ged.GetStats().events_raised, 2u);
   Ged no_irq(nullptr, kAt, {});
   no_irq.RaiseEvent(1);
@@ -67,17 +58,17 @@ TEST(GedTest, RaiseEventPulsesTheLine) {
 TEST(GedTest, OtherAccessesReadZeroDoNotClearAndWritesAreIgnored) {
   Ged ged(nullptr, kAt, {});
   ged.RaiseEvent(0x8);
-  EXPECT_EQ(Read(ged, 0, 1), 0u);
-  EXPECT_EQ(Read(ged, 0, 2), 0u);
-  EXPECT_EQ(Read(ged, 0, 8), 0u);
-  EXPECT_EQ(Read(ged, 1, 1), 0u);
-  EXPECT_EQ(Read(ged, 4, 4), 0u);
-  EXPECT_EQ(Read(ged, 0xFFFF'FFFF'FFFF'FFFCull, 4), 0u);
+  EXPECT_EQ(MmioRead(ged, 0, 1), 0u);
+  EXPECT_EQ(MmioRead(ged, 0, 2), 0u);
+  EXPECT_EQ(MmioRead(ged, 0, 8), 0u);
+  EXPECT_EQ(MmioRead(ged, 1, 1), 0u);
+  EXPECT_EQ(MmioRead(ged, 4, 4), 0u);
+  EXPECT_EQ(MmioRead(ged, 0xFFFF'FFFF'FFFF'FFFCull, 4), 0u);
   const uint8_t ones[4] = {0xFF, 0xFF, 0xFF, 0xFF};
   ged.Write(0, ones);
   ged.Write(0, absl::MakeConstSpan(ones, 1));
   EXPECT_EQ(ged.GetStats().ignored_accesses, 8u);
-  EXPECT_EQ(Read(ged, 0, 4), 0x8u);
+  EXPECT_EQ(MmioRead(ged, 0, 4), 0x8u);
 }
 
 TEST(GedTest, ConcurrentRaisesAreNeverLost) {
@@ -89,9 +80,9 @@ TEST(GedTest, ConcurrentRaisesAreNeverLost) {
       for (int i = 0; i < 1000; ++i) ged.RaiseEvent(1u << (t * 8 + i % 8));
     });
   }
-  for (int i = 0; i < 1000; ++i) seen |= static_cast<uint32_t>(Read(ged, 0, 4));
+  for (int i = 0; i < 1000; ++i) seen |= static_cast<uint32_t>(MmioRead(ged, 0, 4));
   for (auto& th : threads) th.join();
-  seen |= static_cast<uint32_t>(Read(ged, 0, 4));
+  seen |= static_cast<uint32_t>(MmioRead(ged, 0, 4));
   EXPECT_EQ(seen, 0xFFFF'FFFFu);
 }
 

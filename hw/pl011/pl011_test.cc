@@ -14,6 +14,7 @@
 #include "acpi/testing/acpica_tools.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/mmio.h"
 #include "tests/support/status_matchers.h"
 
 namespace vmmd::hw {
@@ -26,24 +27,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::vmmd::testing::IsOk;
+using ::vmmd::testing::MmioRead;
+using ::vmmd::testing::MmioRead32;
+using ::vmmd::testing::MmioWrite;
+using ::vmmd::testing::MmioWrite32;
+using ::vmmd::testing::RecordingIrq;
 using ::vmmd::testing::StatusIs;
 namespace r = pl011;
-
-class RecordingIrq : public core::IrqLine {
- public:
-  void SetLevel(bool high) override {
-    absl::MutexLock lock(&mu_);
-    levels_.push_back(high);
-  }
-  std::vector<bool> levels() const {
-    absl::MutexLock lock(&mu_);
-    return levels_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<bool> levels_;
-};
 
 class RecordingSink : public ByteSink {
  public:
@@ -61,22 +51,6 @@ class RecordingSink : public ByteSink {
   std::string bytes_;
 };
 
-uint64_t ReadN(core::BusDevice& dev, uint64_t offset, size_t size) {
-  uint8_t buf[8] = {0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA};
-  dev.Read(offset, absl::MakeSpan(buf, size));
-  return core::LoadLe(absl::MakeConstSpan(buf, size));
-}
-uint32_t Read32(core::BusDevice& dev, uint64_t offset) {
-  return static_cast<uint32_t>(ReadN(dev, offset, 4));
-}
-void WriteN(core::BusDevice& dev, uint64_t offset, uint64_t value, size_t size) {
-  uint8_t buf[8];
-  core::StoreLe(absl::MakeSpan(buf, size), value);
-  dev.Write(offset, absl::MakeConstSpan(buf, size));
-}
-void Write32(core::BusDevice& dev, uint64_t offset, uint32_t value) {
-  WriteN(dev, offset, value, 4);
-}
 size_t Enqueue(Pl011& uart, const std::string& s) {
   return uart.EnqueueInput(
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
@@ -90,42 +64,42 @@ class Pl011Test : public ::testing::Test {
 };
 
 TEST_F(Pl011Test, ResetValues) {
-  EXPECT_EQ(Read32(uart_, r::kDr), 0u);
-  EXPECT_EQ(Read32(uart_, r::kRsrEcr), 0u);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);  // TXFE | RXFE, as the firmware trace shows
-  EXPECT_EQ(Read32(uart_, r::kIlpr), 0u);
-  EXPECT_EQ(Read32(uart_, r::kIbrd), 0u);
-  EXPECT_EQ(Read32(uart_, r::kFbrd), 0u);
-  EXPECT_EQ(Read32(uart_, r::kLcrH), 0u);
-  EXPECT_EQ(Read32(uart_, r::kCr), 0x300u);
-  EXPECT_EQ(Read32(uart_, r::kIfls), 0x12u);
-  EXPECT_EQ(Read32(uart_, r::kImsc), 0u);
-  EXPECT_EQ(Read32(uart_, r::kRis), 0x20u);  // TX: the transmit FIFO is empty
-  EXPECT_EQ(Read32(uart_, r::kMis), 0u);
-  EXPECT_EQ(Read32(uart_, r::kIcr), 0u);
-  EXPECT_EQ(Read32(uart_, r::kDmacr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kDr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);  // TXFE | RXFE, as the firmware trace shows
+  EXPECT_EQ(MmioRead32(uart_, r::kIlpr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFbrd), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kLcrH), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x300u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIfls), 0x12u);
+  EXPECT_EQ(MmioRead32(uart_, r::kImsc), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), 0x20u);  // TX: the transmit FIFO is empty
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIcr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kDmacr), 0u);
   EXPECT_THAT(irq_.levels(), IsEmpty());
   EXPECT_EQ(uart_.GetStats().unknown_accesses, 0u);
 }
 
 TEST_F(Pl011Test, Edk2InitSequenceAndByteStores) {
   // PL011UartLib's initialisation as traced under QEMU.
-  Write32(uart_, r::kCr, 0);
-  Write32(uart_, r::kIbrd, 0x27);
-  Write32(uart_, r::kFbrd, 0x4);
-  Write32(uart_, r::kLcrH, 0x70);
-  Write32(uart_, r::kRsrEcr, 0);
-  Write32(uart_, r::kCr, 0x301);
-  EXPECT_EQ(Read32(uart_, r::kCr), 0x301u);
-  EXPECT_EQ(Read32(uart_, r::kIbrd), 0x27u);
-  EXPECT_EQ(Read32(uart_, r::kFbrd), 0x4u);
-  EXPECT_EQ(Read32(uart_, r::kLcrH), 0x70u);
-  EXPECT_EQ(Read32(uart_, r::kRsrEcr), 0u);
+  MmioWrite32(uart_, r::kCr, 0);
+  MmioWrite32(uart_, r::kIbrd, 0x27);
+  MmioWrite32(uart_, r::kFbrd, 0x4);
+  MmioWrite32(uart_, r::kLcrH, 0x70);
+  MmioWrite32(uart_, r::kRsrEcr, 0);
+  MmioWrite32(uart_, r::kCr, 0x301);
+  EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x301u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 0x27u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFbrd), 0x4u);
+  EXPECT_EQ(MmioRead32(uart_, r::kLcrH), 0x70u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), 0u);
   for (char c : std::string("UEFI\r\n")) {
-    EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
-    WriteN(uart_, r::kDr, static_cast<uint8_t>(c), 1);
+    EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+    MmioWrite(uart_, r::kDr, static_cast<uint8_t>(c), 1);
   }
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
   EXPECT_EQ(sink_.bytes(), "UEFI\r\n");
   EXPECT_EQ(uart_.GetStats().tx_bytes, 6u);
   EXPECT_THAT(irq_.levels(), IsEmpty());  // the firmware never unmasks anything
@@ -135,67 +109,67 @@ TEST_F(Pl011Test, LinuxDriverSequence) {
   // amba_device probe: the low byte of each 32-bit ID register.
   uint32_t pid = 0, cid = 0;
   for (int i = 0; i < 4; ++i) {
-    pid |= (Read32(uart_, r::kPeriphId0 + 4 * i) & 0xFF) << (8 * i);
-    cid |= (Read32(uart_, r::kCellId0 + 4 * i) & 0xFF) << (8 * i);
+    pid |= (MmioRead32(uart_, r::kPeriphId0 + 4 * i) & 0xFF) << (8 * i);
+    cid |= (MmioRead32(uart_, r::kCellId0 + 4 * i) & 0xFF) << (8 * i);
   }
   EXPECT_EQ(pid, 0x00141011u);
   EXPECT_EQ(pid & 0x000FFFFF, 0x00041011u);  // the amba_id the driver matches
   EXPECT_EQ(cid, 0xB105F00Du);
   // Port registration, then startup (hwinit, IFLS, CR, enable_interrupts).
-  Write32(uart_, r::kImsc, 0);
-  Write32(uart_, r::kIcr, 0xFFFF);
-  Write32(uart_, r::kIcr, 0x7D0);  // OE | BE | PE | FE | RT | RX
-  EXPECT_EQ(Read32(uart_, r::kImsc), 0u);
-  Write32(uart_, r::kIfls, 0x12);
-  Write32(uart_, r::kCr, 0x301);
-  Write32(uart_, r::kIcr, 0x50);
-  EXPECT_EQ(Read32(uart_, r::kFr) & r::kFrRxfe, r::kFrRxfe);  // nothing to drain
-  Write32(uart_, r::kImsc, 0x50);                             // RTIM | RXIM
+  MmioWrite32(uart_, r::kImsc, 0);
+  MmioWrite32(uart_, r::kIcr, 0xFFFF);
+  MmioWrite32(uart_, r::kIcr, 0x7D0);  // OE | BE | PE | FE | RT | RX
+  EXPECT_EQ(MmioRead32(uart_, r::kImsc), 0u);
+  MmioWrite32(uart_, r::kIfls, 0x12);
+  MmioWrite32(uart_, r::kCr, 0x301);
+  MmioWrite32(uart_, r::kIcr, 0x50);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr) & r::kFrRxfe, r::kFrRxfe);  // nothing to drain
+  MmioWrite32(uart_, r::kImsc, 0x50);                             // RTIM | RXIM
   // set_termios, 115200 8N1 from a 24 MHz clock.
-  const uint32_t old_cr = Read32(uart_, r::kCr);
-  Write32(uart_, r::kCr, 0);
-  Write32(uart_, r::kIbrd, 13);
-  Write32(uart_, r::kFbrd, 1);
-  Write32(uart_, r::kLcrH, 0x70);
-  Write32(uart_, r::kCr, old_cr);
-  EXPECT_EQ(Read32(uart_, r::kCr), 0x301u);
-  EXPECT_EQ(Read32(uart_, r::kIbrd), 13u);
-  EXPECT_EQ(Read32(uart_, r::kFbrd), 1u);
-  EXPECT_EQ(Read32(uart_, r::kLcrH), 0x70u);
-  EXPECT_EQ(Read32(uart_, r::kIfls), 0x12u);
-  EXPECT_EQ(Read32(uart_, r::kImsc), 0x50u);
-  EXPECT_EQ(Read32(uart_, r::kRis), 0u);
-  EXPECT_EQ(Read32(uart_, r::kMis), 0u);
+  const uint32_t old_cr = MmioRead32(uart_, r::kCr);
+  MmioWrite32(uart_, r::kCr, 0);
+  MmioWrite32(uart_, r::kIbrd, 13);
+  MmioWrite32(uart_, r::kFbrd, 1);
+  MmioWrite32(uart_, r::kLcrH, 0x70);
+  MmioWrite32(uart_, r::kCr, old_cr);
+  EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x301u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 13u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFbrd), 1u);
+  EXPECT_EQ(MmioRead32(uart_, r::kLcrH), 0x70u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIfls), 0x12u);
+  EXPECT_EQ(MmioRead32(uart_, r::kImsc), 0x50u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0u);
   EXPECT_THAT(irq_.levels(), IsEmpty());
 
   // TX by polling FR.TXFF (never set): raises TXRIS, masked.
   for (char c : std::string("ok\n")) {
-    ASSERT_EQ(Read32(uart_, r::kFr) & r::kFrTxff, 0u);
-    Write32(uart_, r::kDr, static_cast<uint8_t>(c));
+    ASSERT_EQ(MmioRead32(uart_, r::kFr) & r::kFrTxff, 0u);
+    MmioWrite32(uart_, r::kDr, static_cast<uint8_t>(c));
   }
   EXPECT_EQ(sink_.bytes(), "ok\n");
-  EXPECT_EQ(Read32(uart_, r::kRis), 0x20u);
-  EXPECT_EQ(Read32(uart_, r::kMis), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), 0x20u);
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0u);
   EXPECT_THAT(irq_.levels(), IsEmpty());
 
   // Two typed characters: below the 1/2 trigger, so the receive timeout fires.
   EXPECT_EQ(Enqueue(uart_, "ab"), 2u);
   EXPECT_THAT(irq_.levels(), ElementsAre(true));
   // pl011_int: MIS, ICR of everything but TX/RT/RX, drain while !RXFE.
-  EXPECT_EQ(Read32(uart_, r::kMis), 0x40u);
-  Write32(uart_, r::kIcr, 0x40 & ~0x70u);
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0x40u);
+  MmioWrite32(uart_, r::kIcr, 0x40 & ~0x70u);
   std::string got;
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
-    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((MmioRead32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(MmioRead32(uart_, r::kDr)));
   EXPECT_EQ(got, "ab");
-  EXPECT_EQ(Read32(uart_, r::kMis), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0u);
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false));
 
   // Interrupt-driven TX: unmask TXIM, the interrupt is immediate; stop_tx masks it again.
-  Write32(uart_, r::kImsc, 0x70);
-  EXPECT_EQ(Read32(uart_, r::kMis), 0x20u);
-  Write32(uart_, r::kDr, '!');
-  Write32(uart_, r::kImsc, 0x50);
+  MmioWrite32(uart_, r::kImsc, 0x70);
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), 0x20u);
+  MmioWrite32(uart_, r::kDr, '!');
+  MmioWrite32(uart_, r::kImsc, 0x50);
   EXPECT_EQ(sink_.bytes(), "ok\n!");
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false, true, false));
   EXPECT_EQ(uart_.GetStats().unknown_accesses, 0u);
@@ -207,58 +181,58 @@ TEST_F(Pl011Test, IdRegistersByteWideAndWordWide) {
   for (int i = 0; i < 8; ++i) {
     const uint64_t reg = r::kPeriphId0 + 4 * i;
     SCOPED_TRACE(reg);
-    EXPECT_EQ(ReadN(uart_, reg, 1), expected[i]);
-    EXPECT_EQ(ReadN(uart_, reg, 2), expected[i]);
-    EXPECT_EQ(ReadN(uart_, reg, 4), expected[i]);
-    EXPECT_EQ(ReadN(uart_, reg, 8), expected[i]);  // only this register; no neighbour bytes
-    for (int b = 1; b < 4; ++b) EXPECT_EQ(ReadN(uart_, reg + b, 1), 0u);
+    EXPECT_EQ(MmioRead(uart_, reg, 1), expected[i]);
+    EXPECT_EQ(MmioRead(uart_, reg, 2), expected[i]);
+    EXPECT_EQ(MmioRead(uart_, reg, 4), expected[i]);
+    EXPECT_EQ(MmioRead(uart_, reg, 8), expected[i]);  // only this register; no neighbour bytes
+    for (int b = 1; b < 4; ++b) EXPECT_EQ(MmioRead(uart_, reg + b, 1), 0u);
   }
   // Writes are ignored and counted.
-  Write32(uart_, r::kPeriphId0, 0xFF);
-  WriteN(uart_, r::kCellId3, 0xFF, 1);
-  EXPECT_EQ(ReadN(uart_, r::kPeriphId0, 1), 0x11u);
-  EXPECT_EQ(ReadN(uart_, r::kCellId3, 1), 0xB1u);
+  MmioWrite32(uart_, r::kPeriphId0, 0xFF);
+  MmioWrite(uart_, r::kCellId3, 0xFF, 1);
+  EXPECT_EQ(MmioRead(uart_, r::kPeriphId0, 1), 0x11u);
+  EXPECT_EQ(MmioRead(uart_, r::kCellId3, 1), 0xB1u);
   EXPECT_EQ(uart_.GetStats().ignored_writes, 2u);
   EXPECT_EQ(uart_.GetStats().unknown_accesses, 0u);
 }
 
 TEST_F(Pl011Test, SubWordReadsShiftTheRegister) {
-  Write32(uart_, r::kIbrd, 0xBEEF);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd, 1), 0xEFu);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd + 1, 1), 0xBEu);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd + 1, 2), 0xBEu);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd + 2, 2), 0u);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd + 3, 8), 0u);
-  EXPECT_EQ(ReadN(uart_, r::kIbrd, 8), 0xBEEFu);
+  MmioWrite32(uart_, r::kIbrd, 0xBEEF);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd, 1), 0xEFu);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd + 1, 1), 0xBEu);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd + 1, 2), 0xBEu);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd + 2, 2), 0u);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd + 3, 8), 0u);
+  EXPECT_EQ(MmioRead(uart_, r::kIbrd, 8), 0xBEEFu);
 }
 
 TEST_F(Pl011Test, FlagsFollowTheReceiveFifo) {
-  Write32(uart_, r::kLcrH, r::kLcrHFen);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
+  MmioWrite32(uart_, r::kLcrH, r::kLcrHFen);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
   Enqueue(uart_, "x");
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x80u);  // TXFE only
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x80u);  // TXFE only
   Enqueue(uart_, std::string(15, 'y'));
-  EXPECT_EQ(Read32(uart_, r::kFr), 0xC0u);  // TXFE | RXFF
-  Read32(uart_, r::kDr);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x80u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0xC0u);  // TXFE | RXFF
+  MmioRead32(uart_, r::kDr);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x80u);
   // Without FEN the FIFO is one holding register.
   Pl011 plain(&sink_, nullptr, kAt);
   EXPECT_EQ(Enqueue(plain, "ab"), 1u);
-  EXPECT_EQ(Read32(plain, r::kFr), 0xC0u);
-  EXPECT_EQ(Read32(plain, r::kDr), static_cast<uint32_t>('a'));
-  EXPECT_EQ(Read32(plain, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(plain, r::kFr), 0xC0u);
+  EXPECT_EQ(MmioRead32(plain, r::kDr), static_cast<uint32_t>('a'));
+  EXPECT_EQ(MmioRead32(plain, r::kFr), 0x90u);
 }
 
 TEST_F(Pl011Test, TransmittedBytesReachTheSinkInOrder) {
-  WriteN(uart_, r::kDr, 'a', 1);
-  WriteN(uart_, r::kDr, 0x1234'5600 | 'b', 4);  // only the data byte is sent
-  WriteN(uart_, r::kDr, 0xFFFF'FFFF'FFFF'FF00ULL | 'c', 8);
-  WriteN(uart_, r::kDr, 0x0100 | 'd', 2);
-  WriteN(uart_, r::kDr + 1, 'X', 1);  // not at the register's start: ignored
-  WriteN(uart_, r::kDr + 2, 'Y', 2);
+  MmioWrite(uart_, r::kDr, 'a', 1);
+  MmioWrite(uart_, r::kDr, 0x1234'5600 | 'b', 4);  // only the data byte is sent
+  MmioWrite(uart_, r::kDr, 0xFFFF'FFFF'FFFF'FF00ULL | 'c', 8);
+  MmioWrite(uart_, r::kDr, 0x0100 | 'd', 2);
+  MmioWrite(uart_, r::kDr + 1, 'X', 1);  // not at the register's start: ignored
+  MmioWrite(uart_, r::kDr + 2, 'Y', 2);
   std::string all;
   for (int i = 0; i < 256; ++i) {
-    WriteN(uart_, r::kDr, static_cast<uint8_t>(i), 1);
+    MmioWrite(uart_, r::kDr, static_cast<uint8_t>(i), 1);
     all.push_back(static_cast<char>(i));
   }
   EXPECT_EQ(sink_.bytes(), "abcd" + all);
@@ -268,52 +242,52 @@ TEST_F(Pl011Test, TransmittedBytesReachTheSinkInOrder) {
 
 TEST_F(Pl011Test, NullSinkAndIrqAreHarmless) {
   Pl011 bare(nullptr, nullptr, kAt);
-  Write32(bare, r::kImsc, r::kIntMask);
-  Write32(bare, r::kDr, 'z');
+  MmioWrite32(bare, r::kImsc, r::kIntMask);
+  MmioWrite32(bare, r::kDr, 'z');
   Enqueue(bare, "q");
-  EXPECT_EQ(Read32(bare, r::kMis), r::kIntTx | r::kIntRx | r::kIntRt);
+  EXPECT_EQ(MmioRead32(bare, r::kMis), r::kIntTx | r::kIntRx | r::kIntRt);
   EXPECT_EQ(bare.GetStats().tx_bytes, 1u);
 }
 
 TEST_F(Pl011Test, TxInterruptTransitions) {
-  Write32(uart_, r::kImsc, r::kIntTx);  // TXRIS latched since reset
-  Write32(uart_, r::kImsc, r::kIntTx);  // same level: no second call
-  Write32(uart_, r::kIcr, r::kIntTx);
-  EXPECT_EQ(Read32(uart_, r::kRis), 0u);
-  Write32(uart_, r::kIcr, r::kIntTx);  // no change
-  Write32(uart_, r::kDr, 'a');         // drained at once: TX again
-  EXPECT_EQ(Read32(uart_, r::kMis), r::kIntTx);
-  Write32(uart_, r::kIcr, r::kIntTx);
-  Write32(uart_, r::kImsc, 0);
-  Write32(uart_, r::kImsc, r::kIntTx);  // unmasking re-raises: the FIFO is empty
-  Write32(uart_, r::kImsc, 0);
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx);
+  MmioWrite32(uart_, r::kImsc, r::kIntTx);  // TXRIS latched since reset
+  MmioWrite32(uart_, r::kImsc, r::kIntTx);  // same level: no second call
+  MmioWrite32(uart_, r::kIcr, r::kIntTx);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), 0u);
+  MmioWrite32(uart_, r::kIcr, r::kIntTx);  // no change
+  MmioWrite32(uart_, r::kDr, 'a');         // drained at once: TX again
+  EXPECT_EQ(MmioRead32(uart_, r::kMis), r::kIntTx);
+  MmioWrite32(uart_, r::kIcr, r::kIntTx);
+  MmioWrite32(uart_, r::kImsc, 0);
+  MmioWrite32(uart_, r::kImsc, r::kIntTx);  // unmasking re-raises: the FIFO is empty
+  MmioWrite32(uart_, r::kImsc, 0);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx);
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false, true, false, true, false));
 }
 
 TEST_F(Pl011Test, RxInterruptUsesTheTriggerLevel) {
-  Write32(uart_, r::kLcrH, r::kLcrHFen);
-  Write32(uart_, r::kIfls, 0);  // RX at 1/8 = 2 bytes
-  Write32(uart_, r::kImsc, r::kIntRx);
+  MmioWrite32(uart_, r::kLcrH, r::kLcrHFen);
+  MmioWrite32(uart_, r::kIfls, 0);  // RX at 1/8 = 2 bytes
+  MmioWrite32(uart_, r::kImsc, r::kIntRx);
   Enqueue(uart_, "1");
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx | r::kIntRt);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx | r::kIntRt);
   EXPECT_THAT(irq_.levels(), IsEmpty());
   Enqueue(uart_, "2");
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx | r::kIntRt | r::kIntRx);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx | r::kIntRt | r::kIntRx);
   EXPECT_THAT(irq_.levels(), ElementsAre(true));
-  EXPECT_EQ(Read32(uart_, r::kDr), static_cast<uint32_t>('1'));  // 1 left < 2
+  EXPECT_EQ(MmioRead32(uart_, r::kDr), static_cast<uint32_t>('1'));  // 1 left < 2
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false));
   Enqueue(uart_, "34");                // 1 -> 3: crosses the trigger
-  Write32(uart_, r::kIcr, r::kIntRx);  // acked with data still waiting
+  MmioWrite32(uart_, r::kIcr, r::kIntRx);  // acked with data still waiting
   Enqueue(uart_, "5");                 // 3 -> 4: no crossing, RX stays clear
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx | r::kIntRt);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx | r::kIntRt);
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false, true, false));
   // The timeout fires for any waiting data and clears when the FIFO empties.
-  Write32(uart_, r::kImsc, r::kIntRt);
+  MmioWrite32(uart_, r::kImsc, r::kIntRt);
   std::string got;
-  for (int i = 0; i < 4; ++i) got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  for (int i = 0; i < 4; ++i) got.push_back(static_cast<char>(MmioRead32(uart_, r::kDr)));
   EXPECT_EQ(got, "2345");
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx);
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false, true, false, true, false));
 }
 
@@ -322,54 +296,55 @@ TEST_F(Pl011Test, TriggerLevelsForEveryIflsEncoding) {
   for (uint32_t sel = 0; sel < 8; ++sel) {
     SCOPED_TRACE(sel);
     Pl011 uart(nullptr, nullptr, kAt);
-    Write32(uart, r::kLcrH, r::kLcrHFen);
-    Write32(uart, r::kIfls, sel << 3);
+    MmioWrite32(uart, r::kLcrH, r::kLcrHFen);
+    MmioWrite32(uart, r::kIfls, sel << 3);
     size_t n = 0;
-    while ((Read32(uart, r::kRis) & r::kIntRx) == 0 && n < r::kFifoDepth) n += Enqueue(uart, "z");
+    while ((MmioRead32(uart, r::kRis) & r::kIntRx) == 0 && n < r::kFifoDepth)
+      n += Enqueue(uart, "z");
     EXPECT_EQ(n, expected[sel]);
   }
 }
 
 TEST_F(Pl011Test, FullFifoDropsAndCountsOverrun) {
-  Write32(uart_, r::kLcrH, r::kLcrHFen);
+  MmioWrite32(uart_, r::kLcrH, r::kLcrHFen);
   std::string in;
   for (int i = 0; i < 20; ++i) in.push_back(static_cast<char>('A' + i));
   EXPECT_EQ(Enqueue(uart_, in), 16u);
   EXPECT_EQ(Enqueue(uart_, "more"), 0u);
-  EXPECT_EQ(Read32(uart_, r::kRsrEcr), r::kRsrOe);
-  EXPECT_EQ(Read32(uart_, r::kRis) & r::kIntOe, r::kIntOe);
+  EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), r::kRsrOe);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis) & r::kIntOe, r::kIntOe);
   Pl011::Stats stats = uart_.GetStats();
   EXPECT_EQ(stats.rx_bytes, 16u);
   EXPECT_EQ(stats.rx_dropped, 8u);
   std::string got;
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
-    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((MmioRead32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(MmioRead32(uart_, r::kDr)));
   EXPECT_EQ(got, in.substr(0, 16));
-  EXPECT_EQ(Read32(uart_, r::kDr), 0u);  // empty
-  Write32(uart_, r::kRsrEcr, 0x1234);    // any value clears
-  EXPECT_EQ(Read32(uart_, r::kRsrEcr), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kDr), 0u);  // empty
+  MmioWrite32(uart_, r::kRsrEcr, 0x1234);    // any value clears
+  EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), 0u);
   // The ring wraps correctly.
   EXPECT_EQ(Enqueue(uart_, "wxyz"), 4u);
   got.clear();
-  while ((Read32(uart_, r::kFr) & r::kFrRxfe) == 0)
-    got.push_back(static_cast<char>(Read32(uart_, r::kDr)));
+  while ((MmioRead32(uart_, r::kFr) & r::kFrRxfe) == 0)
+    got.push_back(static_cast<char>(MmioRead32(uart_, r::kDr)));
   EXPECT_EQ(got, "wxyz");
 }
 
 TEST_F(Pl011Test, DrReadAtNonZeroOffsetDoesNotConsume) {
   Enqueue(uart_, "k");
-  EXPECT_EQ(ReadN(uart_, r::kDr + 1, 1), 0u);
-  EXPECT_EQ(ReadN(uart_, r::kDr + 2, 2), 0u);
-  EXPECT_EQ(ReadN(uart_, r::kDr, 1), static_cast<uint64_t>('k'));
+  EXPECT_EQ(MmioRead(uart_, r::kDr + 1, 1), 0u);
+  EXPECT_EQ(MmioRead(uart_, r::kDr + 2, 2), 0u);
+  EXPECT_EQ(MmioRead(uart_, r::kDr, 1), static_cast<uint64_t>('k'));
 }
 
 TEST_F(Pl011Test, LoopbackFeedsTheReceiver) {
-  Write32(uart_, r::kCr, 0x301 | r::kCrLbe);
-  Write32(uart_, r::kDr, 'L');
+  MmioWrite32(uart_, r::kCr, 0x301 | r::kCrLbe);
+  MmioWrite32(uart_, r::kDr, 'L');
   EXPECT_EQ(sink_.bytes(), "");
-  EXPECT_EQ(Read32(uart_, r::kDr), static_cast<uint32_t>('L'));
-  Write32(uart_, r::kCr, 0x301);
-  Write32(uart_, r::kDr, 'M');
+  EXPECT_EQ(MmioRead32(uart_, r::kDr), static_cast<uint32_t>('L'));
+  MmioWrite32(uart_, r::kCr, 0x301);
+  MmioWrite32(uart_, r::kDr, 'M');
   EXPECT_EQ(sink_.bytes(), "M");
 }
 
@@ -381,14 +356,14 @@ TEST_F(Pl011Test, RegistersKeepOnlyTheirDefinedBits) {
                {r::kCr, 0xFF87}, {r::kIfls, 0x3F},   {r::kImsc, 0x7FF}, {r::kDmacr, 0x7}};
   for (const auto& c : cases) {
     SCOPED_TRACE(c.reg);
-    Write32(uart_, c.reg, 0xFFFF'FFFF);
-    EXPECT_EQ(Read32(uart_, c.reg), c.mask);
+    MmioWrite32(uart_, c.reg, 0xFFFF'FFFF);
+    EXPECT_EQ(MmioRead32(uart_, c.reg), c.mask);
   }
   // Read-only registers ignore writes.
-  Write32(uart_, r::kFr, 0);
-  Write32(uart_, r::kRis, 0);
-  Write32(uart_, r::kMis, 0);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
+  MmioWrite32(uart_, r::kFr, 0);
+  MmioWrite32(uart_, r::kRis, 0);
+  MmioWrite32(uart_, r::kMis, 0);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
   EXPECT_EQ(uart_.GetStats().ignored_writes, 3u);
 }
 
@@ -397,12 +372,12 @@ TEST_F(Pl011Test, UnknownAndMisalignedAccessesAreHarmless) {
                               0x04C, 0x080, 0xFDC, 0x1000, 0xFFFF'FFFF'FFFF'FFF8ULL};
   for (uint64_t off : offsets) {
     SCOPED_TRACE(off);
-    Write32(uart_, off, 0xFFFF'FFFF);
-    EXPECT_EQ(ReadN(uart_, off, 8), 0u);
+    MmioWrite32(uart_, off, 0xFFFF'FFFF);
+    EXPECT_EQ(MmioRead(uart_, off, 8), 0u);
   }
   EXPECT_EQ(uart_.GetStats().unknown_accesses, 2 * std::size(offsets));
-  WriteN(uart_, r::kCr + 1, 0xFF, 1);  // misaligned: ignored
-  WriteN(uart_, 0xFFFF'FFFF'FFFF'FFFFULL, 0xFF, 1);
+  MmioWrite(uart_, r::kCr + 1, 0xFF, 1);  // misaligned: ignored
+  MmioWrite(uart_, 0xFFFF'FFFF'FFFF'FFFFULL, 0xFF, 1);
   EXPECT_EQ(uart_.GetStats().ignored_writes, 2u);
   // Odd span sizes from a misbehaving caller.
   uint8_t big[16];
@@ -413,26 +388,26 @@ TEST_F(Pl011Test, UnknownAndMisalignedAccessesAreHarmless) {
   for (int i = 2; i < 16; ++i) EXPECT_EQ(big[i], 0) << i;
   uart_.Read(r::kCr, absl::Span<uint8_t>());
   uart_.Write(r::kCr, absl::Span<const uint8_t>());
-  EXPECT_EQ(Read32(uart_, r::kCr), 0x300u);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x300u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
   EXPECT_EQ(sink_.bytes(), "");
   EXPECT_THAT(irq_.levels(), IsEmpty());
 }
 
 TEST_F(Pl011Test, ResetRestoresPowerOnStateAndLowersTheLine) {
-  Write32(uart_, r::kLcrH, 0x70);
-  Write32(uart_, r::kIbrd, 5);
-  Write32(uart_, r::kImsc, r::kIntRt);
+  MmioWrite32(uart_, r::kLcrH, 0x70);
+  MmioWrite32(uart_, r::kIbrd, 5);
+  MmioWrite32(uart_, r::kImsc, r::kIntRt);
   Enqueue(uart_, "abc");
   EXPECT_THAT(irq_.levels(), ElementsAre(true));
   uart_.Reset();
   EXPECT_THAT(irq_.levels(), ElementsAre(true, false));
-  EXPECT_EQ(Read32(uart_, r::kLcrH), 0u);
-  EXPECT_EQ(Read32(uart_, r::kIbrd), 0u);
-  EXPECT_EQ(Read32(uart_, r::kImsc), 0u);
-  EXPECT_EQ(Read32(uart_, r::kRis), r::kIntTx);
-  EXPECT_EQ(Read32(uart_, r::kFr), 0x90u);
-  EXPECT_EQ(Read32(uart_, r::kCr), 0x300u);
+  EXPECT_EQ(MmioRead32(uart_, r::kLcrH), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kImsc), 0u);
+  EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x300u);
   EXPECT_EQ(uart_.GetStats().rx_bytes, 3u);  // stats survive
 }
 
@@ -489,14 +464,14 @@ TEST_F(Pl011Test, ConcurrentWritersAndInputLoseNothing) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([this, t] {
-      for (int i = 0; i < kPerThread; ++i) WriteN(uart_, r::kDr, 'a' + t, 1);
+      for (int i = 0; i < kPerThread; ++i) MmioWrite(uart_, r::kDr, 'a' + t, 1);
     });
   }
   threads.emplace_back([this] {
     for (int i = 0; i < kPerThread; ++i) {
       Enqueue(uart_, "i");
-      Read32(uart_, r::kDr);
-      Read32(uart_, r::kFr);
+      MmioRead32(uart_, r::kDr);
+      MmioRead32(uart_, r::kFr);
     }
   });
   for (auto& th : threads) th.join();

@@ -124,17 +124,28 @@ TEST_F(VmManagerTest, StartBuildsTheVmInKvmOrder) {
   auto index = [&](const std::string& entry) {
     return std::find(log.begin(), log.end(), entry) - log.begin();
   };
-  auto first_with = [&](const std::string& prefix) {
-    return std::find_if(log.begin(), log.end(),
-                        [&](const std::string& e) { return e.rfind(prefix, 0) == 0; }) -
-           log.begin();
+  // Positions of the entries starting with `prefix`, in log order.
+  auto all_with = [&](const std::string& prefix) {
+    std::vector<long> at;
+    for (size_t i = 0; i < log.size(); ++i) {
+      if (log[i].rfind(prefix, 0) == 0) at.push_back(static_cast<long>(i));
+    }
+    return at;
   };
   const auto vgic_init = index("Vgic.Initialize");
   ASSERT_LT(vgic_init, static_cast<long>(log.size()));
-  EXPECT_LT(index("CreateVcpu 3"), vgic_init);        // every vCPU before CTRL_INIT
-  EXPECT_LT(first_with("SetSmcccFilter"), first_with("SetReg 0 32="));  // filter before boot
-  EXPECT_LT(first_with("SetTimerPpis"), vgic_init);
-  EXPECT_GT(first_with("InitPmu"), vgic_init);        // PMU after vGIC init
+  EXPECT_LT(index("CreateVcpu 3"), vgic_init);  // every vCPU before CTRL_INIT
+  const std::vector<long> filters = all_with("SetSmcccFilter");
+  const std::vector<long> boot_pc = all_with("SetReg 0 32=");
+  ASSERT_EQ(filters.size(), 2u);
+  ASSERT_EQ(boot_pc.size(), 1u);
+  EXPECT_LT(filters.back(), boot_pc.front());  // filter before boot
+  const std::vector<long> timers = all_with("SetTimerPpis");
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_LT(timers.front(), vgic_init);
+  const std::vector<long> pmu = all_with("InitPmu");
+  ASSERT_EQ(pmu.size(), 4u);  // every vCPU's PMU, each after vGIC init
+  for (long at : pmu) EXPECT_GT(at, vgic_init);
   EXPECT_LT(index("Init 0 power_off=0 pmu=1"), vgic_init);
   EXPECT_LT(index("Init 3 power_off=1 pmu=1"), vgic_init);
   EXPECT_EQ(rec->smccc_filters(),

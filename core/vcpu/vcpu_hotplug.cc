@@ -144,55 +144,93 @@ VcpuManager::Slot* VcpuManager::UnstartedLocked(absl::Time now, absl::Time* next
   return nullptr;
 }
 
-absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline) {
+std::string_view ScaleOutcomeName(ScaleOutcome outcome) {
+  switch (outcome) {
+    case ScaleOutcome::kOk:
+      return "ok";
+    case ScaleOutcome::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case ScaleOutcome::kRefused:
+      return "refused";
+    case ScaleOutcome::kUnsupported:
+      return "unsupported";
+    case ScaleOutcome::kSuperseded:
+      return "superseded";
+    case ScaleOutcome::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+absl::Status VcpuManager::AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline,
+                                     ScaleOutcome* outcome) {
+  auto ended = [outcome](ScaleOutcome o, absl::Status s) {
+    if (outcome != nullptr) *outcome = o;
+    return s;
+  };
   absl::MutexLock lock(&mu_);
   while (true) {
     // Outcomes, re-checked on every wake-up.
-    if (stopping_) return absl::FailedPreconditionError("the VM stopped while the request waited");
+    if (stopping_) {
+      return ended(ScaleOutcome::kStopped,
+                   absl::FailedPreconditionError("the VM stopped while the request waited"));
+    }
     if (scale_generation_ != generation) {
-      return absl::AbortedError("superseded by a newer ScaleVCPUs request");
+      return ended(ScaleOutcome::kSuperseded,
+                   absl::AbortedError("superseded by a newer ScaleVCPUs request"));
     }
     for (const auto& s : slots_) {
       const VcpuLife& l = s->life;
       if (l.step == VcpuStep::kRefused && l.generation == generation) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel without "
-            "arm64 vCPU hotplug, Linux < 6.11?)",
-            s->id, l.ost_event, l.ost_status));
+        return ended(ScaleOutcome::kRefused,
+                     absl::FailedPreconditionError(absl::StrFormat(
+                         "the guest refused vCPU %u: _OST event 0x%x status 0x%x (a guest kernel "
+                         "without arm64 vCPU hotplug, Linux < 6.11?)",
+                         s->id, l.ost_event, l.ost_status)));
       }
     }
-    if (ScalePendingLocked(wait).empty()) return absl::OkStatus();
+    if (ScalePendingLocked(wait).empty()) return ended(ScaleOutcome::kOk, absl::OkStatus());
     const absl::Time now = absl::Now();
     absl::Time wake = deadline;
     if (Slot* s = UnregisteredLocked(now, &wake)) {
       // Recorded, so that a smaller target withdraws the vCPU instead of asking for an eject.
       (void)ApplyLocked(s, {.event = VcpuEvent::kGraceExpired, .now = now}, "registration grace");
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "the guest took the hot-add of vCPU %u but did not register the CPU within %s: its "
-          "kernel has no ACPI vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU "
-          "is needed); the vCPU stays enabled but unused until a smaller target withdraws it",
-          s->id, absl::FormatDuration(registration_grace_)));
+      return ended(
+          ScaleOutcome::kUnsupported,
+          absl::FailedPreconditionError(absl::StrFormat(
+              "the guest took the hot-add of vCPU %u but did not register the CPU within %s: its "
+              "kernel has no ACPI vCPU hotplug for arm64 (Linux >= 6.11 with "
+              "CONFIG_ACPI_HOTPLUG_CPU "
+              "is needed); the vCPU stays enabled but unused until a smaller target withdraws it",
+              s->id, absl::FormatDuration(registration_grace_))));
     }
     if (wait == ScaleWait::kOnline) {
       if (Slot* s = UnstartedLocked(now, &wake)) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "the guest accepted the hot-add of vCPU %u but has not started it within %s, and it "
-            "has never tried to start any hot-pluggable vCPU: its kernel most likely has no ACPI "
-            "vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU is needed; Linux "
-            "6.1 acknowledges the event and registers nothing), or it lacks the online rule "
-            "(docs/guest-setup.md)",
-            s->id, absl::FormatDuration(registration_grace_)));
+        return ended(
+            ScaleOutcome::kUnsupported,
+            absl::FailedPreconditionError(absl::StrFormat(
+                "the guest accepted the hot-add of vCPU %u but has not started it within %s, and "
+                "it "
+                "has never tried to start any hot-pluggable vCPU: its kernel most likely has no "
+                "ACPI "
+                "vCPU hotplug for arm64 (Linux >= 6.11 with CONFIG_ACPI_HOTPLUG_CPU is needed; "
+                "Linux "
+                "6.1 acknowledges the event and registers nothing), or it lacks the online rule "
+                "(docs/guest-setup.md)",
+                s->id, absl::FormatDuration(registration_grace_))));
       }
     }
     if (now >= deadline) {
       const bool online = wait == ScaleWait::kOnline;
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the guest has not ", online ? "brought every vCPU online" : "taken every change",
-          " yet: ", ScalePendingLocked(wait),
-          online ? " (ENABLED: the guest registered the CPU but nothing onlined it — see "
-                   "docs/guest-setup.md; ENABLING: the guest has not registered the CPU yet)"
-                 : " (ENABLING: the guest has not registered the CPU yet; REMOVING: the guest "
-                   "has not ejected the CPU)"));
+      return ended(
+          ScaleOutcome::kDeadlineExceeded,
+          absl::DeadlineExceededError(absl::StrCat(
+              "the guest has not ", online ? "brought every vCPU online" : "taken every change",
+              " yet: ", ScalePendingLocked(wait),
+              online ? " (ENABLED: the guest registered the CPU but nothing onlined it — see "
+                       "docs/guest-setup.md; ENABLING: the guest has not registered the CPU yet)"
+                     : " (ENABLING: the guest has not registered the CPU yet; REMOVING: the guest "
+                       "has not ejected the CPU)")));
     }
     // Sleep until the guest or a caller changes something, or a timer is due.
     const uint64_t progress = guest_progress_;

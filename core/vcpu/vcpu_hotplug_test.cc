@@ -102,6 +102,14 @@ TEST_F(VcpuHotplugTest, HotAddToOnlineAndHotRemoveToParked) {
   }
   EXPECT_THAT(AwaitNow(down->generation, ScaleWait::kOnline), IsOk());
   EXPECT_EQ(mgr_->Snapshot()[3].thread_id, 0);
+  // Each phase of each vCPU's hot-add and hot-remove was timed once, from its request.
+  const VcpuStats stats = mgr_->Stats();
+  for (HotplugPhase p : kHotplugPhases) {
+    EXPECT_EQ(stats.phase(p).count(), 2u) << HotplugPhaseName(p);
+    EXPECT_GE(stats.phase(p).sum_seconds(), 0.0) << HotplugPhaseName(p);
+  }
+  EXPECT_GE(stats.phase(HotplugPhase::kOnline).sum_seconds(),
+            stats.phase(HotplugPhase::kEnabled).sum_seconds());
   // Parked again: the guest's CPU_ON is DENIED, and the vCPU can be re-added.
   EXPECT_EQ(GuestOnlines(3), psci::EncodeReturn(psci::Return::kDenied));
   auto again = mgr_->Scale(3);
@@ -202,6 +210,14 @@ class AsleepWaiter {
 TEST_F(VcpuHotplugTest, ANewerRequestSupersedesAWaitingOne) {
   auto first = mgr_->Scale(3);
   ASSERT_THAT(first, IsOk());
+  ScaleOutcome outcome = ScaleOutcome::kOk;
+  auto second = mgr_->Scale(4);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_THAT(mgr_->AwaitScale(first->generation, ScaleWait::kNone, absl::Now(), &outcome),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_EQ(outcome, ScaleOutcome::kSuperseded);
+  first = mgr_->Scale(3);
+  ASSERT_THAT(first, IsOk());
   AsleepWaiter waiter(mgr_.get(), first->generation);
   ASSERT_TRUE(waiter.asleep());
   ASSERT_THAT(mgr_->Scale(4), IsOk());
@@ -240,8 +256,10 @@ TEST_F(VcpuHotplugTest, GuestRefusalThroughOstFailsTheRequest) {
   ASSERT_THAT(plan, IsOk());
   mgr_->AckInsert(2);
   mgr_->Ost(2, 1, 1);  // the guest's Device Check failed: non-specific failure
-  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+  ScaleOutcome outcome = ScaleOutcome::kOk;
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait, &outcome),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("refused vCPU 2")));
+  EXPECT_EQ(outcome, ScaleOutcome::kRefused);
   // A later request is not poisoned by the old refusal.
   auto next = mgr_->Scale(2);
   ASSERT_THAT(next, IsOk());
@@ -268,9 +286,11 @@ TEST_F(VcpuHotplugTest, TakenButNeverRegisteredFailsFastWithTheReason) {
   ASSERT_THAT(plan, IsOk());
   mgr_->AckInsert(2);
   const absl::Time start = absl::Now();
-  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+  ScaleOutcome outcome = ScaleOutcome::kOk;
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait, &outcome),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("did not register the CPU within 100ms")));
+  EXPECT_EQ(outcome, ScaleOutcome::kUnsupported);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(StateOf(2), VcpuState::kEnabling);
   // Withdrawing it needs no eject (the guest never registered it).
@@ -308,9 +328,11 @@ TEST_F(VcpuHotplugEvidenceTest, RegisteredButNeverStartedOnAGuestWithoutHotplugF
   GuestTakesAndRegisters(2);
   EXPECT_EQ(StateOf(2), VcpuState::kEnabled);
   const absl::Time start = absl::Now();
-  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait),
+  ScaleOutcome outcome = ScaleOutcome::kOk;
+  EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline, absl::Now() + kWait, &outcome),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("never tried to start any hot-pluggable vCPU")));
+  EXPECT_EQ(outcome, ScaleOutcome::kUnsupported);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   // wait=ENABLED is satisfied by the registration report.
   EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kEnabled, absl::Now()), IsOk());
@@ -325,11 +347,13 @@ TEST_F(VcpuHotplugEvidenceTest, AGuestWithHotplugGetsTheDeadlineAndTheOnlineRule
   auto plan = mgr_->Scale(3);
   ASSERT_THAT(plan, IsOk());
   GuestTakesAndRegisters(2);
+  ScaleOutcome outcome = ScaleOutcome::kOk;
   EXPECT_THAT(mgr_->AwaitScale(plan->generation, ScaleWait::kOnline,
-                               absl::Now() + absl::Milliseconds(400)),
+                               absl::Now() + absl::Milliseconds(400), &outcome),
               StatusIs(absl::StatusCode::kDeadlineExceeded,
                        HasSubstr("vCPU 2 is ENABLED (ENABLED: the guest registered the CPU but "
                                  "nothing onlined it")));
+  EXPECT_EQ(outcome, ScaleOutcome::kDeadlineExceeded);
 }
 
 }  // namespace

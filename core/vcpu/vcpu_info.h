@@ -21,6 +21,10 @@ struct VcpuInfo {
   uint64_t exits = 0;
   uint64_t mmio_exits = 0;
   uint64_t hypercall_exits = 0;
+  // CPU time of the vCPU's threads (see VcpuManager::Snapshot): on a host CPU (guest code and
+  // vmmd's handling of its exits), and runnable but waiting for a host CPU (the guest's steal).
+  uint64_t busy_ns = 0;
+  uint64_t delay_ns = 0;
   absl::Time last_transition = absl::InfinitePast();
 };
 

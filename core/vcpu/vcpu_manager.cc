@@ -60,6 +60,32 @@ void VcpuManager::StopAll() {
 }
 
 std::vector<VcpuInfo> VcpuManager::Snapshot() const {
+  // Running threads' CPU time is read without the lock: first which threads run, then their
+  // schedstat, then (locked) whether each is still the same thread — one that ended meanwhile
+  // added its final time to the base, which is then the whole answer.
+  struct Live {
+    int64_t tid = 0;
+    uint64_t epoch = 0;
+    ThreadCpuTime now;
+    bool read = false;
+  };
+  std::vector<Live> live(slots_.size());
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i]->cpu_live) continue;
+      live[i].tid = slots_[i]->tid.load();
+      live[i].epoch = slots_[i]->cpu_epoch;
+    }
+  }
+  for (Live& l : live) {
+    if (l.tid == 0) continue;
+    absl::StatusOr<ThreadCpuTime> t = ReadThreadCpuTime(l.tid);
+    if (t.ok()) {
+      l.now = *t;
+      l.read = true;
+    }
+  }
   absl::MutexLock lock(&mu_);
   std::vector<VcpuInfo> out;
   out.reserve(slots_.size());
@@ -76,6 +102,10 @@ std::vector<VcpuInfo> VcpuManager::Snapshot() const {
     info.exits = s.exits.load(std::memory_order_relaxed);
     info.mmio_exits = s.mmio_exits.load(std::memory_order_relaxed);
     info.hypercall_exits = s.hypercall_exits.load(std::memory_order_relaxed);
+    ThreadCpuTime cpu = s.cpu_base;
+    if (live[i].read && s.cpu_live && s.cpu_epoch == live[i].epoch) cpu += live[i].now;
+    info.busy_ns = cpu.run_ns;
+    info.delay_ns = cpu.wait_ns;
     info.last_transition = s.life.since;
     out.push_back(info);
   }
@@ -94,12 +124,40 @@ void VcpuManager::CommitLocked(Slot* slot, const VcpuLife& next, std::string_vie
   const VcpuLife prev = slot->life;
   slot->life = next;
   ++guest_progress_;
+  // Hotplug phases, measured from the request.
+  if (prev.change == VcpuChange::kAdd) {
+    if (prev.step != VcpuStep::kTaken && next.step == VcpuStep::kTaken) {
+      stats_.phase(HotplugPhase::kTaken).Observe(next.step_at - next.requested_at);
+    }
+    if (prev.state == VcpuState::kEnabling && next.state == VcpuState::kEnabled) {
+      stats_.phase(HotplugPhase::kEnabled).Observe(next.since - next.requested_at);
+    }
+    if (next.change == VcpuChange::kNone && next.state == VcpuState::kOnline) {
+      stats_.phase(HotplugPhase::kOnline).Observe(next.since - next.requested_at);
+    }
+  } else if (prev.change == VcpuChange::kRemove && next.change == VcpuChange::kNone &&
+             next.state == VcpuState::kParked) {
+    stats_.phase(HotplugPhase::kParked).Observe(next.since - next.requested_at);
+  }
   if (prev.state != next.state) {
     LogDebug("%s: vCPU %u %s -> %s (%s)", name_, slot->id, VcpuStateName(prev.state),
              VcpuStateName(next.state), cause);
     sink_->OnVcpuTransition(
         VcpuTransition{slot->id, prev.state, next.state, next.since, std::string(cause)});
   }
+}
+
+void VcpuManager::EndThreadCpuLocked(Slot* slot) {
+  if (!slot->cpu_live) return;
+  absl::StatusOr<ThreadCpuTime> t = ReadOwnThreadCpuTime();
+  if (t.ok()) {
+    slot->cpu_base += *t;
+  } else {
+    LogWarning("%s: vCPU %u: no CPU time for its thread: %s", name_, slot->id,
+               t.status().ToString());
+  }
+  slot->cpu_live = false;
+  ++slot->cpu_epoch;
 }
 
 absl::Status VcpuManager::ApplyLocked(Slot* slot, VcpuInput input, std::string_view cause) {
@@ -139,6 +197,7 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
     RunLoop(slot);
   });
   started->WaitForNotification();
+  slot->cpu_live = true;
   // The thread cannot observe the life before this: its CPU_OFF needs mu_.
   CommitLocked(slot, next, cause);
   return absl::OkStatus();
@@ -156,8 +215,25 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
     absl::Status s = PowerOnLocked(target, args.entry, args.context_id, "guest CPU_ON");
     if (!s.ok()) {
       LogError("%s: CPU_ON of MPIDR 0x%x failed: %s", name_, args.target_mpidr, s.ToString());
-      return psci::Return::kInternalFailure;
+      verdict = psci::Return::kInternalFailure;
     }
+  }
+  switch (verdict) {
+    case psci::Return::kSuccess:
+      ++stats_.cpu_on.granted;
+      break;
+    case psci::Return::kDenied:
+      ++stats_.cpu_on.denied;
+      break;
+    case psci::Return::kAlreadyOn:
+      ++stats_.cpu_on.already_on;
+      break;
+    case psci::Return::kInvalidParams:
+      ++stats_.cpu_on.invalid_params;
+      break;
+    default:
+      ++stats_.cpu_on.internal_failure;
+      break;
   }
   LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s in %d us", name_, caller,
            args.target_mpidr, args.entry, psci::ReturnName(verdict),
@@ -173,6 +249,7 @@ absl::Status VcpuManager::CpuOff(uint32_t caller) {
                                                                        .now = absl::Now()}));
   // STOPPED before anyone can observe "off": KVM's in-kernel AFFINITY_INFO must agree.
   VMMD_RETURN_IF_ERROR(slot->handle->SetMpState(MpState::kStopped));
+  EndThreadCpuLocked(slot);  // on the vCPU's own thread, which is about to end
   slot->tid.store(0);
   CommitLocked(slot, next, "guest CPU_OFF");
   return absl::OkStatus();
@@ -190,7 +267,7 @@ void VcpuManager::HandleMmio(Slot* slot, const MmioExit& mmio) {
   }
 }
 
-bool VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
+VcpuManager::LoopAction VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
   slot->hypercall_exits.fetch_add(1, std::memory_order_relaxed);
   const uint32_t id = slot->id;
   VcpuHandle& v = *slot->handle;
@@ -201,24 +278,24 @@ bool VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
       auto x3 = v.GetReg(Reg::kX3);
       if (!x1.ok() || !x2.ok() || !x3.ok()) {
         sink_->OnVcpuFailed(id, !x1.ok() ? x1.status() : !x2.ok() ? x2.status() : x3.status());
-        return false;
+        return LoopAction::kEnd;
       }
       psci::Return r = CpuOn(id, psci::DecodeCpuOn(call.function_id, *x1, *x2, *x3));
       if (absl::Status s = v.SetReg(Reg::kX0, psci::EncodeReturn(r)); !s.ok()) {
         sink_->OnVcpuFailed(id, s);
-        return false;
+        return LoopAction::kEnd;
       }
-      return true;
+      return LoopAction::kContinue;
     }
     case psci::Call::kCpuOff: {
       absl::Status s = CpuOff(id);
-      if (s.ok()) return false;  // CPU_OFF does not return: the thread ends here
+      if (s.ok()) return LoopAction::kPoweredOff;  // CPU_OFF does not return: the thread ends here
       LogWarning("%s: vCPU %u CPU_OFF refused: %s", name_, id, s.ToString());
       if (absl::Status w = v.SetReg(Reg::kX0, psci::EncodeReturn(psci::Return::kDenied)); !w.ok()) {
         sink_->OnVcpuFailed(id, w);
-        return false;
+        return LoopAction::kEnd;
       }
-      return true;
+      return LoopAction::kContinue;
     }
     case psci::Call::kOther:
       break;
@@ -226,9 +303,9 @@ bool VcpuManager::HandleHypercall(Slot* slot, const HypercallExit& call) {
   if (absl::Status s = v.SetReg(Reg::kX0, psci::EncodeReturn(psci::Return::kNotSupported));
       !s.ok()) {
     sink_->OnVcpuFailed(id, s);
-    return false;
+    return LoopAction::kEnd;
   }
-  return true;
+  return LoopAction::kContinue;
 }
 
 void VcpuManager::RunLoop(Slot* slot) {
@@ -237,6 +314,7 @@ void VcpuManager::RunLoop(Slot* slot) {
   pthread_setname_np(pthread_self(), thread_name.c_str());
 
   bool keep_running = true;
+  bool powered_off = false;
   while (keep_running && !slot->stop.load()) {
     absl::StatusOr<VcpuExit> exit = slot->handle->Run();
     if (!exit.ok()) {
@@ -247,7 +325,9 @@ void VcpuManager::RunLoop(Slot* slot) {
     if (auto* mmio = std::get_if<MmioExit>(&*exit)) {
       HandleMmio(slot, *mmio);
     } else if (auto* call = std::get_if<HypercallExit>(&*exit)) {
-      keep_running = HandleHypercall(slot, *call);
+      const LoopAction action = HandleHypercall(slot, *call);
+      keep_running = action == LoopAction::kContinue;
+      powered_off = action == LoopAction::kPoweredOff;
     } else if (auto* event = std::get_if<SystemEventExit>(&*exit)) {
       sink_->OnGuestSystemEvent(id, *event);
       keep_running = false;
@@ -257,6 +337,13 @@ void VcpuManager::RunLoop(Slot* slot) {
       keep_running = false;
     }
     // InterruptedExit: re-check stop and go on.
+  }
+  // A CPU_OFF accounted for the thread already, under the lock; taking it here could deadlock
+  // with a CPU_ON that joins this thread while holding it. Any other end (stop, failure, a
+  // system event) leaves the vCPU powered on, so no CPU_ON can be joining it.
+  if (!powered_off) {
+    absl::MutexLock lock(&mu_);
+    EndThreadCpuLocked(slot);
   }
   slot->tid.store(0);
 }

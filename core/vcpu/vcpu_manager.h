@@ -21,11 +21,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/bus/bus.h"
+#include "core/common/thread_cpu_time.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/cpu_hotplug_backend.h"
 #include "core/vcpu/psci.h"
 #include "core/vcpu/vcpu_info.h"
 #include "core/vcpu/vcpu_state.h"
+#include "core/vcpu/vcpu_stats.h"
 
 namespace vmmd::core {
 
@@ -57,6 +59,17 @@ enum class ScaleWait {
 };
 
 std::string_view ScaleWaitName(ScaleWait wait);  // "none", "enabled", "online"
+
+// How a ScaleVCPUs request's wait ended.
+enum class ScaleOutcome {
+  kOk,
+  kDeadlineExceeded,  // the guest had not finished by the deadline
+  kRefused,           // the guest's _OST refused a vCPU
+  kUnsupported,       // the guest lacks arm64 vCPU hotplug (took the event, did nothing)
+  kSuperseded,        // a newer request replaced it
+  kStopped,           // the VM stopped while it waited
+};
+std::string_view ScaleOutcomeName(ScaleOutcome outcome);  // "ok", "deadline_exceeded", ...
 
 // Linux >= 6.11 reports a hot-added CPU registered (_OST for the Device Check) well under a
 // second after its scan took the event (0.2 s in the nested bed); a guest that takes the event
@@ -96,7 +109,15 @@ class VcpuManager : public CpuHotplugBackend {
   // Stops and joins every vCPU thread. Idempotent. After it, PSCI CPU_ON is DENIED.
   void StopAll();
 
+  // Every vCPU. busy_ns/delay_ns add up every thread the vCPU had in this manager, so they never
+  // go backwards across CPU_OFF/CPU_ON; a running thread's share is read from the kernel outside
+  // the lock (/proc/self/task/TID/schedstat).
   std::vector<VcpuInfo> Snapshot() const;
+  // What was counted since construction (hotplug phase durations, CPU_ON verdicts).
+  VcpuStats Stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
   uint32_t OnlineCount() const;
   // vCPUs available to the guest: boot vCPUs and every hot-added one not being removed.
   uint32_t PluggedCount() const;
@@ -112,7 +133,9 @@ class VcpuManager : public CpuHotplugBackend {
   // with what did happen; ABORTED if a newer Scale superseded it; FAILED_PRECONDITION if the
   // guest refused a vCPU (_OST failure), took a hot-add but did not register the CPU within
   // kRegistrationGrace (a kernel without arm64 vCPU hotplug), or the VM stopped.
-  absl::Status AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline);
+  // `outcome` (if not null) says which of these it was.
+  absl::Status AwaitScale(uint64_t generation, ScaleWait wait, absl::Time deadline,
+                          ScaleOutcome* outcome = nullptr);
   // How long a taken hot-add may stay unregistered (tests shorten it).
   void SetRegistrationGrace(absl::Duration grace) {
     absl::MutexLock lock(&mu_);
@@ -148,6 +171,11 @@ class VcpuManager : public CpuHotplugBackend {
     uint64_t mpidr = 0;
     VcpuLife life;       // guarded by mu_; assigned only by CommitLocked
     std::thread thread;  // guarded by mu_ (assignment/join)
+    // CPU time of the threads that ended (guarded by mu_); `cpu_live` while the current thread
+    // has not added its own yet; `cpu_epoch` counts the additions.
+    ThreadCpuTime cpu_base;
+    bool cpu_live = false;
+    uint64_t cpu_epoch = 0;
     std::atomic<bool> stop{false};
     std::atomic<int64_t> tid{0};
     std::atomic<uint64_t> exits{0};
@@ -156,8 +184,9 @@ class VcpuManager : public CpuHotplugBackend {
   };
 
   void RunLoop(Slot* slot);
-  // Returns false when the thread must end (CPU_OFF succeeded or the vCPU failed).
-  bool HandleHypercall(Slot* slot, const HypercallExit& call);
+  enum class LoopAction { kContinue, kEnd, kPoweredOff };
+  // kEnd when the vCPU failed; kPoweredOff when CPU_OFF succeeded (its CPU time is accounted).
+  LoopAction HandleHypercall(Slot* slot, const HypercallExit& call);
   void HandleMmio(Slot* slot, const MmioExit& mmio);
   // CpuOn through the state machine: the vCPU is reset to `pc` with x0 = `x0`, made runnable and
   // given its thread, then the new life is committed.
@@ -166,9 +195,12 @@ class VcpuManager : public CpuHotplugBackend {
   // Runs `input` through the state machine and commits the result (the refusal is returned).
   absl::Status ApplyLocked(Slot* slot, VcpuInput input, std::string_view cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The only assignment of a slot's life: publishes a state change, wakes waiters.
+  // The only assignment of a slot's life: publishes a state change, records hotplug phases,
+  // wakes waiters.
   void CommitLocked(Slot* slot, const VcpuLife& next, std::string_view cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // On the vCPU's own thread, as it ends: adds the thread's CPU time to the slot's.
+  void EndThreadCpuLocked(Slot* slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why `generation` has not reached `wait` yet ("" when it has).
   std::string ScalePendingLocked(ScaleWait wait) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // A vCPU the guest took the insert event for but has not registered after the grace
@@ -195,6 +227,7 @@ class VcpuManager : public CpuHotplugBackend {
   bool hotplug_evidence_ ABSL_GUARDED_BY(mu_) = false;
   // Bumped by every committed change: wakes AwaitScale to re-check and re-arm its timers.
   uint64_t guest_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  VcpuStats stats_ ABSL_GUARDED_BY(mu_);
   int scale_waiters_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -60,6 +60,42 @@ TEST_F(VcpuManagerTest, PsciCpuOnPolicy) {
   EXPECT_EQ(Call(0, 0x8400'0000), psci::EncodeReturn(psci::Return::kNotSupported));
   EXPECT_EQ(mgr_->Snapshot()[0].hypercall_exits, 5u);  // one of the six came from vCPU 1
   EXPECT_EQ(mgr_->Snapshot()[1].hypercall_exits, 1u);
+  // Every verdict was counted once.
+  const CpuOnCounts counts = mgr_->Stats().cpu_on;
+  EXPECT_EQ(counts.granted, 1u);
+  EXPECT_EQ(counts.already_on, 1u);
+  EXPECT_EQ(counts.denied, 1u);
+  EXPECT_EQ(counts.invalid_params, 2u);
+  EXPECT_EQ(counts.internal_failure, 0u);
+}
+
+// A vCPU's CPU time adds up every thread it had: it never goes backwards across CPU_OFF and
+// CPU_ON, and a vCPU that never ran has none.
+TEST_F(VcpuManagerTest, CpuTimeSurvivesCpuOffAndCpuOn) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 1), 0u);
+  auto v1 = record_->vcpu(1);
+  ASSERT_TRUE(v1->WaitForRunCount(1, kWait));
+  uint64_t last = 0;
+  auto busy = [&] {
+    const uint64_t b = mgr_->Snapshot()[1].busy_ns;
+    EXPECT_GE(b, last);
+    last = b;
+    return b;
+  };
+  EXPECT_GT(busy(), 0u);  // the thread ran (its start-up, the wait for an exit)
+  v1->PushExit(ScriptedExit{HypercallExit{psci::kFnCpuOff, false}, {}});
+  ASSERT_TRUE(v1->WaitForMpState(MpState::kStopped, kWait));
+  const uint64_t after_off = busy();
+  EXPECT_EQ(busy(), after_off);  // no thread: nothing more accrues
+  ASSERT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4040'0000, 2), 0u);
+  ASSERT_TRUE(v1->WaitForRunCount(2, kWait));
+  EXPECT_GE(busy(), after_off);
+  for (int i = 0; i < 5; ++i) busy();  // read repeatedly while the thread runs
+  EXPECT_EQ(mgr_->Snapshot()[3].busy_ns, 0u);
+  EXPECT_EQ(mgr_->Snapshot()[3].delay_ns, 0u);
+  mgr_->StopAll();
+  EXPECT_GE(busy(), after_off);
 }
 
 TEST_F(VcpuManagerTest, CpuOffStopsTheThreadAndCpuOnRestartsIt) {

@@ -1,6 +1,7 @@
 #include "core/vcpu/vcpu_state.h"
 
 #include "absl/strings/str_format.h"
+#include "core/vcpu/vcpu_stats.h"
 
 namespace vmmd::core {
 
@@ -68,6 +69,20 @@ std::string_view VcpuEventName(VcpuEvent event) {
   return "Unknown";
 }
 
+std::string_view HotplugPhaseName(HotplugPhase phase) {
+  switch (phase) {
+    case HotplugPhase::kTaken:
+      return "taken";
+    case HotplugPhase::kEnabled:
+      return "enabled";
+    case HotplugPhase::kOnline:
+      return "online";
+    case HotplugPhase::kParked:
+      return "parked";
+  }
+  return "unknown";
+}
+
 bool OstFailed(uint32_t event, uint32_t status) {
   if (status == kOstSuccess) return false;
   if (status == 1 || status == 2) return true;  // non-specific failure, unrecognised notify
@@ -107,6 +122,15 @@ VcpuLife Step(VcpuLife life, VcpuStep step, absl::Time now) {
   return life;
 }
 
+// A hot-add is complete once the vCPU runs; a hot-remove once it is parked.
+VcpuLife Settle(VcpuLife life) {
+  if ((life.change == VcpuChange::kAdd && life.state == VcpuState::kOnline) ||
+      (life.change == VcpuChange::kRemove && life.state == VcpuState::kParked)) {
+    life.change = VcpuChange::kNone;
+  }
+  return life;
+}
+
 absl::StatusOr<VcpuLife> PowerOn(const VcpuLife& life, const VcpuInput& in) {
   if (life.powered) return Refuse(life, in.event, "already on");
   switch (life.state) {
@@ -117,7 +141,7 @@ absl::StatusOr<VcpuLife> PowerOn(const VcpuLife& life, const VcpuInput& in) {
       next.powered = true;
       // A guest that runs a hot-added CPU took it after all, however late it reports.
       if (next.step == VcpuStep::kUnsupported) next = Step(next, VcpuStep::kTaken, in.now);
-      return next;
+      return Settle(next);
     }
     case VcpuState::kParked:
       return Refuse(life, in.event, "not enabled (parked)");
@@ -164,14 +188,17 @@ absl::StatusOr<VcpuLife> NextBootVcpuLife(const VcpuLife& life, const VcpuInput&
 absl::StatusOr<VcpuLife> Plug(const VcpuLife& life, const VcpuInput& in) {
   VcpuLife next = life;
   next.generation = in.generation;
+  next.requested_at = in.now;
   switch (life.state) {
     case VcpuState::kParked:
+      next.change = VcpuChange::kAdd;
       return Step(Enter(next, VcpuState::kEnabling, in.now), VcpuStep::kOffered, in.now);
     case VcpuState::kRemoving:
       // Withdrawing a removal the guest has not taken: back to what the CPU is.
       if (life.step != VcpuStep::kEjectRequested) {
         return Refuse(life, in.event, "the guest is carrying out the removal");
       }
+      next.change = VcpuChange::kNone;
       return Step(Enter(next, life.powered ? VcpuState::kOnline : VcpuState::kOffline, in.now),
                   VcpuStep::kNone, in.now);
     case VcpuState::kEnabling:
@@ -186,6 +213,7 @@ absl::StatusOr<VcpuLife> Plug(const VcpuLife& life, const VcpuInput& in) {
 absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
   VcpuLife next = life;
   next.generation = in.generation;
+  next.requested_at = in.now;
   switch (life.state) {
     case VcpuState::kParked:
     case VcpuState::kRemoving:
@@ -194,6 +222,7 @@ absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
       // Not taken (or the guest cannot take it): withdraw the offer. Taken: the guest may be
       // registering the CPU right now, so it has to eject it.
       if (life.step == VcpuStep::kOffered || life.step == VcpuStep::kUnsupported) {
+        next.change = VcpuChange::kNone;  // withdrawn: the guest never had it
         return Step(Enter(next, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
       }
       break;
@@ -202,6 +231,7 @@ absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
     case VcpuState::kOffline:
       break;
   }
+  next.change = VcpuChange::kRemove;
   return Step(Enter(next, VcpuState::kRemoving, in.now), VcpuStep::kEjectRequested, in.now);
 }
 
@@ -252,7 +282,7 @@ absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& in)
       // Linux offlines (CPU_OFF) before _EJ0; ejecting a running vCPU is refused, and the
       // guest sees Enabled still set ("Eject incomplete").
       if (life.powered) return Refuse(life, in.event, "still powered on");
-      return Step(Enter(life, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
+      return Settle(Step(Enter(life, VcpuState::kParked, in.now), VcpuStep::kNone, in.now));
     case VcpuEvent::kGraceExpired:
       if (life.state != VcpuState::kEnabling || life.step != VcpuStep::kTaken) return life;
       return Step(life, VcpuStep::kUnsupported, in.now);

@@ -50,6 +50,10 @@ enum class VcpuStep {
   kRefused,
 };
 
+// The change a ScaleVCPUs request asked of this vCPU, while it is in progress: a hot-add until
+// the vCPU is ONLINE, a hot-remove until it is PARKED again.
+enum class VcpuChange { kNone, kAdd, kRemove };
+
 enum class VcpuEvent {
   kPlug,          // API: make this vCPU available to the guest
   kUnplug,        // API: take this vCPU away from the guest
@@ -75,6 +79,8 @@ struct VcpuLife {
   VcpuStep step = VcpuStep::kNone;
   absl::Time step_at = absl::InfinitePast();  // when the guest reached `step`
   uint64_t generation = 0;                    // the ScaleVCPUs request that last changed it
+  VcpuChange change = VcpuChange::kNone;      // what that request asked, while in progress
+  absl::Time requested_at = absl::InfinitePast();  // when that request was made
   uint32_t ost_event = 0;                     // the guest's last _OST for this vCPU
   uint32_t ost_status = 0;
   absl::Time since = absl::InfinitePast();  // when `state` was entered

@@ -236,6 +236,11 @@ bool Consistent(const VcpuLife& l) {
   }
   if (l.step == St::kUnsupported && l.state != S::kEnabling) return false;
   if (l.boot && (l.state != S::kOnline && l.state != S::kOffline)) return false;
+  if (l.change == VcpuChange::kAdd && l.state != S::kEnabling && l.state != S::kEnabled) {
+    return false;
+  }
+  if (l.change == VcpuChange::kRemove && l.state != S::kRemoving) return false;
+  if (l.boot && l.change != VcpuChange::kNone) return false;
   return true;
 }
 
@@ -252,24 +257,27 @@ TEST(VcpuStateTest, EveryEventKeepsEveryLifeConsistent) {
     for (S state : states) {
       for (bool powered : {false, true}) {
         for (St step : steps) {
-          const VcpuLife from = LifeOf({state, powered, step}, boot);
-          if (!Consistent(from)) continue;
-          for (E event : events) {
-            for (const auto& [ost_event, ost_status] : osts) {
-              absl::StatusOr<VcpuLife> next = NextVcpuLife(from, {.event = event,
-                                                                  .now = absl::FromUnixSeconds(1),
-                                                                  .generation = 1,
-                                                                  .ost_event = ost_event,
-                                                                  .ost_status = ost_status});
-              ++checked;
-              if (!next.ok()) {
-                EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
-                continue;
+          for (VcpuChange change : {VcpuChange::kNone, VcpuChange::kAdd, VcpuChange::kRemove}) {
+            VcpuLife from = LifeOf({state, powered, step}, boot);
+            from.change = change;
+            if (!Consistent(from)) continue;
+            for (E event : events) {
+              for (const auto& [ost_event, ost_status] : osts) {
+                absl::StatusOr<VcpuLife> next = NextVcpuLife(from, {.event = event,
+                                                                    .now = absl::FromUnixSeconds(1),
+                                                                    .generation = 1,
+                                                                    .ost_event = ost_event,
+                                                                    .ost_status = ost_status});
+                ++checked;
+                if (!next.ok()) {
+                  EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
+                  continue;
+                }
+                EXPECT_TRUE(Consistent(*next))
+                    << Describe({state, powered, step}) << (boot ? " boot " : " ")
+                    << VcpuEventName(event) << " -> "
+                    << Describe({next->state, next->powered, next->step});
               }
-              EXPECT_TRUE(Consistent(*next))
-                  << Describe({state, powered, step}) << (boot ? " boot " : " ")
-                  << VcpuEventName(event) << " -> "
-                  << Describe({next->state, next->powered, next->step});
             }
           }
         }
@@ -277,6 +285,42 @@ TEST(VcpuStateTest, EveryEventKeepsEveryLifeConsistent) {
     }
   }
   EXPECT_GT(checked, 1000);
+}
+
+// A hot-add is "in progress" from its request until the vCPU runs, a hot-remove until it is
+// parked; the request's time stays with it, so each phase can be timed from it.
+TEST(VcpuStateTest, ARequestStaysInProgressUntilItsEnd) {
+  auto step = [](const VcpuLife& l, E e, int64_t t, uint32_t ost_event = 0) {
+    absl::StatusOr<VcpuLife> next = NextVcpuLife(
+        l, {.event = e, .now = absl::FromUnixSeconds(t), .generation = 5, .ost_event = ost_event});
+    EXPECT_TRUE(next.ok()) << next.status();
+    return next.value_or(l);
+  };
+  VcpuLife l = InitialVcpuLife(false, absl::FromUnixSeconds(0));
+  l = step(l, E::kPlug, 10);
+  EXPECT_EQ(l.change, VcpuChange::kAdd);
+  EXPECT_EQ(l.requested_at, absl::FromUnixSeconds(10));
+  l = step(l, E::kInsertTaken, 11);
+  l = step(l, E::kOst, 12, kOstDeviceCheck);
+  EXPECT_EQ(l.state, S::kEnabled);
+  EXPECT_EQ(l.change, VcpuChange::kAdd);
+  EXPECT_EQ(l.requested_at, absl::FromUnixSeconds(10));
+  l = step(l, E::kCpuOn, 13);
+  EXPECT_EQ(l.change, VcpuChange::kNone);  // done: running
+  l = step(l, E::kCpuOff, 14);
+  l = step(l, E::kCpuOn, 15);
+  EXPECT_EQ(l.change, VcpuChange::kNone);  // the guest's own toggling is no request
+  l = step(l, E::kUnplug, 20);
+  EXPECT_EQ(l.change, VcpuChange::kRemove);
+  EXPECT_EQ(l.requested_at, absl::FromUnixSeconds(20));
+  l = step(l, E::kCpuOff, 21);
+  l = step(l, E::kEjected, 22);
+  EXPECT_EQ(l.state, S::kParked);
+  EXPECT_EQ(l.change, VcpuChange::kNone);
+  // Withdrawn before the guest took it: no hot-add happened, nothing is in progress.
+  l = step(step(l, E::kPlug, 30), E::kUnplug, 31);
+  EXPECT_EQ(l.state, S::kParked);
+  EXPECT_EQ(l.change, VcpuChange::kNone);
 }
 
 TEST(VcpuStateTest, OstFailureCodes) {

@@ -54,6 +54,7 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
   out.set_online_vcpus(info.online_vcpus);
   out.set_restarts(info.restarts);
   out.set_unmapped_mmio(info.unmapped_mmio);
+  out.set_target_vcpus(info.target_vcpus);
   return out;
 }
 
@@ -69,6 +70,8 @@ v1::VcpuStatus VcpuToProto(const core::VcpuInfo& info) {
   out.set_exits(info.exits);
   out.set_mmio_exits(info.mmio_exits);
   out.set_hypercall_exits(info.hypercall_exits);
+  out.set_busy_ns(info.busy_ns);
+  out.set_delay_ns(info.delay_ns);
   if (IsFinite(info.last_transition)) {
     TimeToProto(info.last_transition, out.mutable_last_transition());
   }

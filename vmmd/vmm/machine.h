@@ -59,14 +59,16 @@ class Machine {
   // FAILED_PRECONDITION for a direct-boot VM (a device tree cannot describe CPUs that come
   // later) unless the target is the current count.
   absl::StatusOr<core::ScalePlan> Scale(uint32_t target);
-  absl::Status AwaitScale(uint64_t generation, core::ScaleWait wait, absl::Time deadline) {
-    return vcpus_->AwaitScale(generation, wait, deadline);
+  absl::Status AwaitScale(uint64_t generation, core::ScaleWait wait, absl::Time deadline,
+                          core::ScaleOutcome* outcome = nullptr) {
+    return vcpus_->AwaitScale(generation, wait, deadline, outcome);
   }
   uint32_t PluggedCount() const { return vcpus_->PluggedCount(); }
 
   std::vector<core::VcpuInfo> Snapshot() const { return vcpus_->Snapshot(); }
   uint32_t OnlineCount() const { return vcpus_->OnlineCount(); }
   uint64_t UnmappedMmio() const { return bus_.unmapped_accesses(); }
+  core::VcpuStats VcpuStats() const { return vcpus_->Stats(); }
 
  private:
   Machine();

@@ -194,11 +194,53 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"2 PARKED->ENABLING", "2 ENABLING->ENABLED",
                                             "2 ENABLED->ONLINE"}));
+
+  // What the metrics see: the target, each phase of the hot-add timed once, the requests by
+  // direction and result, the CPU_ON granted, the lifecycle so far.
+  std::vector<VmReport> report = mgr_->Report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].info.target_vcpus, 3u);
+  EXPECT_EQ(report[0].info.online_vcpus, 2u);  // vCPU 0 and 2 (1 was never started here)
+  const VmStats& st = report[0].stats;
+  EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kTaken).count(), 1u);
+  EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kEnabled).count(), 1u);
+  EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
+  EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kParked).count(), 0u);
+  EXPECT_EQ(st.requests(ScaleDirection::kAdd, ScaleResultKind::kOk), 1u);   // wait=NONE
+  EXPECT_EQ(st.requests(ScaleDirection::kNone, ScaleResultKind::kOk), 1u);  // wait=ONLINE
+  EXPECT_EQ(st.vcpus.cpu_on.granted, 1u);
+  EXPECT_EQ(st.transitions_to(VmState::kStarting), 1u);
+  EXPECT_EQ(st.transitions_to(VmState::kRunning), 1u);
+  EXPECT_EQ(st.transitions_to(VmState::kStopped), 0u);
+  EXPECT_GT(st.exits, 0u);
+  EXPECT_EQ(st.exits, st.mmio_exits + st.hypercall_exits);
+
+  // A stop and a start keep every counter and every vCPU's CPU time; the target is the boot
+  // count again.
+  const std::vector<core::VcpuInfo> before = report[0].vcpus;
+  EXPECT_GT(before[0].busy_ns, 0u);
+  EXPECT_GT(before[2].busy_ns, 0u);
+  ASSERT_THAT(mgr_->StopVm("fw"), IsOk());
+  ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
+  report = mgr_->Report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].info.target_vcpus, 2u);
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_GE(report[0].vcpus[i].busy_ns, before[i].busy_ns) << "vCPU " << i;
+    EXPECT_GE(report[0].vcpus[i].delay_ns, before[i].delay_ns) << "vCPU " << i;
+  }
+  EXPECT_EQ(report[0].stats.vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
+  EXPECT_GE(report[0].stats.exits, st.exits);
+  EXPECT_EQ(report[0].stats.transitions_to(VmState::kStarting), 2u);
+  EXPECT_EQ(report[0].stats.transitions_to(VmState::kStopping), 1u);
+  EXPECT_EQ(report[0].stats.transitions_to(VmState::kStopped), 1u);
 }
 
 TEST_F(MachineFirmwareTest, ScaleRefusals) {
   EXPECT_THAT(mgr_->ScaleVcpus("fw", 1, core::ScaleWait::kNone, absl::Now()),
               ::vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(mgr_->Report()[0].stats.requests(ScaleDirection::kNone, ScaleResultKind::kRejected),
+            1u);
   EXPECT_THAT(mgr_->ScaleVcpus("nope", 3, core::ScaleWait::kNone, absl::Now()),
               ::vmmd::testing::StatusIs(absl::StatusCode::kNotFound));
   ASSERT_THAT(mgr_->StopVm("fw"), IsOk());

@@ -20,6 +20,9 @@ Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHu
       state_dir_(std::move(state_dir)),
       hub_(events),
       created_at_(absl::Now()) {
+  absl::MutexLock lock(&mu_);
+  target_vcpus_ = spec_.boot_vcpus;
+  carried_cpu_.resize(spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus);
   controller_ = std::thread([this] { ControllerLoop(); });
 }
 
@@ -55,6 +58,7 @@ absl::Status Vm::TransitionLocked(VmEvent event, std::string reason) {
   const VmState state = *next;
   state_ = state;
   reason_ = std::move(reason);
+  ++carried_.transitions_to(state);
   if (hub_ == nullptr) return absl::OkStatus();
   WatchEvent e;
   e.time = absl::Now();
@@ -160,6 +164,7 @@ absl::Status Vm::BootLocked() {
     return status;
   }
   machine_ = std::move(*machine);
+  target_vcpus_ = spec_.boot_vcpus;
   (void)TransitionLocked(VmEvent::kBooted, "");
   started_at_ = absl::Now();
   LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
@@ -178,6 +183,7 @@ absl::Status Vm::TearDownLocked(bool failed, std::string reason) {
   std::shared_ptr<Machine> dead_machine;
   {
     absl::MutexLock lock(&mu_);
+    if (machine_ != nullptr) FoldLocked(*machine_);
     dead_machine = std::move(machine_);
     (void)TransitionLocked(failed ? VmEvent::kCrashed : VmEvent::kHalted, std::move(reason));
     stopped_at_ = absl::Now();
@@ -200,27 +206,40 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait
   {
     absl::MutexLock op(&op_mu_);
     if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
-    {
-      absl::MutexLock lock(&mu_);
-      if (state_ != VmState::kRunning) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "VM %s is %s; vCPUs can be scaled only while it is RUNNING", spec_.name,
-            VmStateName(state_)));
-      }
-      machine = machine_;
+    absl::MutexLock lock(&mu_);
+    auto rejected = [this](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      ++carried_.requests(ScaleDirection::kNone, ScaleResultKind::kRejected);
+      return s;
+    };
+    if (state_ != VmState::kRunning) {
+      return rejected(absl::FailedPreconditionError(
+          absl::StrFormat("VM %s is %s; vCPUs can be scaled only while it is RUNNING", spec_.name,
+                          VmStateName(state_))));
     }
+    machine = machine_;
     absl::StatusOr<core::ScalePlan> p = machine->Scale(target);
-    if (!p.ok()) return p.status();
+    if (!p.ok()) return rejected(p.status());
     plan = std::move(*p);
+    target_vcpus_ = plan.target;
   }
-  if (!plan.added.empty() || !plan.removed.empty()) {
+  const ScaleDirection direction = !plan.added.empty()     ? ScaleDirection::kAdd
+                                   : !plan.removed.empty() ? ScaleDirection::kRemove
+                                                           : ScaleDirection::kNone;
+  if (direction != ScaleDirection::kNone) {
     LogInfo("%s: scale %u -> %u vCPUs (wait %s)", spec_.name, plan.previous, plan.target,
             core::ScaleWaitName(wait));
   }
   // Waiting happens outside every VM lock: a superseding request, GetVm and Stop go on.
-  absl::Status waited = machine->AwaitScale(plan.generation, wait, deadline);
+  core::ScaleOutcome outcome = core::ScaleOutcome::kOk;
+  absl::Status waited = machine->AwaitScale(plan.generation, wait, deadline, &outcome);
+  std::vector<ThreadCpuTime> carried;
+  {
+    absl::MutexLock lock(&mu_);
+    ++carried_.requests(direction, ScaleResultKindOf(outcome));
+    carried = carried_cpu_;
+  }
   if (!waited.ok()) return waited;
-  return ScaleResult{plan.previous, plan.target, machine->Snapshot()};
+  return ScaleResult{plan.previous, plan.target, WithCarried(machine->Snapshot(), carried)};
 }
 
 absl::Status Vm::Stop() {
@@ -260,6 +279,49 @@ void Vm::RemoveState() {
   }
 }
 
+void Vm::FoldLocked(const Machine& machine) {
+  const std::vector<core::VcpuInfo> vcpus = machine.Snapshot();
+  for (const core::VcpuInfo& v : vcpus) {
+    if (v.id < carried_cpu_.size()) {
+      carried_cpu_[v.id] += ThreadCpuTime{.run_ns = v.busy_ns, .wait_ns = v.delay_ns};
+    }
+    carried_.exits += v.exits;
+    carried_.mmio_exits += v.mmio_exits;
+    carried_.hypercall_exits += v.hypercall_exits;
+  }
+  carried_.vcpus += machine.VcpuStats();
+  carried_.unmapped_mmio += machine.UnmappedMmio();
+}
+
+std::vector<core::VcpuInfo> Vm::WithCarried(std::vector<core::VcpuInfo> vcpus,
+                                            const std::vector<ThreadCpuTime>& carried) {
+  for (core::VcpuInfo& v : vcpus) {
+    if (v.id >= carried.size()) continue;
+    v.busy_ns += carried[v.id].run_ns;
+    v.delay_ns += carried[v.id].wait_ns;
+  }
+  return vcpus;
+}
+
+VmStats Vm::Stats() const {
+  std::shared_ptr<Machine> machine;
+  VmStats stats;
+  {
+    absl::MutexLock lock(&mu_);
+    machine = machine_;
+    stats = carried_;
+  }
+  if (machine == nullptr) return stats;
+  for (const core::VcpuInfo& v : machine->Snapshot()) {
+    stats.exits += v.exits;
+    stats.mmio_exits += v.mmio_exits;
+    stats.hypercall_exits += v.hypercall_exits;
+  }
+  stats.vcpus += machine->VcpuStats();
+  stats.unmapped_mmio += machine->UnmappedMmio();
+  return stats;
+}
+
 VmInfo Vm::Info() const {
   absl::MutexLock lock(&mu_);
   VmInfo info;
@@ -271,6 +333,7 @@ VmInfo Vm::Info() const {
   info.started_at = started_at_;
   info.stopped_at = stopped_at_;
   info.restarts = restarts_;
+  info.target_vcpus = target_vcpus_;
   if (machine_ != nullptr) {
     info.online_vcpus = machine_->OnlineCount();
     info.unmapped_mmio = machine_->UnmappedMmio();
@@ -279,9 +342,16 @@ VmInfo Vm::Info() const {
 }
 
 absl::StatusOr<std::vector<core::VcpuInfo>> Vm::CpuState() const {
-  absl::MutexLock lock(&mu_);
-  if (machine_ != nullptr) return machine_->Snapshot();
-  // Not running: every possible vCPU exists only on paper.
+  std::shared_ptr<Machine> machine;
+  std::vector<ThreadCpuTime> carried;
+  {
+    absl::MutexLock lock(&mu_);
+    machine = machine_;
+    carried = carried_cpu_;
+  }
+  // The snapshot reads running threads' CPU time from the kernel: outside mu_.
+  if (machine != nullptr) return WithCarried(machine->Snapshot(), carried);
+  // Not running: every possible vCPU exists only on paper (with what its threads ran before).
   std::vector<core::VcpuInfo> out;
   const uint32_t max_vcpus = spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus;
   for (uint32_t i = 0; i < max_vcpus; ++i) {
@@ -292,7 +362,7 @@ absl::StatusOr<std::vector<core::VcpuInfo>> Vm::CpuState() const {
     v.acpi_enabled = v.boot;
     out.push_back(v);
   }
-  return out;
+  return WithCarried(std::move(out), carried);
 }
 
 }  // namespace vmmd::vmm

@@ -18,6 +18,7 @@
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
 #include "vmmd/vmm/vm_state.h"
+#include "vmmd/vmm/vm_stats.h"
 #include "vmmd/vmm/vm_types.h"
 
 namespace vmmd::vmm {
@@ -58,6 +59,8 @@ class Vm {
   void RemoveState();
 
   VmInfo Info() const;
+  // Counted since CreateVm, across every machine (vm_stats.h).
+  VmStats Stats() const;
   absl::StatusOr<std::vector<core::VcpuInfo>> CpuState() const;
 
  private:
@@ -91,6 +94,12 @@ class Vm {
   // FAILED_PRECONDITION unless RUNNING.
   absl::Status TearDownLocked(bool failed, std::string reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Adds what a stopped machine counted to carried_cpu_ / carried_ (its vCPU threads are gone,
+  // so its numbers are final).
+  void FoldLocked(const Machine& machine) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `vcpus` with the CPU time of the machines that are gone added.
+  static std::vector<core::VcpuInfo> WithCarried(std::vector<core::VcpuInfo> vcpus,
+                                                 const std::vector<ThreadCpuTime>& carried);
   // The only writer of state_: runs `event` through NextVmState, records the result with
   // `reason` and publishes it; the refusal names the VM.
   absl::Status TransitionLocked(VmEvent event, std::string reason)
@@ -112,6 +121,11 @@ class Vm {
   absl::Time started_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time stopped_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint32_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
+  // The target of the last accepted ScaleVCPUs (boot_vcpus after each start).
+  uint32_t target_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the machines that are gone counted: their vCPUs' CPU time (by vCPU id) and the rest.
+  std::vector<ThreadCpuTime> carried_cpu_ ABSL_GUARDED_BY(mu_);
+  VmStats carried_ ABSL_GUARDED_BY(mu_);
   // Shared: a ScaleVCPUs waiter keeps the machine alive while it waits outside the locks.
   std::shared_ptr<Machine> machine_ ABSL_GUARDED_BY(mu_);
 

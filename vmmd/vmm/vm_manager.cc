@@ -94,6 +94,28 @@ std::vector<VmInfo> VmManager::ListVms() {
   return out;
 }
 
+std::vector<VmReport> VmManager::Report() {
+  std::vector<std::shared_ptr<Vm>> vms;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, vm] : vms_) vms.push_back(vm);
+  }
+  std::vector<VmReport> out;
+  out.reserve(vms.size());
+  for (auto& vm : vms) {
+    VmReport r;
+    r.info = vm->Info();
+    absl::StatusOr<std::vector<core::VcpuInfo>> vcpus = vm->CpuState();
+    if (vcpus.ok()) r.vcpus = std::move(*vcpus);
+    r.stats = vm->Stats();
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const VmReport& a, const VmReport& b) {
+    return a.info.spec.name < b.info.spec.name;
+  });
+  return out;
+}
+
 absl::StatusOr<std::vector<core::VcpuInfo>> VmManager::GetCpuState(std::string_view name) {
   absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
   if (!vm.ok()) return vm.status();

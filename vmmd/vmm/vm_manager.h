@@ -26,6 +26,14 @@
 
 namespace vmmd::vmm {
 
+// Everything known about one VM at one moment, for the metrics: taken VM by VM, each without
+// holding any lock across VMs.
+struct VmReport {
+  VmInfo info;
+  std::vector<core::VcpuInfo> vcpus;
+  VmStats stats;
+};
+
 struct VmManagerOptions {
   // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
   // <state_dir>/<vm name>/, created on first start and removed by DeleteVm. Empty: nothing
@@ -50,6 +58,8 @@ class VmManager {
   absl::Status DeleteVm(std::string_view name);
   absl::StatusOr<VmInfo> GetVm(std::string_view name);
   std::vector<VmInfo> ListVms();  // sorted by name
+  // Every VM's info, vCPUs and counters, sorted by name. O(VMs x vCPUs), no lock across VMs.
+  std::vector<VmReport> Report();
   // Every possible vCPU, by id.
   absl::StatusOr<std::vector<core::VcpuInfo>> GetCpuState(std::string_view name);
   // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).

@@ -31,6 +31,7 @@ struct VmInfo {
   absl::Time started_at = absl::InfinitePast();
   absl::Time stopped_at = absl::InfinitePast();
   uint32_t online_vcpus = 0;
+  uint32_t target_vcpus = 0;  // the last accepted ScaleVCPUs target (boot_vcpus after a start)
   uint32_t restarts = 0;  // guest-requested resets
   uint64_t unmapped_mmio = 0;
 };

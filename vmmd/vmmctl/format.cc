@@ -94,6 +94,7 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("vcpus", absl::StrCat(spec.boot_vcpus()));
   line("max_vcpus", absl::StrCat(spec.max_vcpus()));
   line("online_vcpus", absl::StrCat(vm.online_vcpus()));
+  line("target_vcpus", absl::StrCat(vm.target_vcpus()));
   line("memory_mib", absl::StrCat(spec.memory_mib()));
   line("kernel", spec.kernel_path());
   line("initrd", spec.initrd_path());

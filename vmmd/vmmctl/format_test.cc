@@ -22,6 +22,7 @@ v1::Vm SampleVm() {
   vm.mutable_started_at()->set_seconds(1700000001);
   vm.mutable_started_at()->set_nanos(999999999);
   vm.set_online_vcpus(2);
+  vm.set_target_vcpus(3);
   vm.set_unmapped_mmio(5);
   return vm;
 }
@@ -84,6 +85,7 @@ TEST(FormatTest, VmDetails) {
             "vcpus: 2\n"
             "max_vcpus: 4\n"
             "online_vcpus: 2\n"
+            "target_vcpus: 3\n"
             "memory_mib: 256\n"
             "kernel: /k/Image\n"
             "initrd: -\n"

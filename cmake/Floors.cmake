@@ -1,6 +1,7 @@
 # The floor plan of the house: which folder may use (include, link) which. Floors point down:
 #
 #   vmmd (daemon main)  vmmd/vmmctl            top: the programs
+#   vmmd/metrics                               /metrics (prometheus-cpp)
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
 #   vmmd/vmm                                   VM controller, composition root, device table
 #   hw/<device>                                one device per folder (may describe itself in acpi)
@@ -25,11 +26,12 @@ set(VMMD_FLOOR_RULES
   "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw/primecell"
   "vmmd/vmm=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw"
   "vmmd/api=core/common,core/vcpu,vmmd/vmm,vmmd/v1"
+  "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/v1"
   "vmmd/endpoint=core/common"
   "vmmd/vmmctl=core/common,vmmd/v1,vmmd/endpoint"
-  "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/endpoint,vmmd/v1"
+  "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   # main() alone opens the KVM backend.
-  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/endpoint,vmmd/v1"
+  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   "tests=*"
 )
 # Test code (foo_test.cc, foo_fixture.h, anything in a testing/ folder) may also use these.

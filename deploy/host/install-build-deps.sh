@@ -4,7 +4,9 @@
 #     Google Benchmark) for the x86_64 build and its unit/integration tests;
 #   * the aarch64 cross toolchain and arm64 multiarch libraries for the vmmd/vmmctl arm64 build;
 #   * the tools of the nested arm64 end-to-end bed (QEMU 10 from bookworm-backports, edk2
-#     firmware, acpica-tools, cpio).
+#     firmware, acpica-tools, cpio);
+#   * Prometheus (server and promtool): the tests lint vmmd's /metrics and the shipped rules, and
+#     a real Prometheus scrapes vmmd in the end-to-end bed. Its service is not started.
 # trixie and bookworm-backports are added pinned at priority 100, with the same URI as the
 # machine's existing Debian source, so nothing from bookworm is replaced unless asked for.
 # Idempotent: a second run only checks. Needs root (or sudo).
@@ -17,7 +19,7 @@ STAMP=/var/lib/vmmd-build-deps.v1
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libfdt-dev device-tree-compiler prometheus-cpp-dev libgtest-dev libgmock-dev googletest
-  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3)
+  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 prometheus)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)
@@ -78,6 +80,14 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
+# No service is started by the install (prometheus would start one where there is an init):
+# a policy-rc.d that denies every start, only if the machine has none of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}"
 $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
 echo "$want" | $SUDO tee "$STAMP" >/dev/null

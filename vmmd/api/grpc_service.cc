@@ -20,25 +20,29 @@ namespace {
 // A client-supplied name as it may appear in a log line: escaped and bounded.
 std::string Printable(const std::string& name) { return absl::CHexEscape(name.substr(0, 80)); }
 
-// Logs the outcome of a state-changing call and converts its status.
-grpc::Status Finish(absl::string_view method, const std::string& name, const absl::Status& status) {
+}  // namespace
+
+// Logs the outcome of a state-changing call, counts it and converts its status.
+grpc::Status VmmService::Finish(absl::string_view method, const std::string& name,
+                                const absl::Status& status, absl::Time start) {
   if (status.ok()) {
     LogInfo("api: %s(\"%s\"): OK", method, Printable(name));
   } else {
     LogInfo("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
   }
+  stats_.Record(method, status, absl::Now() - start);
   return ToGrpcStatus(status);
 }
 
-grpc::Status FinishRead(absl::string_view method, const std::string& name,
-                        const absl::Status& status) {
+grpc::Status VmmService::FinishRead(absl::string_view method, const std::string& name,
+                                    const absl::Status& status, absl::Time start) {
   if (!status.ok()) {
     LogDebug("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
   }
+  stats_.Record(method, status,
+                start == absl::InfinitePast() ? absl::InfiniteDuration() : absl::Now() - start);
   return ToGrpcStatus(status);
 }
-
-}  // namespace
 
 absl::Status ValidateVmName(const std::string& name, const char* field) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
@@ -69,61 +73,74 @@ absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, a
 
 grpc::Status VmmService::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* request,
                                   v1::Vm* response) {
-  return Finish("CreateVm", request->spec().name(), DoCreateVm(*request, response));
+  const absl::Time start = absl::Now();
+  return Finish("CreateVm", request->spec().name(), DoCreateVm(*request, response), start);
 }
 
 grpc::Status VmmService::StartVm(grpc::ServerContext*, const v1::StartVmRequest* request,
                                  v1::Vm* response) {
-  return Finish("StartVm", request->name(), DoStartVm(*request, response));
+  const absl::Time start = absl::Now();
+  return Finish("StartVm", request->name(), DoStartVm(*request, response), start);
 }
 
 grpc::Status VmmService::StopVm(grpc::ServerContext*, const v1::StopVmRequest* request,
                                 v1::Vm* response) {
-  return Finish("StopVm", request->name(), DoStopVm(*request, response));
+  const absl::Time start = absl::Now();
+  return Finish("StopVm", request->name(), DoStopVm(*request, response), start);
 }
 
 grpc::Status VmmService::DeleteVm(grpc::ServerContext*, const v1::DeleteVmRequest* request,
                                   v1::DeleteVmResponse*) {
-  return Finish("DeleteVm", request->name(), DoDeleteVm(*request));
+  const absl::Time start = absl::Now();
+  return Finish("DeleteVm", request->name(), DoDeleteVm(*request), start);
 }
 
 grpc::Status VmmService::GetVm(grpc::ServerContext*, const v1::GetVmRequest* request,
                                v1::Vm* response) {
-  return FinishRead("GetVm", request->name(), DoGetVm(request->name(), response));
+  const absl::Time start = absl::Now();
+  return FinishRead("GetVm", request->name(), DoGetVm(request->name(), response), start);
 }
 
 grpc::Status VmmService::ListVms(grpc::ServerContext*, const v1::ListVmsRequest*,
                                  v1::ListVmsResponse* response) {
+  const absl::Time start = absl::Now();
   for (const vmm::VmInfo& info : vms_->ListVms()) *response->add_vms() = VmToProto(info);
-  return grpc::Status::OK;
+  return FinishRead("ListVms", "", absl::OkStatus(), start);
 }
 
 grpc::Status VmmService::GetCPUState(grpc::ServerContext*, const v1::GetCPUStateRequest* request,
                                      v1::GetCPUStateResponse* response) {
-  return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response));
+  const absl::Time start = absl::Now();
+  return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response), start);
 }
 
 grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
                                     const v1::ScaleVCPUsRequest* request,
                                     v1::ScaleVCPUsResponse* response) {
+  const absl::Time start = absl::Now();
   const absl::Time call_deadline = absl::FromChrono(context->deadline());
-  return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response));
+  return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response), start);
 }
 
 grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
                                      const v1::WatchEventsRequest* request,
                                      grpc::ServerWriter<v1::Event>* writer) {
   absl::StatusOr<std::unique_ptr<vmm::EventStream>> stream = vms_->Watch(request->name());
-  if (!stream.ok()) return FinishRead("WatchEvents", request->name(), stream.status());
+  if (!stream.ok()) {
+    return FinishRead("WatchEvents", request->name(), stream.status(), absl::InfinitePast());
+  }
+  stats_.StreamOpened();
   while (!context->IsCancelled()) {
     std::optional<vmm::WatchEvent> event = (*stream)->Next(absl::Now() + absl::Milliseconds(500));
     if (!event.has_value()) {
       if ((*stream)->closed()) break;
       continue;
     }
+    if (event->dropped_before > 0) stats_.EventsDropped(event->dropped_before);
     if (!writer->Write(EventToProto(*event))) break;  // the client went away
   }
-  return grpc::Status::OK;
+  stats_.StreamClosed();
+  return FinishRead("WatchEvents", request->name(), absl::OkStatus(), absl::InfinitePast());
 }
 
 absl::Status VmmService::DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
+#include "vmmd/api/api_stats.h"
 #include "vmmd/v1/vmm.grpc.pb.h"
 #include "vmmd/v1/vmm.pb.h"
 #include "vmmd/vmm/vm_manager.h"
@@ -27,6 +28,8 @@ class VmmService final : public v1::Vmm::Service {
  public:
   // `vms` must outlive the service.
   explicit VmmService(vmm::VmManager* vms) : vms_(vms) {}
+  // What the service served (the metrics read it).
+  const ApiStats& stats() const { return stats_; }
   VmmService(const VmmService&) = delete;
   VmmService& operator=(const VmmService&) = delete;
 
@@ -50,6 +53,11 @@ class VmmService final : public v1::Vmm::Service {
                            grpc::ServerWriter<v1::Event>* writer) override;
 
  private:
+  // Log, count (`start`: when a unary call began; absl::InfinitePast() for a stream) and convert.
+  grpc::Status Finish(absl::string_view method, const std::string& name, const absl::Status& status,
+                      absl::Time start);
+  grpc::Status FinishRead(absl::string_view method, const std::string& name,
+                          const absl::Status& status, absl::Time start);
   absl::Status DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response);
   absl::Status DoStartVm(const v1::StartVmRequest& request, v1::Vm* response);
   absl::Status DoStopVm(const v1::StopVmRequest& request, v1::Vm* response);
@@ -61,6 +69,7 @@ class VmmService final : public v1::Vmm::Service {
                        v1::ScaleVCPUsResponse* response);
 
   vmm::VmManager* const vms_;
+  ApiStats stats_;
 };
 
 }  // namespace vmmd::api

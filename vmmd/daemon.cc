@@ -66,7 +66,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervis
   }
   VMMD_ASSIGN_OR_RETURN(ScopedFd lock, endpoint::LockFile(path + ".lock"));
   VMMD_RETURN_IF_ERROR(endpoint::ClaimSocketPath(path));
+  const core::HostCapabilities& host = hypervisor->capabilities();
+  if (!host.wfi_trapped) {
+    LogWarning(
+        "vmmd: the host kernel does not trap guest WFI (kvm-arm.wfi_trap_policy=notrap): idle "
+        "vCPUs spin in the guest, so their busy time (GetCPUState, /metrics) is wall time, not "
+        "load");
+  }
   std::unique_ptr<Daemon> daemon(new Daemon(hypervisor, options, std::move(lock)));
+  if (!options.metrics_address.empty()) {
+    VMMD_RETURN_IF_ERROR(daemon->ServeMetrics(host));
+  }
   VMMD_RETURN_IF_ERROR(daemon->Listen());
   return daemon;
 }
@@ -106,6 +116,22 @@ absl::Status Daemon::Listen() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::ServeMetrics(const core::HostCapabilities& host) {
+  auto collector =
+      std::make_shared<metrics::Collector>(vms_.get(), &service_->stats(), metrics::ThisBuild(),
+                                           metrics::HostFacts{.wfi_trapped = host.wfi_trapped});
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
+      metrics::MetricsServer::Start(options_.metrics_address, std::move(collector));
+  if (!server.ok()) {
+    return absl::Status(server.status().code(),
+                        absl::StrCat("--metrics_address: ", server.status().message()));
+  }
+  metrics_server_ = *std::move(server);
+  LogInfo("vmmd: serving metrics on http://%s/metrics (port %d)", options_.metrics_address,
+          metrics_server_->port());
+  return absl::OkStatus();
+}
+
 Daemon::~Daemon() { Shutdown(); }
 
 void Daemon::Shutdown() {
@@ -127,6 +153,8 @@ void Daemon::Shutdown() {
       LogWarning("vmmd: cannot remove %s: %s", options_.socket_path, std::strerror(errno));
     }
   }
+  // Scrapes read the VMs and the service: stop them before either goes.
+  metrics_server_.reset();
   LogInfo("vmmd: stopping every VM");
   vms_->StopAll();
   lock_.Reset();  // the socket path is free for the next vmmd

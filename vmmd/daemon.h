@@ -15,6 +15,8 @@
 #include "grpcpp/server.h"
 #include "vmmd/api/grpc_service.h"
 #include "vmmd/endpoint/defaults.h"
+#include "vmmd/metrics/collector.h"
+#include "vmmd/metrics/server.h"
 #include "vmmd/vmm/vm_manager.h"
 
 namespace vmmd {
@@ -25,6 +27,9 @@ struct DaemonOptions {
   // Where per-VM persistent state (a firmware-booted VM's UEFI variables) lives, one
   // subdirectory per VM; created (0700) at start if missing. Empty: nothing persists.
   std::string state_dir;
+  // HOST:PORT to serve Prometheus metrics on, at /metrics (plain HTTP, no authentication: bind
+  // it to an address only the scraper reaches). PORT 0 picks a free port. Empty: no metrics.
+  std::string metrics_address;
   // How long in-flight RPCs may run once shutdown begins; then they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
@@ -36,7 +41,9 @@ class Daemon {
  public:
   // Claims the socket path (single instance: a lock file "<socket>.lock", and a socket file
   // that still answers is refused with ALREADY_EXISTS; a stale one is removed), then serves
-  // vmmd.v1.Vmm and grpc.health.v1.Health (SERVING). `hypervisor` must outlive the daemon.
+  // vmmd.v1.Vmm and grpc.health.v1.Health (SERVING), and /metrics when metrics_address is set
+  // (a metrics address that cannot be bound fails the start). `hypervisor` must outlive the
+  // daemon.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(core::Hypervisor* hypervisor,
                                                        const DaemonOptions& options);
   ~Daemon();  // Shutdown()
@@ -49,11 +56,14 @@ class Daemon {
 
   const std::string& socket_path() const { return options_.socket_path; }
   vmm::VmManager& vms() { return *vms_; }
+  // The port /metrics is served on; 0 without metrics.
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
  private:
   Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock);
   static vmm::VmManagerOptions ManagerOptions(const DaemonOptions& options);
   absl::Status Listen();
+  absl::Status ServeMetrics(const core::HostCapabilities& host);
 
   const DaemonOptions options_;
   ScopedFd lock_;  // flock on <socket>.lock, held until Shutdown()
@@ -61,6 +71,7 @@ class Daemon {
   std::unique_ptr<vmm::VmManager> vms_;
   std::unique_ptr<api::VmmService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // reads vms_ and service_
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };

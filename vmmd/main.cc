@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath,
 ABSL_FLAG(std::string, state_dir, "/var/lib/vmmd",
           "Per-VM persistent state (UEFI variables of firmware-booted VMs), one subdirectory "
           "per VM; created 0700 if missing. Empty: nothing persists across VM restarts");
+ABSL_FLAG(std::string, metrics_address, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9477 (plain "
+          "HTTP without authentication: bind an address only the scraper reaches). Empty: off");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
 namespace {
@@ -58,7 +61,8 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
       "KVM arm64 virtual machine monitor daemon.\n"
-      "Usage: vmmd [--socket=PATH] [--state_dir=DIR] [--log_level=debug|info|warning|error]");
+      "Usage: vmmd [--socket=PATH] [--state_dir=DIR] [--metrics_address=HOST:PORT]\n"
+      "            [--log_level=debug|info|warning|error]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "vmmd: unexpected argument '%s' (see --help)\n", rest[1]);
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
   vmmd::DaemonOptions options;
   options.socket_path = absl::GetFlag(FLAGS_socket);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
 
 #if VMMD_HAVE_KVM_ARM64
   absl::StatusOr<std::unique_ptr<vmmd::core::Hypervisor>> hypervisor =

@@ -39,6 +39,11 @@ struct HostCapabilities {
   uint32_t max_ipa_bits = 0;
   bool pmu_v3 = false;
   bool smccc_filter = false;  // KVM_ARM_VM_SMCCC_FILTER (Linux >= 6.4)
+  // KVM traps a guest's WFI (its default), so an idle vCPU's thread sleeps in the host and its
+  // busy time is the time the guest really computed. False when the host kernel was booted
+  // with kvm-arm.wfi_trap_policy=notrap: an idle vCPU then waits inside the guest and counts
+  // as busy.
+  bool wfi_trapped = true;
 };
 
 enum class SmcccAction { kHandleInKernel, kDeny, kForwardToUser };

@@ -5,9 +5,11 @@
 #include <sys/ioctl.h>
 
 #include <cerrno>
+#include <string>
 
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
+#include "core/common/kernel_cmdline.h"
 #include "core/common/log.h"
 #include "core/kvm/kvm_vcpu.h"
 #include "core/kvm/kvm_vm.h"
@@ -98,9 +100,16 @@ absl::StatusOr<std::unique_ptr<Hypervisor>> OpenKvmHypervisor(const std::string&
         "host KVM lacks the SMCCC filter (KVM_ARM_VM_SMCCC_FILTER, Linux >= 6.4): vmmd cannot "
         "forward PSCI CPU_ON/CPU_OFF, so it cannot control vCPU hotplug");
   }
+  if (absl::StatusOr<std::string> cmdline = ReadHostKernelCmdline(); cmdline.ok()) {
+    caps.wfi_trapped = KernelParameter(*cmdline, "kvm-arm.wfi_trap_policy") != "notrap";
+  } else {
+    LogWarning("KVM: cannot read the host kernel command line (%s); assuming WFI is trapped",
+               cmdline.status().ToString());
+  }
   kvm::InstallKickHandler();
-  LogInfo("KVM: max %u vCPUs per VM, IPA %u bits, PMUv3 %s, SMCCC filter yes", caps.max_vcpus,
-          caps.max_ipa_bits, caps.pmu_v3 ? "yes" : "no");
+  LogInfo("KVM: max %u vCPUs per VM, IPA %u bits, PMUv3 %s, SMCCC filter yes, WFI %s",
+          caps.max_vcpus, caps.max_ipa_bits, caps.pmu_v3 ? "yes" : "no",
+          caps.wfi_trapped ? "trapped" : "not trapped");
   return std::unique_ptr<Hypervisor>(
       new KvmHypervisor(std::move(kvm), static_cast<size_t>(run_size), caps));
 }

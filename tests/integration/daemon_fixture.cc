@@ -98,6 +98,7 @@ void DaemonTest::SetUp() {
   DaemonOptions options;
   options.socket_path = socket_;
   options.shutdown_grace = absl::Seconds(2);
+  options.metrics_address = metrics_address_;
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(&hv_, options);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   daemon_ = std::move(*daemon);

@@ -54,6 +54,7 @@ class DaemonTest : public ::testing::Test {
   grpc::Status Create(const std::string& name, uint32_t boot_vcpus = 2, uint32_t max_vcpus = 4);
 
   TempDir tmp_;
+  std::string metrics_address_;  // set it before SetUp to serve /metrics
   std::string socket_;  // <tmp>/run/vmmd.sock (the daemon creates <tmp>/run)
   std::string kernel_;
   std::string initrd_;

@@ -8,6 +8,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/common/log.h"
 #include "core/vcpu/vcpu_state.h"
 #include "core/vcpu/vcpu_stats.h"
 
@@ -226,6 +229,12 @@ std::vector<MetricFamily> BuildFamilies(const ScrapeInputs& in) {
   Gauge(
       out.Add("vmmd_build_info", "vmmd's version and architecture (always 1).", MetricType::Gauge),
       {{"arch", in.build.arch}, {"version", in.build.version}}, 1);
+  Gauge(out.Add("vmmd_host_wfi_trapped",
+                "1 when KVM traps the guests' WFI, so an idle vCPU sleeps and busy time is work "
+                "the guest did; 0 when the host kernel disabled the trap "
+                "(kvm-arm.wfi_trap_policy=notrap) and idle vCPUs count as busy.",
+                MetricType::Gauge),
+        {}, in.host.wfi_trapped ? 1 : 0);
   AddVmFamilies(out, in.vms);
   AddApiFamilies(out, in.api);
   if (in.process.ok()) AddProcessFamilies(out, *in.process);
@@ -233,12 +242,32 @@ std::vector<MetricFamily> BuildFamilies(const ScrapeInputs& in) {
 }
 
 std::vector<MetricFamily> Collector::Collect() const {
+  const absl::Time start = absl::Now();
   ScrapeInputs in;
   in.vms = vms_->Report();
   in.api = api_->Get();
   in.process = ReadProcessStats();
   in.build = build_;
-  return BuildFamilies(in);
+  in.host = host_;
+  if (!in.process.ok()) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    LogWarning("metrics: %s", in.process.status().ToString());
+  }
+  std::vector<MetricFamily> out = BuildFamilies(in);
+  // What this collection cost (the text encoding that follows is not included).
+  MetricFamily took{"vmmd_metrics_collect_duration_seconds",
+                    "How long vmmd took to collect this scrape's samples.",
+                    MetricType::Gauge,
+                    {}};
+  Gauge(&took, {}, absl::ToDoubleSeconds(absl::Now() - start));
+  out.push_back(std::move(took));
+  MetricFamily errors{"vmmd_metrics_collect_errors_total",
+                      "Scrapes in which vmmd could not read one of its sources (then left out).",
+                      MetricType::Counter,
+                      {}};
+  Counter(&errors, {}, static_cast<double>(errors_.load(std::memory_order_relaxed)));
+  out.push_back(std::move(errors));
+  return out;
 }
 
 BuildInfo ThisBuild() {

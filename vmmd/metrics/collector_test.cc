@@ -3,11 +3,6 @@
 // while 16 scales run), a scrape over HTTP, and promtool's lint of what vmmd exposes.
 #include "vmmd/metrics/collector.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -17,13 +12,12 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/scrape.h"
 #include "tests/support/status_matchers.h"
 #include "vmmd/metrics/server.h"
 
@@ -32,29 +26,15 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::vmmd::testing::HttpGet;
 using ::vmmd::testing::IsOk;
+using ::vmmd::testing::Samples;
 using ::vmmd::testing::StatusIs;
 
 std::string Text(const std::vector<prometheus::MetricFamily>& f) {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, f);
   return out.str();
-}
-
-// Every sample of the exposition: "name{labels}" -> value.
-std::map<std::string, double> Samples(const std::string& text) {
-  std::map<std::string, double> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    double v = 0;
-    if (space == absl::string_view::npos || !absl::SimpleAtod(line.substr(space + 1), &v)) {
-      ADD_FAILURE() << "not a sample: " << line;
-      continue;
-    }
-    out[std::string(line.substr(0, space))] = v;
-  }
-  return out;
 }
 
 ScrapeInputs KnownInputs() {
@@ -97,6 +77,7 @@ ScrapeInputs KnownInputs() {
   p.threads = 9;
   in.process = p;
   in.build = BuildInfo{"1.2.3", "arm64"};
+  in.host.wfi_trapped = false;
   return in;
 }
 
@@ -104,6 +85,7 @@ TEST(CollectorTest, ExactSeriesForKnownInputs) {
   const std::map<std::string, double> s = Samples(Text(BuildFamilies(KnownInputs())));
   const std::map<std::string, double> want = {
       {R"(vmmd_build_info{arch="arm64",version="1.2.3"})", 1},
+      {R"(vmmd_host_wfi_trapped)", 0},
       {R"(vmmd_vms{state="running"})", 1},
       {R"(vmmd_vms{state="failed"})", 0},
       {R"(vmmd_vm_vcpus{vm="web",state="online"})", 3},
@@ -189,13 +171,18 @@ class LiveTest : public ::testing::Test {
   ::vmmd::testing::FakeHypervisor hv_;
   std::unique_ptr<vmm::VmManager> mgr_ = std::make_unique<vmm::VmManager>(&hv_);
   api::ApiStats api_;
-  Collector collector_{mgr_.get(), &api_, ThisBuild()};
+  Collector collector_{mgr_.get(), &api_, ThisBuild(), HostFacts{}};
   std::string dir_;
 };
 
 TEST_F(LiveTest, SeriesFollowTheVmsAndCountersSurviveARestart) {
   ASSERT_THAT(mgr_->CreateVm(Spec("a", /*firmware=*/true)), IsOk());
   auto s = Scrape();
+  EXPECT_EQ(s[R"(vmmd_host_wfi_trapped)"], 1);
+  ASSERT_EQ(s.count("vmmd_metrics_collect_duration_seconds"), 1u);
+  EXPECT_GT(s["vmmd_metrics_collect_duration_seconds"], 0);
+  EXPECT_LT(s["vmmd_metrics_collect_duration_seconds"], 1);
+  EXPECT_EQ(s["vmmd_metrics_collect_errors_total"], 0);
   EXPECT_EQ(s[R"(vmmd_vms{state="created"})"], 1);
   EXPECT_EQ(s[R"(vmmd_vm_vcpus{vm="a",state="parked"})"], 4);
   EXPECT_EQ(s[R"(vmmd_vm_vcpus{vm="a",state="offline"})"], 2);
@@ -271,30 +258,9 @@ TEST_F(LiveTest, ScrapesStayConsistentUnderConcurrentScales) {
   EXPECT_GT(requests, 16);
 }
 
-// GET /metrics over a real socket.
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
 TEST_F(LiveTest, ServesOverHttpAndRefusesABusyPort) {
   ASSERT_THAT(mgr_->CreateVm(Spec("a", false)), IsOk());
-  auto collector = std::make_shared<Collector>(mgr_.get(), &api_, ThisBuild());
+  auto collector = std::make_shared<Collector>(mgr_.get(), &api_, ThisBuild(), HostFacts{});
   absl::StatusOr<std::unique_ptr<MetricsServer>> server =
       MetricsServer::Start("127.0.0.1:0", collector);
   ASSERT_THAT(server, IsOk());

@@ -19,7 +19,7 @@ STAMP=/var/lib/vmmd-build-deps.v1
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libfdt-dev device-tree-compiler prometheus-cpp-dev libgtest-dev libgmock-dev googletest
-  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 prometheus)
+  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)

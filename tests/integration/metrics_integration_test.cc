@@ -50,6 +50,12 @@ TEST_F(MetricsDaemonTest, CountsWhatClientsDoAndWhatVmsAre) {
   EXPECT_EQ(s[R"(vmmd_api_requests_total{method="GetVm",code="not_found"})"], 1);
   EXPECT_EQ(s[R"(vmmd_api_requests_total{method="StartVm",code="ok"})"], 1);
   EXPECT_EQ(s[R"(vmmd_api_request_duration_seconds_count{method="StartVm"})"], 1);
+  // Methods nobody called yet have their series already (zero); a stream is not timed.
+  ASSERT_EQ(s.count(R"(vmmd_api_requests_total{method="WatchEvents",code="ok"})"), 1u);
+  EXPECT_EQ(s[R"(vmmd_api_requests_total{method="WatchEvents",code="ok"})"], 0);
+  ASSERT_EQ(s.count(R"(vmmd_api_request_duration_seconds_count{method="DeleteVm"})"), 1u);
+  EXPECT_EQ(s[R"(vmmd_api_request_duration_seconds_count{method="DeleteVm"})"], 0);
+  EXPECT_EQ(s.count(R"(vmmd_api_request_duration_seconds_count{method="WatchEvents"})"), 0u);
   EXPECT_EQ(s[R"(vmmd_vms{state="running"})"], 1);
   EXPECT_EQ(s[R"(vmmd_vm_boot_vcpus{vm="web"})"], 2);
   EXPECT_EQ(s[R"(vmmd_vm_max_vcpus{vm="web"})"], 4);

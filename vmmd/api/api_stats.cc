@@ -8,6 +8,14 @@ std::string CodeLabel(absl::StatusCode code) {
   return absl::AsciiStrToLower(absl::StatusCodeToString(code));
 }
 
+void ApiStats::Declare(absl::string_view method, bool unary) {
+  absl::MutexLock lock(&mu_);
+  s_.calls.try_emplace({std::string(method), CodeLabel(absl::StatusCode::kOk)}, 0);
+  if (unary) {
+    s_.latency.try_emplace(std::string(method), DurationHistogram(LatencyBoundsSeconds()));
+  }
+}
+
 void ApiStats::Record(absl::string_view method, const absl::Status& status,
                       absl::Duration latency) {
   absl::MutexLock lock(&mu_);

@@ -27,6 +27,9 @@ class ApiStats {
     uint64_t dropped_events = 0;
   };
 
+  // Makes `method`'s series exist before its first call (0 calls with code "ok", and an empty
+  // latency histogram when `unary`): a rate() over them works from the first scrape.
+  void Declare(absl::string_view method, bool unary);
   // A finished call of `method` with `status`; `latency` is how long a unary call took
   // (absl::InfiniteDuration() for a stream: counted, not timed).
   void Record(absl::string_view method, const absl::Status& status, absl::Duration latency);

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "vmmd/api/status_to_grpc.h"
 #include "vmmd/api/vm_convert.h"
 
@@ -42,6 +43,17 @@ grpc::Status VmmService::FinishRead(absl::string_view method, const std::string&
   stats_.Record(method, status,
                 start == absl::InfinitePast() ? absl::InfiniteDuration() : absl::Now() - start);
   return ToGrpcStatus(status);
+}
+
+VmmService::VmmService(vmm::VmManager* vms) : vms_(vms) {
+  // Every method of vmmd.v1.Vmm has its series from the start.
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          v1::Vmm::service_full_name());
+  for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+    const google::protobuf::MethodDescriptor* m = service->method(i);
+    stats_.Declare(m->name(), !m->server_streaming() && !m->client_streaming());
+  }
 }
 
 absl::Status ValidateVmName(const std::string& name, const char* field) {

@@ -27,7 +27,7 @@ absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, a
 class VmmService final : public v1::Vmm::Service {
  public:
   // `vms` must outlive the service.
-  explicit VmmService(vmm::VmManager* vms) : vms_(vms) {}
+  explicit VmmService(vmm::VmManager* vms);
   // What the service served (the metrics read it).
   const ApiStats& stats() const { return stats_; }
   VmmService(const VmmService&) = delete;

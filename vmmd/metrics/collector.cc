@@ -79,6 +79,9 @@ void AddVmFamilies(Families& out, const std::vector<vmm::VmReport>& vms) {
     for (const vmm::VmReport& r : vms) n += r.info.state == s ? 1 : 0;
     Gauge(by_state, {{"state", Lower(vmm::VmStateName(s))}}, n);
   }
+  MetricFamily* vm_state =
+      out.Add("vmmd_vm_state", "1 for the lifecycle state a VM is in, 0 for every other.",
+              MetricType::Gauge);
   MetricFamily* vcpus =
       out.Add("vmmd_vm_vcpus", "vCPUs of a VM by lifecycle state (every state, zeros included).",
               MetricType::Gauge);
@@ -130,6 +133,9 @@ void AddVmFamilies(Families& out, const std::vector<vmm::VmReport>& vms) {
   for (const vmm::VmReport& r : vms) {
     const std::string& vm = r.info.spec.name;
     const vmm::VmStats& st = r.stats;
+    for (vmm::VmState s : vmm::kVmStates) {
+      Gauge(vm_state, {{"vm", vm}, {"state", Lower(vmm::VmStateName(s))}}, r.info.state == s);
+    }
     for (core::VcpuState s :
          {core::VcpuState::kParked, core::VcpuState::kEnabling, core::VcpuState::kEnabled,
           core::VcpuState::kOnline, core::VcpuState::kOffline, core::VcpuState::kRemoving}) {

@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
@@ -88,6 +91,8 @@ TEST(CollectorTest, ExactSeriesForKnownInputs) {
       {R"(vmmd_host_wfi_trapped)", 0},
       {R"(vmmd_vms{state="running"})", 1},
       {R"(vmmd_vms{state="failed"})", 0},
+      {R"(vmmd_vm_state{vm="web",state="running"})", 1},
+      {R"(vmmd_vm_state{vm="web",state="stopped"})", 0},
       {R"(vmmd_vm_vcpus{vm="web",state="online"})", 3},
       {R"(vmmd_vm_vcpus{vm="web",state="enabling"})", 1},
       {R"(vmmd_vm_vcpus{vm="web",state="parked"})", 0},
@@ -275,6 +280,58 @@ TEST_F(LiveTest, ServesOverHttpAndRefusesABusyPort) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
   EXPECT_THAT(MetricsServer::Start("127.0.0.1:99999", collector),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// docs/metrics.md's table of families, as {name -> "type: label,label"}.
+std::map<std::string, std::string> DocumentedFamilies() {
+  std::ifstream in(VMMD_METRICS_DOC);
+  EXPECT_TRUE(in) << VMMD_METRICS_DOC;
+  std::map<std::string, std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cols = absl::StrSplit(line, " | ");
+    if (cols.size() < 4) continue;
+    std::string labels;
+    if (cols[2] != "—") {
+      for (absl::string_view l : absl::StrSplit(cols[2], ", ")) {
+        absl::StrAppend(&labels, labels.empty() ? "" : ",",
+                        absl::StripPrefix(absl::StripSuffix(l, "`"), "`"));
+      }
+    }
+    const std::string name(absl::StripSuffix(absl::StripPrefix(cols[0], "| `"), "`"));
+    out[name] = absl::StrCat(cols[1], ": ", labels);
+  }
+  return out;
+}
+
+std::string TypeName(prometheus::MetricType t) {
+  switch (t) {
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    case prometheus::MetricType::Histogram:
+      return "histogram";
+    default:
+      return "other";
+  }
+}
+
+// The reference is exact: every family vmmd exports is in it, with its type and label names,
+// and it lists nothing vmmd does not export.
+TEST_F(LiveTest, TheMetricsReferenceListsExactlyWhatIsExported) {
+  ASSERT_THAT(mgr_->CreateVm(Spec("a", true)), IsOk());
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  api_.Declare("GetVm", /*unary=*/true);
+  std::map<std::string, std::string> exported;
+  for (const prometheus::MetricFamily& f : collector_.Collect()) {
+    ASSERT_FALSE(f.metric.empty()) << f.name << " has no series to compare";
+    std::vector<std::string> names;
+    for (const auto& l : f.metric.front().label) names.push_back(l.name);
+    exported[f.name] = absl::StrCat(TypeName(f.type), ": ", absl::StrJoin(names, ","));
+  }
+  EXPECT_EQ(exported, DocumentedFamilies());
 }
 
 // promtool, Prometheus' own linter, finds nothing to say about what vmmd exposes.

@@ -11,7 +11,7 @@ ARM64 := $(BUILD)/arm64
 CROSS := $(BUILD)/cross
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-arm64 cross-sysroot e2e-assets test unit-test demo clean
+.PHONY: all deps build build-arm64 cross-sysroot e2e-assets test unit-test bench demo clean
 
 all: build
 
@@ -37,6 +37,11 @@ e2e-assets: deps
 # Unit and integration tests only (fast, x86_64).
 unit-test: build
 	@ctest --test-dir $(NATIVE) -L 'unit|integration' --output-on-failure -j $(JOBS)
+
+# Benchmarks of vmmd's own code on the fake hypervisor (native): they print numbers, assert
+# nothing (docs/benchmarks.md). The nested-bed benchmarks are tests/e2e/bench/*.sh.
+bench: build
+	@$(NATIVE)/bin/metrics_scrape_bench
 
 test: build build-arm64 e2e-assets
 	@ctest --test-dir $(NATIVE) --output-on-failure

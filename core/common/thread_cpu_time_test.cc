@@ -55,5 +55,37 @@ TEST(ThreadCpuTimeTest, AnotherThreadOfThisProcessAndOneThatExited) {
   EXPECT_THAT(ReadThreadCpuTime(tid), StatusIs(absl::StatusCode::kNotFound));
 }
 
+// The kept-open clock reads what the path does, keeps counting, and reports the thread's end.
+TEST(ThreadCpuTimeTest, AClockOpenedByAThreadIsReadByAnother) {
+  absl::Notification opened, computed, finish;
+  std::shared_ptr<const ThreadCpuClock> clock;
+  int64_t tid = 0;
+  std::thread t([&] {
+    tid = syscall(SYS_gettid);
+    absl::StatusOr<std::shared_ptr<const ThreadCpuClock>> c =
+        ThreadCpuClock::OpenForCallingThread();
+    if (c.ok()) clock = *c;
+    opened.Notify();
+    volatile uint64_t x = 0;
+    for (uint64_t i = 0; i < 20'000'000; ++i) x = x + i;
+    computed.Notify();
+    finish.WaitForNotification();
+  });
+  opened.WaitForNotification();
+  ASSERT_NE(clock, nullptr);
+  absl::StatusOr<ThreadCpuTime> first = clock->Read();
+  ASSERT_THAT(first, IsOk());
+  computed.WaitForNotification();
+  absl::StatusOr<ThreadCpuTime> second = clock->Read();
+  ASSERT_THAT(second, IsOk());
+  EXPECT_GT(second->run_ns, first->run_ns);
+  absl::StatusOr<ThreadCpuTime> by_path = ReadThreadCpuTime(tid);
+  ASSERT_THAT(by_path, IsOk());
+  EXPECT_GE(by_path->run_ns, second->run_ns);  // the same counter
+  finish.Notify();
+  t.join();
+  EXPECT_THAT(clock->Read(), StatusIs(absl::StatusCode::kNotFound));
+}
+
 }  // namespace
 }  // namespace vmmd

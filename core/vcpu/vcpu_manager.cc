@@ -64,7 +64,7 @@ std::vector<VcpuInfo> VcpuManager::Snapshot() const {
   // schedstat, then (locked) whether each is still the same thread — one that ended meanwhile
   // added its final time to the base, which is then the whole answer.
   struct Live {
-    int64_t tid = 0;
+    std::shared_ptr<const ThreadCpuClock> clock;  // keeps the file open while it is read
     uint64_t epoch = 0;
     ThreadCpuTime now;
     bool read = false;
@@ -74,13 +74,13 @@ std::vector<VcpuInfo> VcpuManager::Snapshot() const {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < slots_.size(); ++i) {
       if (!slots_[i]->cpu_live) continue;
-      live[i].tid = slots_[i]->tid.load();
+      live[i].clock = slots_[i]->cpu_clock;
       live[i].epoch = slots_[i]->cpu_epoch;
     }
   }
   for (Live& l : live) {
-    if (l.tid == 0) continue;
-    absl::StatusOr<ThreadCpuTime> t = ReadThreadCpuTime(l.tid);
+    if (l.clock == nullptr) continue;
+    absl::StatusOr<ThreadCpuTime> t = l.clock->Read();
     if (t.ok()) {
       l.now = *t;
       l.read = true;
@@ -149,7 +149,8 @@ void VcpuManager::CommitLocked(Slot* slot, const VcpuLife& next, std::string_vie
 
 void VcpuManager::EndThreadCpuLocked(Slot* slot) {
   if (!slot->cpu_live) return;
-  absl::StatusOr<ThreadCpuTime> t = ReadOwnThreadCpuTime();
+  absl::StatusOr<ThreadCpuTime> t =
+      slot->cpu_clock != nullptr ? slot->cpu_clock->Read() : ReadOwnThreadCpuTime();
   if (t.ok()) {
     slot->cpu_base += *t;
   } else {
@@ -157,6 +158,7 @@ void VcpuManager::EndThreadCpuLocked(Slot* slot) {
                t.status().ToString());
   }
   slot->cpu_live = false;
+  slot->cpu_clock.reset();  // closed once no Snapshot holds it any more
   ++slot->cpu_epoch;
 }
 
@@ -188,15 +190,27 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
   VMMD_RETURN_IF_ERROR(v.SetReg(Reg::kX0, x0));
   VMMD_RETURN_IF_ERROR(v.SetMpState(MpState::kRunnable));
   slot->stop.store(false);
-  // The thread publishes its TID before anything else; waiting for that (microseconds; the
-  // new thread takes no lock first) makes GetCPUState right after CPU_ON show it.
-  auto started = std::make_shared<absl::Notification>();
+  // The thread publishes its TID and opens its CPU clock before anything else; waiting for
+  // that (microseconds; the new thread takes no lock first) makes GetCPUState right after
+  // CPU_ON show it.
+  struct Started {
+    absl::Notification done;
+    absl::StatusOr<std::shared_ptr<const ThreadCpuClock>> clock;
+  };
+  auto started = std::make_shared<Started>();
   slot->thread = std::thread([this, slot, started] {
     slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
-    started->Notify();
+    started->clock = ThreadCpuClock::OpenForCallingThread();
+    started->done.Notify();
     RunLoop(slot);
   });
-  started->WaitForNotification();
+  started->done.WaitForNotification();
+  if (started->clock.ok()) {
+    slot->cpu_clock = *std::move(started->clock);
+  } else {
+    LogWarning("%s: vCPU %u: its CPU time will not be live: %s", name_, slot->id,
+               started->clock.status().ToString());
+  }
   slot->cpu_live = true;
   // The thread cannot observe the life before this: its CPU_OFF needs mu_.
   CommitLocked(slot, next, cause);

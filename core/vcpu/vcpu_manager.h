@@ -172,10 +172,13 @@ class VcpuManager : public CpuHotplugBackend {
     VcpuLife life;       // guarded by mu_; assigned only by CommitLocked
     std::thread thread;  // guarded by mu_ (assignment/join)
     // CPU time of the threads that ended (guarded by mu_); `cpu_live` while the current thread
-    // has not added its own yet; `cpu_epoch` counts the additions.
+    // has not added its own yet; `cpu_epoch` counts the additions. `cpu_clock`: the current
+    // thread's schedstat, open (guarded by mu_; null without a thread or if it could not be
+    // opened).
     ThreadCpuTime cpu_base;
     bool cpu_live = false;
     uint64_t cpu_epoch = 0;
+    std::shared_ptr<const ThreadCpuClock> cpu_clock;
     std::atomic<bool> stop{false};
     std::atomic<int64_t> tid{0};
     std::atomic<uint64_t> exits{0};

@@ -2,7 +2,8 @@
 """Checks the PromQL vmmd ships: every expression of the alerting/recording rules and of the
 Grafana dashboard must parse (Prometheus' own parser, through `promtool check rules`) and may
 only use series that vmmd exports (the families of docs/metrics.md, which a unit test keeps
-equal to what vmmd serves), the rules' own recording rules and Prometheus' `up`. The dashboard
+equal to what vmmd serves), the rules' own recording rules and Prometheus' `up`, and may only
+match a series on labels it has (its documented labels, and job/instance from Prometheus). The dashboard
 must also be well formed: unique panel ids, panels inside the 24-column grid, every query on the
 dashboard's Prometheus variable, every $variable defined, and the panels an operator of vCPU
 hotplug needs present.
@@ -36,23 +37,29 @@ GRAFANA_DURATIONS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset",
             "and", "or", "unless", "inf", "nan", "atan2"}
 PROMETHEUS_OWN = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+# Labels Prometheus attaches to every scraped series.
+TARGET_LABELS = {"job", "instance"}
 
 
 def exported_series(metrics_doc):
-    """Series names vmmd exports, from the families table of docs/metrics.md."""
-    names = set()
-    row = re.compile(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| (counter|gauge|histogram) \|")
+    """{series name: its label names} for what vmmd exports, from the families table of
+    docs/metrics.md (a histogram's _bucket series also has `le`)."""
+    series = {}
+    row = re.compile(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| (counter|gauge|histogram) \| ([^|]*) \|")
     with open(metrics_doc, encoding="utf-8") as f:
         for line in f:
             m = row.match(line)
             if not m:
                 continue
-            name, kind = m.groups()
+            name, kind, labels = m.groups()
+            names = set(re.findall(r"`(\w+)`", labels)) | TARGET_LABELS
             if kind == "histogram":
-                names.update(name + s for s in ("_bucket", "_sum", "_count"))
+                series[name + "_bucket"] = names | {"le"}
+                series[name + "_sum"] = names
+                series[name + "_count"] = names
             else:
-                names.add(name)
-    return names
+                series[name] = names
+    return series
 
 
 def substitute_variables(expr):
@@ -88,9 +95,19 @@ def series_names(expr):
     return names
 
 
+def matched_labels(expr):
+    """(series name, label) for every label matcher written right after a series name."""
+    out = []
+    for m in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\}", expr):
+        for lm in re.finditer(r"(\w+)\s*(?:=~|!~|!=|=)", m.group(2)):
+            out.append((m.group(1), lm.group(1)))
+    return out
+
+
 class Checker:
-    def __init__(self, allowed):
+    def __init__(self, allowed, labels):
         self.allowed = allowed
+        self.labels = labels  # series -> label names (vmmd's series only)
         self.problems = []
         self.exprs = []  # (where, expr as Prometheus will see it)
 
@@ -108,6 +125,10 @@ class Checker:
         for name in sorted(series_names(concrete) - self.allowed):
             self.problem(f"{where}: '{name}' is not a series vmmd exports "
                          f"(docs/metrics.md) nor a recording rule")
+        for name, label in matched_labels(concrete):
+            if name in self.labels and label not in self.labels[name]:
+                self.problem(f"{where}: {name} has no label '{label}' "
+                             f"(it has {', '.join(sorted(self.labels[name]))})")
         self.exprs.append((where, concrete))
 
     def parse_all(self, promtool):
@@ -212,7 +233,7 @@ def main():
     if not exported:
         print(f"check_promql: no families found in {args.metrics_doc}")
         return 1
-    c = Checker(exported | recorded | PROMETHEUS_OWN)
+    c = Checker(set(exported) | recorded | PROMETHEUS_OWN, exported)
     check_rules(c, args.rules)
     check_dashboard(c, args.dashboard)
     c.parse_all(args.promtool)

@@ -64,5 +64,9 @@ fresh
 sed -i '/^| `vmmd_vm_target_vcpus`/d' "$tmp/metrics.md"
 expect_refused "a series dropped from the reference" "'vmmd_vm_target_vcpus' is not a series vmmd exports"
 
+fresh
+sed -i '0,/vmmd_vcpu_hotplug_phase_seconds_bucket{instance=~\\"\$instance\\"}/s//vmmd_vcpu_hotplug_phase_seconds_bucket{instance=~\\"$instance\\", vm=~\\"$vm\\"}/' "$tmp/dash.json"
+expect_refused "a matcher on a label the series does not have" "vmmd_vcpu_hotplug_phase_seconds_bucket has no label 'vm'"
+
 [ "$failures" = 0 ] || { echo "$failures case(s) failed"; exit 1; }
-echo "check_promql refuses all 6 planted mistakes"
+echo "check_promql refuses all 7 planted mistakes"

@@ -19,9 +19,9 @@
 
 namespace vmmd::testing {
 
-// The whole HTTP/1.0 reply (status line, headers, body) to GET `path` on 127.0.0.1:`port`;
-// "" when nothing listens there.
-inline std::string HttpGet(int port, const std::string& path) {
+// The whole HTTP/1.0 reply (status line, headers, body) to GET `path` on 127.0.0.1:`port`,
+// with `headers` ("Name: value\r\n" lines) added to the request; "" when nothing listens there.
+inline std::string HttpGet(int port, const std::string& path, const std::string& headers = "") {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
   sockaddr_in addr{};
@@ -32,7 +32,8 @@ inline std::string HttpGet(int port, const std::string& path) {
     ::close(fd);
     return "";
   }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: localhost\r\n", headers, "\r\n");
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return "";

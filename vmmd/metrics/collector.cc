@@ -72,7 +72,8 @@ void Histogram(MetricFamily* f, Labels labels, const DurationHistogram& h) {
   f->metric.push_back(std::move(m));
 }
 
-void AddVmFamilies(Families& out, const std::vector<vmm::VmReport>& vms) {
+void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
+  const std::vector<vmm::VmReport>& vms = report.vms;
   MetricFamily* by_state = out.Add("vmmd_vms", "VMs by lifecycle state.", MetricType::Gauge);
   for (vmm::VmState s : vmm::kVmStates) {
     double n = 0;
@@ -120,8 +121,13 @@ void AddVmFamilies(Families& out, const std::vector<vmm::VmReport>& vms) {
   MetricFamily* phases = out.Add(
       "vmmd_vcpu_hotplug_phase_seconds",
       "Per vCPU, from the ScaleVCPUs request to a phase of its hot-add (taken: the guest took "
-      "the event; enabled: it registered the CPU; online: it runs) or hot-remove (parked).",
+      "the event; enabled: it registered the CPU; online: it runs) or hot-remove (parked); every "
+      "VM since vmmd started, deleted ones included.",
       MetricType::Histogram);
+  for (core::HotplugPhase p : core::kHotplugPhases) {
+    Histogram(phases, {{"phase", std::string(core::HotplugPhaseName(p))}},
+              report.all_vcpus.phase(p));
+  }
   MetricFamily* requests =
       out.Add("vmmd_vcpu_scale_requests_total",
               "ScaleVCPUs requests of a VM, by direction (add, remove, none) and how they ended.",
@@ -162,10 +168,6 @@ void AddVmFamilies(Families& out, const std::vector<vmm::VmReport>& vms) {
       const std::string id = absl::StrCat(v.id);
       Counter(busy, {{"vm", vm}, {"vcpu", id}}, static_cast<double>(v.busy_ns) / kNsPerSecond);
       Counter(delay, {{"vm", vm}, {"vcpu", id}}, static_cast<double>(v.delay_ns) / kNsPerSecond);
-    }
-    for (core::HotplugPhase p : core::kHotplugPhases) {
-      Histogram(phases, {{"vm", vm}, {"phase", std::string(core::HotplugPhaseName(p))}},
-                st.vcpus.phase(p));
     }
     for (vmm::ScaleDirection d : vmm::kScaleDirections) {
       for (vmm::ScaleResultKind k : vmm::kScaleResultKinds) {

@@ -30,7 +30,7 @@ struct HostFacts {
 
 // What one scrape is made of.
 struct ScrapeInputs {
-  std::vector<vmm::VmReport> vms;
+  vmm::ManagerReport vms;
   api::ApiStats::Snapshot api;
   absl::StatusOr<ProcessStats> process = ProcessStats{};
   BuildInfo build;

@@ -59,8 +59,6 @@ ScrapeInputs KnownInputs() {
     v.delay_ns = 250'000'000;
     r.vcpus.push_back(v);
   }
-  r.stats.vcpus.phase(core::HotplugPhase::kTaken).Observe(absl::Milliseconds(3));
-  r.stats.vcpus.phase(core::HotplugPhase::kTaken).Observe(absl::Milliseconds(40));
   r.stats.vcpus.cpu_on.granted = 3;
   r.stats.vcpus.cpu_on.denied = 2;
   r.stats.exits = 100;
@@ -68,7 +66,11 @@ ScrapeInputs KnownInputs() {
   r.stats.hypercall_exits = 20;
   r.stats.transitions_to(vmm::VmState::kRunning) = 2;
   r.stats.requests(vmm::ScaleDirection::kAdd, vmm::ScaleResultKind::kDeadlineExceeded) = 1;
-  in.vms.push_back(r);
+  in.vms.vms.push_back(r);
+  // The manager's totals: what "web" counted plus a VM deleted before.
+  in.vms.all_vcpus.phase(core::HotplugPhase::kTaken).Observe(absl::Milliseconds(3));
+  in.vms.all_vcpus.phase(core::HotplugPhase::kTaken).Observe(absl::Milliseconds(40));
+  in.vms.all_vcpus.phase(core::HotplugPhase::kParked).Observe(absl::Seconds(45));
   in.api.calls[{"GetVm", "ok"}] = 5;
   in.api.calls[{"GetVm", "not_found"}] = 2;
   in.api.latency.emplace("GetVm", DurationHistogram(LatencyBoundsSeconds()));
@@ -108,13 +110,16 @@ TEST(CollectorTest, ExactSeriesForKnownInputs) {
       {R"(vmmd_vm_exits_total{vm="web",reason="other"})", 10},
       {R"(vmmd_vcpu_busy_seconds_total{vm="web",vcpu="2"})", 3.0},
       {R"(vmmd_vcpu_delay_seconds_total{vm="web",vcpu="0"})", 0.25},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_count{vm="web",phase="taken"})", 2},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_sum{vm="web",phase="taken"})", 0.043},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{vm="web",phase="taken",le="0.0025"})", 0},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{vm="web",phase="taken",le="0.005"})", 1},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{vm="web",phase="taken",le="0.05"})", 2},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{vm="web",phase="taken",le="+Inf"})", 2},
-      {R"(vmmd_vcpu_hotplug_phase_seconds_count{vm="web",phase="parked"})", 0},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_count{phase="taken"})", 2},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_sum{phase="taken"})", 0.043},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="taken",le="0.0025"})", 0},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="taken",le="0.005"})", 1},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="taken",le="0.05"})", 2},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="taken",le="+Inf"})", 2},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_count{phase="online"})", 0},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_count{phase="parked"})", 1},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="parked",le="30"})", 0},
+      {R"(vmmd_vcpu_hotplug_phase_seconds_bucket{phase="parked",le="+Inf"})", 1},
       {R"(vmmd_vcpu_scale_requests_total{vm="web",direction="add",result="deadline_exceeded"})", 1},
       {R"(vmmd_vcpu_scale_requests_total{vm="web",direction="remove",result="ok"})", 0},
       {R"(vmmd_guest_cpu_on_total{vm="web",verdict="granted"})", 3},

@@ -197,7 +197,7 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
 
   // What the metrics see: the target, each phase of the hot-add timed once, the requests by
   // direction and result, the CPU_ON granted, the lifecycle so far.
-  std::vector<VmReport> report = mgr_->Report();
+  std::vector<VmReport> report = mgr_->Report().vms;
   ASSERT_EQ(report.size(), 1u);
   EXPECT_EQ(report[0].info.target_vcpus, 3u);
   EXPECT_EQ(report[0].info.online_vcpus, 2u);  // vCPU 0 and 2 (1 was never started here)
@@ -222,7 +222,7 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   EXPECT_GT(before[2].busy_ns, 0u);
   ASSERT_THAT(mgr_->StopVm("fw"), IsOk());
   ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
-  report = mgr_->Report();
+  report = mgr_->Report().vms;
   ASSERT_EQ(report.size(), 1u);
   EXPECT_EQ(report[0].info.target_vcpus, 2u);
   for (size_t i = 0; i < before.size(); ++i) {
@@ -234,12 +234,21 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   EXPECT_EQ(report[0].stats.transitions_to(VmState::kStarting), 2u);
   EXPECT_EQ(report[0].stats.transitions_to(VmState::kStopping), 1u);
   EXPECT_EQ(report[0].stats.transitions_to(VmState::kStopped), 1u);
+
+  // The manager's totals include every VM, and keep a deleted VM's hotplug counts.
+  EXPECT_EQ(mgr_->Report().all_vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
+  ASSERT_THAT(mgr_->DeleteVm("fw"), IsOk());
+  const ManagerReport after = mgr_->Report();
+  EXPECT_TRUE(after.vms.empty());
+  EXPECT_EQ(after.all_vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
+  EXPECT_EQ(after.all_vcpus.phase(core::HotplugPhase::kTaken).count(), 1u);
+  EXPECT_EQ(after.all_vcpus.cpu_on.granted, 1u);
 }
 
 TEST_F(MachineFirmwareTest, ScaleRefusals) {
   EXPECT_THAT(mgr_->ScaleVcpus("fw", 1, core::ScaleWait::kNone, absl::Now()),
               ::vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(mgr_->Report()[0].stats.requests(ScaleDirection::kNone, ScaleResultKind::kRejected),
+  EXPECT_EQ(mgr_->Report().vms[0].stats.requests(ScaleDirection::kNone, ScaleResultKind::kRejected),
             1u);
   EXPECT_THAT(mgr_->ScaleVcpus("nope", 3, core::ScaleWait::kNone, absl::Now()),
               ::vmmd::testing::StatusIs(absl::StatusCode::kNotFound));

@@ -67,8 +67,15 @@ absl::Status VmManager::DeleteVm(std::string_view name) {
     }
     vm = std::move(it->second);
     vms_.erase(it);
+    deleting_.push_back(vm);
   }
   vm->Shutdown();  // outside mu_: other VMs stay reachable meanwhile
+  {
+    // Its counters move into the totals in one step, so Report never misses them.
+    absl::MutexLock lock(&mu_);
+    deleted_vcpus_ += vm->Stats().vcpus;
+    deleting_.erase(std::find(deleting_.begin(), deleting_.end(), vm));
+  }
   vm->RemoveState();
   LogInfo("%s: deleted", vm->name());
   return absl::OkStatus();
@@ -94,23 +101,30 @@ std::vector<VmInfo> VmManager::ListVms() {
   return out;
 }
 
-std::vector<VmReport> VmManager::Report() {
+ManagerReport VmManager::Report() {
   std::vector<std::shared_ptr<Vm>> vms;
+  std::vector<std::shared_ptr<Vm>> deleting;
+  ManagerReport out;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [name, vm] : vms_) vms.push_back(vm);
+    deleting = deleting_;
+    out.all_vcpus = deleted_vcpus_;
   }
-  std::vector<VmReport> out;
-  out.reserve(vms.size());
+  // A VM whose deletion ends meanwhile is in `deleting` and not in the copied totals: counted
+  // once either way.
+  for (auto& vm : deleting) out.all_vcpus += vm->Stats().vcpus;
+  out.vms.reserve(vms.size());
   for (auto& vm : vms) {
     VmReport r;
     r.info = vm->Info();
     absl::StatusOr<std::vector<core::VcpuInfo>> vcpus = vm->CpuState();
     if (vcpus.ok()) r.vcpus = std::move(*vcpus);
     r.stats = vm->Stats();
-    out.push_back(std::move(r));
+    out.all_vcpus += r.stats.vcpus;
+    out.vms.push_back(std::move(r));
   }
-  std::sort(out.begin(), out.end(), [](const VmReport& a, const VmReport& b) {
+  std::sort(out.vms.begin(), out.vms.end(), [](const VmReport& a, const VmReport& b) {
     return a.info.spec.name < b.info.spec.name;
   });
   return out;

@@ -34,6 +34,14 @@ struct VmReport {
   VmStats stats;
 };
 
+// Every VM's report, and what the whole manager counted.
+struct ManagerReport {
+  std::vector<VmReport> vms;  // sorted by name
+  // The vCPU counters (hotplug phase durations, CPU_ON verdicts) of every VM this manager has
+  // held, deleted ones included: they never go backwards while the manager lives.
+  core::VcpuStats all_vcpus;
+};
+
 struct VmManagerOptions {
   // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
   // <state_dir>/<vm name>/, created on first start and removed by DeleteVm. Empty: nothing
@@ -58,8 +66,8 @@ class VmManager {
   absl::Status DeleteVm(std::string_view name);
   absl::StatusOr<VmInfo> GetVm(std::string_view name);
   std::vector<VmInfo> ListVms();  // sorted by name
-  // Every VM's info, vCPUs and counters, sorted by name. O(VMs x vCPUs), no lock across VMs.
-  std::vector<VmReport> Report();
+  // Every VM's info, vCPUs and counters. O(VMs x vCPUs), no lock across VMs.
+  ManagerReport Report();
   // Every possible vCPU, by id.
   absl::StatusOr<std::vector<core::VcpuInfo>> GetCpuState(std::string_view name);
   // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).
@@ -81,6 +89,10 @@ class VmManager {
   EventHub events_;  // outlives every Vm (declared before vms_)
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
+  // VMs DeleteVm is shutting down: out of vms_, still counted in Report's totals.
+  std::vector<std::shared_ptr<Vm>> deleting_ ABSL_GUARDED_BY(mu_);
+  // The vCPU counters of the VMs deleted so far.
+  core::VcpuStats deleted_vcpus_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vmmd::vmm

@@ -4,10 +4,15 @@
 #   OUT_DIR/kernel-6.12/Image    Debian trixie's arm64 kernel (L1 kernel and the default L2 guest)
 #   OUT_DIR/kernel-6.1/Image     Debian bookworm's arm64 kernel (the "pre-hotplug" L2 guest)
 #   OUT_DIR/kernel-*/config      their kernel configs; kernel-*/version the exact package
+#   OUT_DIR/kernel-6.12/modules/ the modules L1 loads for its network (virtio_net and what it
+#                                needs), decompressed: the real-Prometheus scenario uses them
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
-# The downloads are done once (stamp OUT_DIR/.fetched.v1); the guest initramfs is rebuilt
-# whenever tests/e2e/guest/init is newer than it.
+# The .debs are cached outside the clone, keyed by package and version, in
+# $VMMD_CACHE_DIR/debs (default ~/.cache/vmmd/debs): a fresh clone on the same machine unpacks
+# them again without downloading; a fresh machine downloads them with the same command. The
+# unpacking is done once per OUT_DIR (stamp OUT_DIR/.fetched.v2); the guest initramfs is
+# rebuilt whenever tests/e2e/guest/init is newer than it.
 # Exact kernel versions come from the linux-image-arm64 metapackages that apt knows (trixie's
 # via `-t trixie`, bookworm's = the default candidate), so nothing here names a version.
 #
@@ -16,7 +21,10 @@ set -euo pipefail
 
 out=$(realpath -m "${1:?usage: fetch-assets.sh OUT_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
-stamp=$out/.fetched.v1
+stamp=$out/.fetched.v2
+cache=${VMMD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmmd}
+# L1's network modules, in load order (paths inside the kernel package's module tree).
+net_modules=(net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko)
 
 log() { echo "fetch-assets: $*" >&2; }
 die() { echo "fetch-assets: error: $*" >&2; exit 1; }
@@ -43,23 +51,30 @@ resolve_kernel() {
   echo "$pkg $ver"
 }
 
-# Downloads PKG:arm64=VER into $out/debs (once) and prints the .deb path.
+# Downloads PKG:arm64=VER into the cache (once; older versions of PKG there are dropped) and
+# prints the .deb path.
 download() {
-  local pkg=$1 ver=$2 file err
-  file=$out/debs/${pkg}_${ver//:/%3a}_arm64.deb
+  local pkg=$1 ver=$2 file err old
+  file=$cache/debs/${pkg}_${ver//:/%3a}_arm64.deb
   if [ ! -s "$file" ]; then
-    log "downloading $pkg:arm64 $ver"
+    log "downloading $pkg:arm64 $ver into $cache/debs"
     # (as root apt warns that it downloads unsandboxed: only shown when the download fails)
-    err=$(cd "$out/debs" && apt-get download -q "$pkg:arm64=$ver" 2>&1 >/dev/null) ||
+    err=$(cd "$cache/debs" && apt-get download -q "$pkg:arm64=$ver" 2>&1 >/dev/null) ||
       die "apt-get download $pkg:arm64=$ver failed: $err"
+    for old in "$cache/debs/${pkg}"_*_arm64.deb; do
+      [ "$old" = "$file" ] || rm -f "$old"
+    done
+  else
+    log "$pkg:arm64 $ver: cached in $cache/debs"
   fi
   [ -s "$file" ] || die "expected $file after apt-get download"
   echo "$file"
 }
 
-# Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub) and config.
+# Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub), the config
+# and, with WITH_MODULES=1, the network modules (decompressed: busybox insmod reads plain .ko).
 unpack_kernel() {
-  local deb=$1 dir=$2 pkg=$3 ver=$4 tmp img
+  local deb=$1 dir=$2 pkg=$3 ver=$4 tmp img m src
   tmp=$(mktemp -d "$out/.unpack.XXXXXX")
   dpkg-deb -x "$deb" "$tmp"
   img=$(ls "$tmp"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
@@ -71,12 +86,27 @@ unpack_kernel() {
   mkdir -p "$dir"
   cp "$img" "$dir/Image"
   cp "$tmp"/boot/config-* "$dir/config" 2>/dev/null || true
+  if [ "${WITH_MODULES:-0}" = 1 ]; then
+    mkdir -p "$dir/modules"
+    for m in "${net_modules[@]}"; do
+      src=$(ls "$tmp"/lib/modules/*/kernel/"$m"* "$tmp"/usr/lib/modules/*/kernel/"$m"* 2>/dev/null |
+        head -n1) || true
+      [ -n "$src" ] || die "no module $m in $deb"
+      case "$src" in
+        *.xz) xz -dc "$src" >"$dir/modules/$(basename "$m")" ;;
+        *.zst) zstd -qdc "$src" >"$dir/modules/$(basename "$m")" ;;
+        *) cp "$src" "$dir/modules/$(basename "$m")" ;;
+      esac
+    done
+    printf '%s\n' "${net_modules[@]##*/}" >"$dir/modules/order"
+  fi
   echo "$pkg $ver" >"$dir/version"
   rm -rf "$tmp"
 }
 
 fetch() {
-  mkdir -p "$out/debs"
+  mkdir -p "$cache/debs"
+  rm -rf "$out/debs"  # where earlier versions of this script kept them
   local k612 k61 bb_ver deb tmp
   k612=$(resolve_kernel trixie 6.12)
   k61=$(resolve_kernel "" 6.1)
@@ -86,7 +116,7 @@ fetch() {
 
   set -- $k612
   deb=$(download "$1" "$2")
-  unpack_kernel "$deb" "$out/kernel-6.12" "$1" "$2"
+  WITH_MODULES=1 unpack_kernel "$deb" "$out/kernel-6.12" "$1" "$2"
   set -- $k61
   deb=$(download "$1" "$2")
   unpack_kernel "$deb" "$out/kernel-6.1" "$1" "$2"
@@ -98,9 +128,6 @@ fetch() {
   cp "$tmp/bin/busybox" "$out/busybox.tmp" && mv "$out/busybox.tmp" "$out/busybox"
   rm -rf "$tmp"
 
-  # The .debs are not needed any more (the kernels' modules alone are hundreds of MB unpacked;
-  # the .debs ~100 MB): keep the disk small.
-  rm -f "$out"/debs/linux-image-*.deb
   {
     echo "kernel-6.12: $k612"
     echo "kernel-6.1: $k61"
@@ -134,7 +161,7 @@ build_guest_initrd() {
 
 mkdir -p "$out"
 if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel-6.1/Image" ] ||
-   [ ! -f "$out/busybox" ]; then
+   [ ! -f "$out/kernel-6.12/modules/order" ] || [ ! -f "$out/busybox" ]; then
   fetch
 fi
 guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"

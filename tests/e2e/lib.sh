@@ -284,3 +284,71 @@ cpu_on_verdicts() {
   sed -n "s/.* $1: vCPU [0-9]* CPU_ON(\(0x[0-9a-f]*\), entry 0x[0-9a-f]*) -> \([A-Z_]*\).*/\1:\2/p" \
     "$VMMD_LOG" | sort | tr '\n' ' '
 }
+
+# ---- L1's network and the Prometheus on the host (tests/e2e/prometheus-run) ---------------
+
+# l1_network_up: loads the NIC driver and configures QEMU's user network (L1 is 10.0.2.15, the
+# host 10.0.2.2). Needs l1-run's L1_HOSTFWD (else there is no NIC).
+l1_network_up() {
+  local m i=0
+  [ -f /lib/modules/l1/order ] || fail "no network modules in this L1 (make e2e-assets)"
+  for m in $(cat /lib/modules/l1/order); do
+    insmod "/lib/modules/l1/$m" 2>/dev/null || grep -q "^${m%.ko} " /proc/modules ||
+      fail "insmod $m failed"
+  done
+  while ! ifconfig eth0 >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ "$i" -le 50 ] || fail "no eth0 after loading virtio_net (was L1 started with L1_HOSTFWD?)"
+    sleep 0.1
+  done
+  ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up || fail "ifconfig eth0"
+  route add default gw 10.0.2.2 || fail "route add default gw 10.0.2.2"
+  log "L1 network up: 10.0.2.15, host 10.0.2.2"
+}
+
+# PROM_URL: the host's Prometheus as L1 reaches it (from prometheus-run, in /extra).
+PROM_URL=
+[ -f /extra/prometheus.env ] && . /extra/prometheus.env
+
+# urlencode TEXT: percent-encodes every character that is not [A-Za-z0-9._~-] and that PromQL
+# uses (a form value for Prometheus' query API).
+urlencode() {
+  printf '%s' "$1" | sed -e 's/%/%25/g' -e 's/ /%20/g' -e 's/"/%22/g' -e 's/#/%23/g' \
+    -e 's/&/%26/g' -e 's/+/%2B/g' -e 's/,/%2C/g' -e 's|/|%2F|g' -e 's/:/%3A/g' -e 's/;/%3B/g' \
+    -e 's/</%3C/g' -e 's/=/%3D/g' -e 's/>/%3E/g' -e 's/?/%3F/g' -e 's/\[/%5B/g' -e 's/\]/%5D/g' \
+    -e 's/{/%7B/g' -e 's/|/%7C/g' -e 's/}/%7D/g' -e 's/!/%21/g' -e 's/(/%28/g' -e 's/)/%29/g' \
+    -e 's/\*/%2A/g' -e "s/'/%27/g"
+}
+
+# prom_query PROMQL: Prometheus' JSON answer to an instant query, evaluated now.
+prom_query() {
+  [ -n "$PROM_URL" ] || fail "no PROM_URL (run the scenario with tests/e2e/prometheus-run)"
+  # (busybox 1.35's wget -T crashes here; timeout(1) bounds the call instead)
+  timeout 10 wget -q -O - --post-data "query=$(urlencode "$1")" "$PROM_URL/api/v1/query" 2>/dev/null ||
+    fail "Prometheus at $PROM_URL did not answer the query $1"
+}
+
+# prom_value PROMQL: the value of the one series the query returns ("" when it returns none;
+# more than one fails).
+prom_value() {
+  local json n
+  json=$(prom_query "$1")
+  case "$json" in *'"status":"success"'*) ;; *) fail "Prometheus refused $1: $json" ;; esac
+  n=$(echo "$json" | grep -o '"value":\[' | wc -l)
+  [ "$n" -le 1 ] || fail "$1 returned $n series, expected one: $json"
+  echo "$json" | sed -n 's/.*"value":\[[^,]*,"\([^"]*\)"\].*/\1/p'
+}
+
+# prom_wait PROMQL VALUE TIMEOUT_S: waits until the query's one series has exactly VALUE
+# (Prometheus scrapes every 2 s), then passes; fails with the last value after TIMEOUT_S.
+prom_wait() {
+  local q=$1 want=$2 to=$3 end v
+  end=$(($(now_ms) + to * 1000))
+  while :; do
+    v=$(prom_value "$q")
+    [ "$v" = "$want" ] && { log "prometheus: $q = $v"; return 0; }
+    check_vmmd
+    [ "$(now_ms)" -lt "$end" ] || fail "Prometheus: $q = '${v}', expected $want (after ${to}s)"
+    sleep 1
+  done
+}

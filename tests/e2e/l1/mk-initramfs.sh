@@ -4,6 +4,7 @@
 #   /bin/busybox (+ sh)       busybox-static:arm64 (applets linked at boot)
 #   /usr/bin/vmmd, vmmctl     the cross-built binaries + their shared-library closure
 #                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1)
+#   /lib/modules/l1/          L1's network modules (virtio_net and what it needs) + `order`
 #   /guest/Image              trixie 6.12 arm64 Image (the default L2 guest kernel)
 #   /guest/Image-6.1          bookworm 6.1 arm64 Image (the pre-hotplug guest kernel)
 #   /guest/initrd.cpio        the L2 guest initramfs (tests/e2e/guest/init)
@@ -96,6 +97,12 @@ if [ ${#bins[@]} -gt 0 ]; then
   pack_closure "${bins[@]}"
   echo "mk-initramfs: ${bins[*]##*/} with ${#have[@]} shared libraries" \
     "($(du -sh "$root/usr/lib/aarch64-linux-gnu" | cut -f1))" >&2
+fi
+
+# ---- L1's network modules (loaded only by scenarios that bring the network up)
+if [ -f "$assets/kernel-6.12/modules/order" ]; then
+  mkdir -p "$root/lib/modules/l1"
+  cp "$assets"/kernel-6.12/modules/* "$root/lib/modules/l1/"
 fi
 
 # ---- guest payloads, scenario, extras

@@ -182,10 +182,11 @@ TEST_F(ScaleTest, WatchEventsStartsWithASnapshotThenStreamsTransitions) {
 TEST_F(ScaleTest, VmmctlScalePrintsProgressAndTheResult) {
   ProcessResult r = Vmmctl({"scale", "vm1", "--vcpus", "3", "--wait", "none"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, ::testing::MatchesRegex(
-                         "[0-9T:.Z-]+ vm1 vCPU 2 PARKED -> ENABLING \\(api: scale up\\)\n"
-                         "vm1: 2 -> 3 vCPUs\n"
-                         "VCPU +MPIDR +STATE +BOOT +ACPI +PSCI +TID +EXITS\n(.|\n)*"));
+  EXPECT_THAT(r.out,
+              ::testing::MatchesRegex(
+                  "[0-9T:.Z-]+ vm1 vCPU 2 PARKED -> ENABLING \\(api: scale up\\)\n"
+                  "vm1: 2 -> 3 vCPUs\n"
+                  "VCPU +MPIDR +STATE +BOOT +ACPI +PSCI +TID +EXITS +BUSY_S +DELAY_S\n(.|\n)*"));
   EXPECT_THAT(r.out, HasSubstr("ENABLING  no    yes   off"));
   r = Vmmctl({"scale", "vm1", "--vcpus", "4", "--timeout", "1"});  // default wait: online
   EXPECT_EQ(r.exit_code, 1);

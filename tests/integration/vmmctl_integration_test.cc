@@ -75,11 +75,11 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
   r = Vmmctl({"cpus", "vm1"});  // not started: the vCPUs exist on paper only
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out,
-            "VCPU  MPIDR  STATE    BOOT  ACPI  PSCI  TID  EXITS\n"
-            "0     0x0    OFFLINE  yes   yes   off   0    0\n"
-            "1     0x0    OFFLINE  yes   yes   off   0    0\n"
-            "2     0x0    PARKED   no    no    off   0    0\n"
-            "3     0x0    PARKED   no    no    off   0    0\n");
+            "VCPU  MPIDR  STATE    BOOT  ACPI  PSCI  TID  EXITS  BUSY_S  DELAY_S\n"
+            "0     0x0    OFFLINE  yes   yes   off   0    0      0.00    0.00\n"
+            "1     0x0    OFFLINE  yes   yes   off   0    0      0.00    0.00\n"
+            "2     0x0    PARKED   no    no    off   0    0      0.00    0.00\n"
+            "3     0x0    PARKED   no    no    off   0    0      0.00    0.00\n");
 
   r = Vmmctl({"start", "vm1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -90,17 +90,19 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
   EXPECT_EQ(r.exit_code, 0);
   std::vector<std::string> rows = Lines(r.out);
   ASSERT_EQ(rows.size(), 5u) << r.out;
-  EXPECT_THAT(Fields(rows[0]),
-              ElementsAre("VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID", "EXITS"));
-  // vCPU 0 runs on its own thread (TID and exit count vary).
+  EXPECT_THAT(Fields(rows[0]), ElementsAre("VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID",
+                                           "EXITS", "BUSY_S", "DELAY_S"));
+  // vCPU 0 runs on its own thread (TID, exit count and CPU time vary).
   EXPECT_THAT(Fields(rows[1]), ElementsAre("0", "0x80000000", "ONLINE", "yes", "yes", "on",
-                                           MatchesRegex("[1-9][0-9]*"), MatchesRegex("[0-9]+")));
+                                           MatchesRegex("[1-9][0-9]*"), MatchesRegex("[0-9]+"),
+                                           MatchesRegex("[0-9]+\\.[0-9][0-9]"),
+                                           MatchesRegex("[0-9]+\\.[0-9][0-9]")));
   EXPECT_THAT(Fields(rows[2]), ElementsAre("1", "0x80000001", "OFFLINE", "yes", "yes", "off", "0",
-                                           MatchesRegex("[0-9]+")));
-  EXPECT_THAT(Fields(rows[3]),
-              ElementsAre("2", "0x80000002", "PARKED", "no", "no", "off", "0", "0"));
-  EXPECT_THAT(Fields(rows[4]),
-              ElementsAre("3", "0x80000003", "PARKED", "no", "no", "off", "0", "0"));
+                                           MatchesRegex("[0-9]+"), "0.00", "0.00"));
+  EXPECT_THAT(Fields(rows[3]), ElementsAre("2", "0x80000002", "PARKED", "no", "no", "off", "0", "0",
+                                           "0.00", "0.00"));
+  EXPECT_THAT(Fields(rows[4]), ElementsAre("3", "0x80000003", "PARKED", "no", "no", "off", "0", "0",
+                                           "0.00", "0.00"));
 
   r = Vmmctl({"list"});
   EXPECT_EQ(r.out,

@@ -140,14 +140,17 @@ std::string FormatEvent(const v1::Event& event) {
   return absl::StrCat(line, "\n");
 }
 
+// Nanoseconds as seconds with two decimals ("12.34").
+std::string Seconds(uint64_t ns) { return absl::StrFormat("%.2f", static_cast<double>(ns) / 1e9); }
+
 std::string FormatCpuRows(const google::protobuf::RepeatedPtrField<v1::VcpuStatus>& vcpus) {
   std::vector<std::vector<std::string>> rows = {
-      {"VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID", "EXITS"}};
+      {"VCPU", "MPIDR", "STATE", "BOOT", "ACPI", "PSCI", "TID", "EXITS", "BUSY_S", "DELAY_S"}};
   for (const v1::VcpuStatus& vcpu : vcpus) {
     rows.push_back({absl::StrCat(vcpu.id()), absl::StrFormat("0x%x", vcpu.mpidr()),
                     VcpuStateLabel(vcpu.state()), YesNo(vcpu.boot()), YesNo(vcpu.acpi_enabled()),
                     PsciPowerLabel(vcpu.power()), absl::StrCat(vcpu.thread_id()),
-                    absl::StrCat(vcpu.exits())});
+                    absl::StrCat(vcpu.exits()), Seconds(vcpu.busy_ns()), Seconds(vcpu.delay_ns())});
   }
   return FormatTable(rows);
 }

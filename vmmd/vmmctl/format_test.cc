@@ -111,15 +111,17 @@ TEST(FormatTest, CpuTable) {
   boot->set_power(v1::PSCI_POWER_ON);
   boot->set_thread_id(12345);
   boot->set_exits(1234567);
+  boot->set_busy_ns(12'345'678'901);
+  boot->set_delay_ns(5'000'000);
   v1::VcpuStatus* parked = response.add_vcpus();
   parked->set_id(2);
   parked->set_mpidr(0x80000002);
   parked->set_state(v1::VCPU_STATE_PARKED);
   parked->set_power(v1::PSCI_POWER_OFF);
   EXPECT_EQ(FormatCpuTable(response),
-            "VCPU  MPIDR       STATE   BOOT  ACPI  PSCI  TID    EXITS\n"
-            "0     0x80000000  ONLINE  yes   yes   on    12345  1234567\n"
-            "2     0x80000002  PARKED  no    no    off   0      0\n");
+            "VCPU  MPIDR       STATE   BOOT  ACPI  PSCI  TID    EXITS    BUSY_S  DELAY_S\n"
+            "0     0x80000000  ONLINE  yes   yes   on    12345  1234567  12.35   0.01\n"
+            "2     0x80000002  PARKED  no    no    off   0      0        0.00    0.00\n");
 }
 
 TEST(FormatTest, ConfirmationAndErrors) {

@@ -2,7 +2,8 @@
 # `make demo`: vmmd running a real arm64 guest with real KVM (inside the nested L1 host), and
 # resizing it live. Boots stock Linux 6.12 through stock UEFI firmware with 2 of 4 vCPUs, shows
 # what vmmd and the guest see, grows it to 4 vCPUs, shrinks it to 2, grows it again — each time
-# from both sides — then stops and deletes it.
+# from both sides — shows what Prometheus would scrape from vmmd's /metrics, then stops and
+# deletes it.
 set -eu
 . /e2e/lib.sh
 
@@ -15,7 +16,7 @@ guest_view() {
 }
 
 say "Starting vmmd (real arm64 KVM: $(uname -r) on an emulated arm64 host with EL2)"
-start_vmmd
+start_vmmd --metrics_address=127.0.0.1:9477
 
 say "Creating VM 'demo': stock edk2 firmware + Debian's 6.12 kernel, 2 vCPUs at boot, 4 possible, 512 MiB"
 show vmmctl create demo --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" \
@@ -47,6 +48,13 @@ show vmmctl scale demo --vcpus 3
 expect_guest_cpus demo 0-2 0-2 20
 guest_view
 show vmmctl cpus demo
+
+say "What Prometheus scrapes from vmmd (--metrics_address=127.0.0.1:9477; docs/metrics.md)"
+log "\$ wget -q -O - http://127.0.0.1:9477/metrics | grep <a few families>"
+wget -q -O - http://127.0.0.1:9477/metrics >/tmp/metrics.txt || fail "GET /metrics failed"
+grep -E '^vmmd_vm_(target|online)_vcpus|^vmmd_vm_vcpus\{.*state="(online|parked)"|^vmmd_vcpu_busy_seconds_total|^vmmd_vcpu_hotplug_phase_seconds_count|^vmmd_vcpu_scale_requests_total\{.*result="ok"' \
+  /tmp/metrics.txt | grep -v ' 0$' >&9 || fail "the expected families are not in /metrics"
+log "($(grep -vc '^#' /tmp/metrics.txt) series in all)"
 
 say "Stopping and deleting it"
 show vmmctl stop demo

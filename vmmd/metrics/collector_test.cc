@@ -281,7 +281,11 @@ TEST_F(LiveTest, ServesOverHttpAndRefusesABusyPort) {
   // The port is taken now.
   EXPECT_THAT(MetricsServer::Start(absl::StrCat("127.0.0.1:", (*server)->port()), collector),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("in use")));
-  EXPECT_THAT(MetricsServer::Start("9464", collector),
+  EXPECT_THAT(MetricsServer::Start("9477", collector),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
+  EXPECT_THAT(MetricsServer::Start("127.0.0.1:0,0.0.0.0:0", collector),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
+  EXPECT_THAT(MetricsServer::Start("127.0.0.1:9477s", collector),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
   EXPECT_THAT(MetricsServer::Start("127.0.0.1:99999", collector),
               StatusIs(absl::StatusCode::kInvalidArgument));

@@ -208,5 +208,24 @@ TEST_F(ScaleTest, VmmctlScalePrintsProgressAndTheResult) {
   EXPECT_THAT(r.out, ::testing::MatchesRegex("[0-9T:.Z-]+ vm1 RUNNING \\(now\\)\n"));
 }
 
+TEST_F(ScaleTest, VmmctlAutoscaleSetsThePolicyAndGetShowsIt) {
+  ProcessResult r = Vmmctl({"autoscale", "vm1", "--mode=auto", "--max=3",
+                            "--target-utilization=0.5", "--scale-down-stabilization=30"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "vm1: autoscale auto 2..3 vCPUs, target 0.50, tolerance 0.10, up: window 0s +4/15s, "
+            "down: window 30s -1/15s\n");
+  r = Vmmctl({"get", "vm1"});
+  EXPECT_THAT(r.out, HasSubstr("\nautoscale: auto 2..3 vCPUs"));
+  r = Vmmctl({"autoscale", "vm1", "--mode=auto", "--max=9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "vmmctl: INVALID_ARGUMENT: policy.max_vcpus (9) must be at most the VM's max_vcpus "
+            "(4)\n");
+  r = Vmmctl({"autoscale", "vm1", "--mode=off"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("vm1: autoscale off 2..4 vCPUs"));
+}
+
 }  // namespace
 }  // namespace vmmd::testing

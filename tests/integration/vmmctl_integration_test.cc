@@ -70,7 +70,9 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
                           "cmdline: console=ttyAMA0 quiet", "firmware: -", "console_log: -",
                           MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
                                        "[0-9]{2}Z"),
-                          "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0"));
+                          "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0",
+                          "autoscale: off 2..4 vCPUs, target 0.70, tolerance 0.10, up: window "
+                          "0s +4/15s, down: window 300s -1/15s"));
 
   r = Vmmctl({"cpus", "vm1"});  // not started: the vCPUs exist on paper only
   EXPECT_EQ(r.exit_code, 0);

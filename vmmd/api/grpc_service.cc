@@ -134,6 +134,23 @@ grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
   return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response), start);
 }
 
+grpc::Status VmmService::SetAutoscalePolicy(grpc::ServerContext*,
+                                            const v1::SetAutoscalePolicyRequest* request,
+                                            v1::Vm* response) {
+  const absl::Time start = absl::Now();
+  return Finish("SetAutoscalePolicy", request->name(), DoSetAutoscalePolicy(*request, response),
+                start);
+}
+
+// An autoscaler reports every few seconds per VM: logged only when refused, like a read.
+grpc::Status VmmService::ReportAutoscaleStatus(grpc::ServerContext*,
+                                               const v1::ReportAutoscaleStatusRequest* request,
+                                               v1::Vm* response) {
+  const absl::Time start = absl::Now();
+  return FinishRead("ReportAutoscaleStatus", request->name(),
+                    DoReportAutoscaleStatus(*request, response), start);
+}
+
 grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
                                      const v1::WatchEventsRequest* request,
                                      grpc::ServerWriter<v1::Event>* writer) {
@@ -171,7 +188,9 @@ absl::Status VmmService::DoScale(const v1::ScaleVCPUsRequest& request, absl::Tim
 
 absl::Status VmmService::DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* response) {
   VMMD_RETURN_IF_ERROR(ValidateCreateVmRequest(request));
-  VMMD_RETURN_IF_ERROR(vms_->CreateVm(VmSpecFromProto(request.spec())));
+  VMMD_ASSIGN_OR_RETURN(vmm::AutoscalePolicy policy,
+                        AutoscalePolicyFromProto(request.autoscale(), "autoscale"));
+  VMMD_RETURN_IF_ERROR(vms_->CreateVm(VmSpecFromProto(request.spec()), policy));
   return DoGetVm(request.spec().name(), response);
 }
 
@@ -197,6 +216,25 @@ absl::Status VmmService::DoGetVm(const std::string& name, v1::Vm* response) {
   VMMD_ASSIGN_OR_RETURN(vmm::VmInfo info, vms_->GetVm(name));
   *response = VmToProto(info);
   return absl::OkStatus();
+}
+
+absl::Status VmmService::DoSetAutoscalePolicy(const v1::SetAutoscalePolicyRequest& request,
+                                              v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  if (!request.has_policy()) return absl::InvalidArgumentError("policy is required");
+  VMMD_ASSIGN_OR_RETURN(vmm::AutoscalePolicy policy,
+                        AutoscalePolicyFromProto(request.policy(), "policy"));
+  VMMD_RETURN_IF_ERROR(vms_->SetAutoscalePolicy(request.name(), policy));
+  return DoGetVm(request.name(), response);
+}
+
+absl::Status VmmService::DoReportAutoscaleStatus(const v1::ReportAutoscaleStatusRequest& request,
+                                                 v1::Vm* response) {
+  VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  if (!request.has_status()) return absl::InvalidArgumentError("status is required");
+  VMMD_ASSIGN_OR_RETURN(vmm::AutoscaleStatus status, AutoscaleStatusFromProto(request.status()));
+  VMMD_RETURN_IF_ERROR(vms_->ReportAutoscaleStatus(request.name(), std::move(status)));
+  return DoGetVm(request.name(), response);
 }
 
 absl::Status VmmService::DoGetCpuState(const v1::GetCPUStateRequest& request,

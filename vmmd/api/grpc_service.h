@@ -49,6 +49,12 @@ class VmmService final : public v1::Vmm::Service {
                            v1::GetCPUStateResponse* response) override;
   grpc::Status ScaleVCPUs(grpc::ServerContext* context, const v1::ScaleVCPUsRequest* request,
                           v1::ScaleVCPUsResponse* response) override;
+  grpc::Status SetAutoscalePolicy(grpc::ServerContext* context,
+                                  const v1::SetAutoscalePolicyRequest* request,
+                                  v1::Vm* response) override;
+  grpc::Status ReportAutoscaleStatus(grpc::ServerContext* context,
+                                     const v1::ReportAutoscaleStatusRequest* request,
+                                     v1::Vm* response) override;
   grpc::Status WatchEvents(grpc::ServerContext* context, const v1::WatchEventsRequest* request,
                            grpc::ServerWriter<v1::Event>* writer) override;
 
@@ -63,6 +69,9 @@ class VmmService final : public v1::Vmm::Service {
   absl::Status DoStopVm(const v1::StopVmRequest& request, v1::Vm* response);
   absl::Status DoDeleteVm(const v1::DeleteVmRequest& request);
   absl::Status DoGetVm(const std::string& name, v1::Vm* response);
+  absl::Status DoSetAutoscalePolicy(const v1::SetAutoscalePolicyRequest& request, v1::Vm* response);
+  absl::Status DoReportAutoscaleStatus(const v1::ReportAutoscaleStatusRequest& request,
+                                       v1::Vm* response);
   absl::Status DoGetCpuState(const v1::GetCPUStateRequest& request,
                              v1::GetCPUStateResponse* response);
   absl::Status DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace vmmd::api {
 namespace {
@@ -12,7 +13,137 @@ bool IsFinite(absl::Time time) {
   return time != absl::InfinitePast() && time != absl::InfiniteFuture();
 }
 
+// A well-formed, non-negative Duration (seconds and nanos of the same sign, nanos < 1 s).
+absl::StatusOr<absl::Duration> DurationFromProto(const google::protobuf::Duration& d,
+                                                 absl::string_view field) {
+  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() >= 1'000'000'000 ||
+      d.seconds() > 315'576'000'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be a non-negative duration (seconds >= 0, 0 <= nanos < 1e9)"));
+  }
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void DurationToProto(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
 }  // namespace
+
+absl::StatusOr<vmm::AutoscalePolicy> AutoscalePolicyFromProto(const v1::AutoscalePolicy& in,
+                                                              const char* field) {
+  vmm::AutoscalePolicy out;
+  switch (in.mode()) {
+    case v1::AUTOSCALE_MODE_UNSPECIFIED:
+    case v1::AUTOSCALE_MODE_OFF:
+      out.mode = vmm::AutoscaleMode::kOff;
+      break;
+    case v1::AUTOSCALE_MODE_RECOMMEND:
+      out.mode = vmm::AutoscaleMode::kRecommend;
+      break;
+    case v1::AUTOSCALE_MODE_AUTO:
+      out.mode = vmm::AutoscaleMode::kAuto;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".mode ", static_cast<int>(in.mode()),
+                       " is not an AutoscaleMode (OFF, RECOMMEND, AUTO)"));
+  }
+  out.min_vcpus = in.min_vcpus();
+  out.max_vcpus = in.max_vcpus();
+  out.target_utilization = in.target_utilization();
+  if (in.has_tolerance()) out.tolerance = in.tolerance();
+  out.scale_up_max_step = in.scale_up_max_step();
+  out.scale_down_max_step = in.scale_down_max_step();
+  struct {
+    bool has;
+    const google::protobuf::Duration& d;
+    const char* name;
+    std::optional<absl::Duration>* to;
+  } durations[] = {
+      {in.has_scale_up_stabilization(), in.scale_up_stabilization(), "scale_up_stabilization",
+       &out.scale_up_stabilization},
+      {in.has_scale_down_stabilization(), in.scale_down_stabilization(), "scale_down_stabilization",
+       &out.scale_down_stabilization},
+      {in.has_step_period(), in.step_period(), "step_period", &out.step_period},
+  };
+  for (auto& d : durations) {
+    if (!d.has) continue;
+    absl::StatusOr<absl::Duration> v = DurationFromProto(d.d, absl::StrCat(field, ".", d.name));
+    if (!v.ok()) return v.status();
+    *d.to = *v;
+  }
+  return out;
+}
+
+v1::AutoscalePolicy AutoscalePolicyToProto(const vmm::AutoscalePolicy& in) {
+  v1::AutoscalePolicy out;
+  switch (in.mode) {
+    case vmm::AutoscaleMode::kOff:
+      out.set_mode(v1::AUTOSCALE_MODE_OFF);
+      break;
+    case vmm::AutoscaleMode::kRecommend:
+      out.set_mode(v1::AUTOSCALE_MODE_RECOMMEND);
+      break;
+    case vmm::AutoscaleMode::kAuto:
+      out.set_mode(v1::AUTOSCALE_MODE_AUTO);
+      break;
+  }
+  out.set_min_vcpus(in.min_vcpus);
+  out.set_max_vcpus(in.max_vcpus);
+  out.set_target_utilization(in.target_utilization);
+  // Resolved policies have every value; an unresolved one leaves the unset ones unset.
+  if (in.tolerance) out.set_tolerance(*in.tolerance);
+  if (in.scale_up_stabilization) {
+    DurationToProto(*in.scale_up_stabilization, out.mutable_scale_up_stabilization());
+  }
+  if (in.scale_down_stabilization) {
+    DurationToProto(*in.scale_down_stabilization, out.mutable_scale_down_stabilization());
+  }
+  out.set_scale_up_max_step(in.scale_up_max_step);
+  out.set_scale_down_max_step(in.scale_down_max_step);
+  if (in.step_period) DurationToProto(*in.step_period, out.mutable_step_period());
+  return out;
+}
+
+absl::StatusOr<vmm::AutoscaleStatus> AutoscaleStatusFromProto(const v1::AutoscaleStatus& in) {
+  vmm::AutoscaleStatus out;
+  out.recommended_vcpus = in.recommended_vcpus();
+  out.utilization = in.utilization();
+  out.steal = in.steal();
+  out.reason = in.reason();
+  out.reporter = in.reporter();
+  out.last_scale_from = in.last_scale_from();
+  out.last_scale_to = in.last_scale_to();
+  out.last_scale_result = in.last_scale_result();
+  if (in.has_last_scale_time()) {
+    const auto& t = in.last_scale_time();
+    // Timestamp's range: 0001-01-01 .. 9999-12-31.
+    if (t.nanos() < 0 || t.nanos() >= 1'000'000'000 || t.seconds() < -62'135'596'800 ||
+        t.seconds() > 253'402'300'799) {
+      return absl::InvalidArgumentError("status.last_scale_time is not a valid Timestamp");
+    }
+    out.last_scale_time = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  }
+  return out;
+}
+
+v1::AutoscaleStatus AutoscaleStatusToProto(const vmm::AutoscaleStatus& in) {
+  v1::AutoscaleStatus out;
+  out.set_recommended_vcpus(in.recommended_vcpus);
+  out.set_utilization(in.utilization);
+  out.set_steal(in.steal);
+  out.set_reason(in.reason);
+  if (IsFinite(in.report_time)) TimeToProto(in.report_time, out.mutable_report_time());
+  if (IsFinite(in.last_scale_time)) TimeToProto(in.last_scale_time, out.mutable_last_scale_time());
+  out.set_last_scale_from(in.last_scale_from);
+  out.set_last_scale_to(in.last_scale_to);
+  out.set_last_scale_result(in.last_scale_result);
+  out.set_reporter(in.reporter);
+  return out;
+}
 
 vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
   vmm::VmSpec out;
@@ -55,6 +186,10 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
   out.set_restarts(info.restarts);
   out.set_unmapped_mmio(info.unmapped_mmio);
   out.set_target_vcpus(info.target_vcpus);
+  *out.mutable_autoscale() = AutoscalePolicyToProto(info.autoscale);
+  if (info.autoscale_status.present) {
+    *out.mutable_autoscale_status() = AutoscaleStatusToProto(info.autoscale_status);
+  }
   return out;
 }
 
@@ -154,6 +289,9 @@ v1::Event EventToProto(const vmm::WatchEvent& event) {
       out.mutable_vcpu_state()->set_from(VcpuStateToProto(event.from));
       out.mutable_vcpu_state()->set_to(VcpuStateToProto(event.to));
       out.mutable_vcpu_state()->set_cause(event.detail);
+      break;
+    case vmm::WatchEvent::Kind::kAutoscalePolicy:
+      *out.mutable_autoscale_policy() = AutoscalePolicyToProto(event.autoscale);
       break;
   }
   return out;

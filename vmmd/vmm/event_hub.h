@@ -20,7 +20,7 @@ namespace vmmd::vmm {
 
 struct WatchEvent {
   // kEmpty: a snapshot of nothing (no VM exists); only `time` and `snapshot` are set.
-  enum class Kind { kVmState, kVcpuState, kEmpty };
+  enum class Kind { kVmState, kVcpuState, kAutoscalePolicy, kEmpty };
   uint64_t sequence = 0;  // increasing across all events of the hub; 0 in a snapshot
   absl::Time time;
   std::string vm;
@@ -29,6 +29,7 @@ struct WatchEvent {
   uint32_t vcpu = 0;                     // kVcpuState
   core::VcpuState from = core::VcpuState::kParked;  // kVcpuState
   core::VcpuState to = core::VcpuState::kParked;    // kVcpuState
+  AutoscalePolicy autoscale;                        // kAutoscalePolicy: the new policy (effective)
   std::string detail;                    // reason / cause
   bool snapshot = false;                 // part of a stream's opening snapshot (EventStream)
   uint64_t dropped_before = 0;           // events the reader lost just before this one

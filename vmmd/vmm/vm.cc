@@ -10,11 +10,13 @@
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
+#include "vmmd/vmm/autoscale_policy.h"
 #include "vmmd/vmm/machine.h"
 
 namespace vmmd::vmm {
 
-Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events)
+Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events,
+       AutoscalePolicy autoscale)
     : spec_(std::move(spec)),
       hypervisor_(hypervisor),
       state_dir_(std::move(state_dir)),
@@ -22,6 +24,7 @@ Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHu
       created_at_(absl::Now()) {
   absl::MutexLock lock(&mu_);
   target_vcpus_ = spec_.boot_vcpus;
+  autoscale_ = autoscale;
   carried_cpu_.resize(spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus);
   controller_ = std::thread([this] { ControllerLoop(); });
 }
@@ -322,6 +325,37 @@ VmStats Vm::Stats() const {
   return stats;
 }
 
+absl::Status Vm::SetAutoscalePolicy(const AutoscalePolicy& policy) {
+  VmSpec spec = spec_;
+  if (spec.max_vcpus == 0) spec.max_vcpus = spec.boot_vcpus;
+  absl::StatusOr<AutoscalePolicy> resolved = ResolveAutoscalePolicy(policy, spec, "policy");
+  if (!resolved.ok()) return resolved.status();
+  absl::MutexLock lock(&mu_);
+  autoscale_ = *resolved;
+  autoscale_status_ = AutoscaleStatus{};
+  LogInfo("%s: autoscale policy: %s, %u..%u vCPUs, target utilisation %.2f", spec_.name,
+          AutoscaleModeName(resolved->mode), resolved->min_vcpus, resolved->max_vcpus,
+          resolved->target_utilization);
+  if (hub_ != nullptr) {
+    WatchEvent e;
+    e.time = absl::Now();
+    e.vm = spec_.name;
+    e.kind = WatchEvent::Kind::kAutoscalePolicy;
+    e.autoscale = *resolved;
+    hub_->Publish(std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Vm::ReportAutoscaleStatus(AutoscaleStatus status) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateAutoscaleStatus(status, autoscale_, spec_); !s.ok()) return s;
+  status.present = true;
+  status.report_time = absl::Now();
+  autoscale_status_ = std::move(status);
+  return absl::OkStatus();
+}
+
 VmInfo Vm::Info() const {
   absl::MutexLock lock(&mu_);
   VmInfo info;
@@ -334,6 +368,8 @@ VmInfo Vm::Info() const {
   info.stopped_at = stopped_at_;
   info.restarts = restarts_;
   info.target_vcpus = target_vcpus_;
+  info.autoscale = autoscale_;
+  info.autoscale_status = autoscale_status_;
   if (machine_ != nullptr) {
     info.online_vcpus = machine_->OnlineCount();
     info.unmapped_mmio = machine_->UnmappedMmio();

@@ -34,8 +34,9 @@ struct ScaleResult {
 class Vm {
  public:
   // `state_dir`: where this VM keeps persistent state (see VmManagerOptions); may be empty.
+  // `autoscale`: the VM's policy, already resolved (ResolveAutoscalePolicy).
   Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir = "",
-     EventHub* events = nullptr);
+     EventHub* events = nullptr, AutoscalePolicy autoscale = {});
   ~Vm();  // Shutdown()
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -54,6 +55,12 @@ class Vm {
   // (VcpuManager::Scale / AwaitScale give the codes).
   absl::StatusOr<ScaleResult> ScaleVcpus(uint32_t target, core::ScaleWait wait,
                                          absl::Time deadline);
+
+  // Replaces the autoscaling policy (resolved and checked here; autoscale_policy.h gives the
+  // codes), forgets the last reported status and publishes the policy to watchers.
+  absl::Status SetAutoscalePolicy(const AutoscalePolicy& policy);
+  // Records what an autoscaler computed (ValidateAutoscaleStatus), stamped with the time now.
+  absl::Status ReportAutoscaleStatus(AutoscaleStatus status);
 
   // Deletes the VM's persistent state (after Shutdown).
   void RemoveState();
@@ -123,6 +130,8 @@ class Vm {
   uint32_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
   // The target of the last accepted ScaleVCPUs (boot_vcpus after each start).
   uint32_t target_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
+  AutoscalePolicy autoscale_ ABSL_GUARDED_BY(mu_);
+  AutoscaleStatus autoscale_status_ ABSL_GUARDED_BY(mu_);
   // What the machines that are gone counted: their vCPUs' CPU time (by vCPU id) and the rest.
   std::vector<ThreadCpuTime> carried_cpu_ ABSL_GUARDED_BY(mu_);
   VmStats carried_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "core/common/log.h"
+#include "vmmd/vmm/autoscale_policy.h"
 #include "vmmd/vmm/vm.h"
 #include "vmmd/vmm/vm_spec_validation.h"
 
@@ -25,7 +26,7 @@ absl::StatusOr<std::shared_ptr<Vm>> VmManager::Find(std::string_view name) {
   return it->second;
 }
 
-absl::Status VmManager::CreateVm(const VmSpec& spec) {
+absl::Status VmManager::CreateVm(const VmSpec& spec, const AutoscalePolicy& autoscale) {
   if (absl::Status s = ValidateVmSpecFields(spec, hypervisor_->capabilities(),
                                             HostPhysicalMemoryBytes());
       !s.ok()) {
@@ -34,15 +35,30 @@ absl::Status VmManager::CreateVm(const VmSpec& spec) {
   if (absl::Status s = CheckVmSpecFiles(spec); !s.ok()) return s;
   VmSpec stored = spec;
   stored.max_vcpus = EffectiveMaxVcpus(spec);
+  absl::StatusOr<AutoscalePolicy> policy = ResolveAutoscalePolicy(autoscale, stored);
+  if (!policy.ok()) return policy.status();
   absl::MutexLock lock(&mu_);
   if (vms_.contains(spec.name)) {
     return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
   }
   std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
-  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir), &events_));
+  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir),
+                                               &events_, *policy));
   LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
           EffectiveMaxVcpus(spec), spec.memory_mib);
   return absl::OkStatus();
+}
+
+absl::Status VmManager::SetAutoscalePolicy(std::string_view name, const AutoscalePolicy& policy) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->SetAutoscalePolicy(policy);
+}
+
+absl::Status VmManager::ReportAutoscaleStatus(std::string_view name, AutoscaleStatus status) {
+  absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
+  if (!vm.ok()) return vm.status();
+  return (*vm)->ReportAutoscaleStatus(std::move(status));
 }
 
 absl::Status VmManager::StartVm(std::string_view name) {

@@ -56,8 +56,9 @@ class VmManager {
   VmManager(const VmManager&) = delete;
   VmManager& operator=(const VmManager&) = delete;
 
-  // Validates and records the VM (state CREATED). No KVM resources until StartVm.
-  absl::Status CreateVm(const VmSpec& spec);
+  // Validates and records the VM (state CREATED) with its autoscaling policy (default: OFF).
+  // No KVM resources until StartVm.
+  absl::Status CreateVm(const VmSpec& spec, const AutoscalePolicy& autoscale = {});
   // Builds the VM in KVM (all max_vcpus vCPUs, vGIC, devices) and runs the boot vCPU.
   absl::Status StartVm(std::string_view name);
   // Stops every vCPU and frees the KVM VM; the VM stays listed (state STOPPED).
@@ -68,6 +69,10 @@ class VmManager {
   std::vector<VmInfo> ListVms();  // sorted by name
   // Every VM's info, vCPUs and counters. O(VMs x vCPUs), no lock across VMs.
   ManagerReport Report();
+  // The VM's autoscaling policy and an autoscaler's report (Vm::SetAutoscalePolicy,
+  // Vm::ReportAutoscaleStatus).
+  absl::Status SetAutoscalePolicy(std::string_view name, const AutoscalePolicy& policy);
+  absl::Status ReportAutoscaleStatus(std::string_view name, AutoscaleStatus status);
   // Every possible vCPU, by id.
   absl::StatusOr<std::vector<core::VcpuInfo>> GetCpuState(std::string_view name);
   // Declarative vCPU resize of a running VM (Vm::ScaleVcpus).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,40 @@ struct VmSpec {
   std::string console_log_path;  // optional: the guest's PL011 output (bounded)
 };
 
+// A VM's autoscaling policy (autoscale_policy.h has the rules and defaults).
+enum class AutoscaleMode { kOff, kRecommend, kAuto };
+
+struct AutoscalePolicy {
+  AutoscaleMode mode = AutoscaleMode::kOff;
+  // 0 / nullopt mean "the default" (ResolveAutoscalePolicy fills them in).
+  uint32_t min_vcpus = 0;
+  uint32_t max_vcpus = 0;
+  double target_utilization = 0;
+  std::optional<double> tolerance;
+  std::optional<absl::Duration> scale_up_stabilization;
+  std::optional<absl::Duration> scale_down_stabilization;
+  uint32_t scale_up_max_step = 0;
+  uint32_t scale_down_max_step = 0;
+  std::optional<absl::Duration> step_period;
+
+  bool operator==(const AutoscalePolicy&) const = default;
+};
+
+// What an autoscaler last reported for a VM.
+struct AutoscaleStatus {
+  bool present = false;  // false: nothing reported since the policy was last set
+  uint32_t recommended_vcpus = 0;
+  double utilization = 0;
+  double steal = 0;
+  std::string reason;
+  absl::Time report_time = absl::InfinitePast();
+  absl::Time last_scale_time = absl::InfinitePast();
+  uint32_t last_scale_from = 0;
+  uint32_t last_scale_to = 0;
+  std::string last_scale_result;
+  std::string reporter;
+};
+
 struct VmInfo {
   VmSpec spec;
   VmState state = VmState::kCreated;
@@ -34,6 +69,8 @@ struct VmInfo {
   uint32_t target_vcpus = 0;  // the last accepted ScaleVCPUs target (boot_vcpus after a start)
   uint32_t restarts = 0;  // guest-requested resets
   uint64_t unmapped_mmio = 0;
+  AutoscalePolicy autoscale;         // effective values
+  AutoscaleStatus autoscale_status;  // present=false until an autoscaler reports
 };
 
 }  // namespace vmmd::vmm

@@ -35,6 +35,77 @@ absl::Status NoFlags(const FlagValues&, const std::string&, Invocation&) {
   return absl::OkStatus();
 }
 
+// The policy flags every command that sets a policy takes.
+constexpr absl::string_view kPolicyFlags[] = {"min",
+                                              "max",
+                                              "target_utilization",
+                                              "tolerance",
+                                              "scale_up_stabilization",
+                                              "scale_down_stabilization",
+                                              "scale_up_step",
+                                              "scale_down_step",
+                                              "step_period"};
+
+void SetSeconds(double seconds, google::protobuf::Duration* out) {
+  const absl::Duration d = absl::Seconds(seconds);
+  absl::Duration rest;
+  out->set_seconds(absl::IDivDuration(d, absl::Seconds(1), &rest));
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
+}
+
+// The policy the flags describe, `mode` given as auto|recommend|off by `mode_flag`. Ranges are
+// vmmd's to check (it names the field); here only what cannot be sent at all.
+absl::StatusOr<v1::AutoscalePolicy> PolicyFromFlags(const FlagValues& flags,
+                                                    absl::string_view command,
+                                                    absl::string_view mode_flag,
+                                                    const std::string& mode) {
+  v1::AutoscalePolicy p;
+  if (mode == "auto") {
+    p.set_mode(v1::AUTOSCALE_MODE_AUTO);
+  } else if (mode == "recommend") {
+    p.set_mode(v1::AUTOSCALE_MODE_RECOMMEND);
+  } else if (mode == "off") {
+    p.set_mode(v1::AUTOSCALE_MODE_OFF);
+  } else {
+    return Usage(absl::StrCat(command, ": --", mode_flag, " must be auto, recommend or off (got '",
+                              mode, "')"));
+  }
+  p.set_min_vcpus(flags.min);
+  p.set_max_vcpus(flags.max);
+  p.set_target_utilization(flags.target_utilization);
+  if (flags.given.contains("tolerance")) p.set_tolerance(flags.tolerance);
+  p.set_scale_up_max_step(flags.scale_up_step);
+  p.set_scale_down_max_step(flags.scale_down_step);
+  struct {
+    const char* flag;
+    double value;
+    google::protobuf::Duration* (v1::AutoscalePolicy::*field)();
+  } windows[] = {
+      {"scale_up_stabilization", flags.scale_up_stabilization,
+       &v1::AutoscalePolicy::mutable_scale_up_stabilization},
+      {"scale_down_stabilization", flags.scale_down_stabilization,
+       &v1::AutoscalePolicy::mutable_scale_down_stabilization},
+      {"step_period", flags.step_period, &v1::AutoscalePolicy::mutable_step_period},
+  };
+  for (const auto& w : windows) {
+    if (!flags.given.contains(w.flag)) continue;
+    if (!std::isfinite(w.value) || w.value < 0 || w.value > 1e6) {
+      return Usage(
+          absl::StrCat(command, ": --", w.flag, " must be a number of seconds in [0, 1000000]"));
+    }
+    SetSeconds(w.value, (p.*w.field)());
+  }
+  return p;
+}
+
+absl::Status PrepareAutoscale(const FlagValues& flags, const std::string&, Invocation& inv) {
+  absl::StatusOr<v1::AutoscalePolicy> p = PolicyFromFlags(flags, "autoscale", "mode", flags.mode);
+  if (!p.ok()) return p.status();
+  inv.has_policy = true;
+  inv.policy = *std::move(p);
+  return absl::OkStatus();
+}
+
 absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invocation& inv) {
   if (flags.kernel.empty()) return Usage("create: --kernel must not be empty");
   v1::VmSpec& spec = inv.spec;
@@ -47,6 +118,19 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
   spec.set_boot_vcpus(flags.vcpus);
   spec.set_max_vcpus(flags.max_vcpus);
   spec.set_console_log_path(Absolute(flags.console_log, cwd));
+  if (flags.given.contains("autoscale")) {
+    absl::StatusOr<v1::AutoscalePolicy> p =
+        PolicyFromFlags(flags, "create", "autoscale", flags.autoscale);
+    if (!p.ok()) return p.status();
+    inv.has_policy = true;
+    inv.policy = *std::move(p);
+  } else {
+    for (absl::string_view f : kPolicyFlags) {
+      if (flags.given.contains(std::string(f))) {
+        return Usage(absl::StrCat("create: --", f, " needs --autoscale"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -86,15 +170,19 @@ std::vector<Command> BuildTable() {
   t.push_back({
       .name = "create",
       .flags = {"kernel", "initrd", "cmdline", "firmware", "memory_mib", "vcpus", "max_vcpus",
-                "console_log"},
+                "console_log", "autoscale", "min", "max", "target_utilization", "tolerance",
+                "scale_up_stabilization", "scale_down_stabilization", "scale_up_step",
+                "scale_down_step", "step_period"},
       .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
       .usage = "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
-               "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n",
+               "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n"
+               "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
       .prepare = PrepareCreate,
       .run =
           [](const Invocation& inv, const ProgressFn&) {
             v1::CreateVmRequest request;
             *request.mutable_spec() = inv.spec;
+            if (inv.has_policy) *request.mutable_autoscale() = inv.policy;
             return CallUnary<v1::CreateVmRequest, v1::Vm>(
                 inv, &Stub::CreateVm, request, [&](const v1::Vm& vm) { return Confirm(inv, vm); });
           },
@@ -175,6 +263,30 @@ std::vector<Command> BuildTable() {
                "                printing each vCPU transition; waits (default: online, 60 s)\n",
       .prepare = PrepareScale,
       .run = ExecuteScale,
+  });
+  t.push_back({
+      .name = "autoscale",
+      .flags = {"mode", "min", "max", "target_utilization", "tolerance", "scale_up_stabilization",
+                "scale_down_stabilization", "scale_up_step", "scale_down_step", "step_period"},
+      .required = {"mode"},
+      .usage =
+          "  autoscale NAME --mode=auto|recommend|off [--min=N] [--max=N]\n"
+          "              [--target-utilization=F] [--tolerance=F] [--scale-up-stabilization=S]\n"
+          "              [--scale-down-stabilization=S] [--scale-up-step=N]\n"
+          "              [--scale-down-step=N] [--step-period=S]\n"
+          "                replace the VM's autoscaling policy (flags left out take vmmd's\n"
+          "                defaults: boot..max vCPUs, target 0.7, tolerance 0.1, scale-up now,\n"
+          "                scale-down window 300 s, at most +4/-1 vCPUs per 15 s); an autoscaler\n"
+          "                (vmm-autoscaler) acts on it. S: seconds\n",
+      .prepare = PrepareAutoscale,
+      .run =
+          [](const Invocation& inv, const ProgressFn&) {
+            v1::SetAutoscalePolicyRequest request;
+            request.set_name(inv.name);
+            *request.mutable_policy() = inv.policy;
+            return CallUnary<v1::SetAutoscalePolicyRequest, v1::Vm>(
+                inv, &Stub::SetAutoscalePolicy, request, FormatAutoscalePolicyLine);
+          },
   });
   t.push_back({
       .name = "events",
@@ -283,7 +395,9 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   inv.socket = flags.socket;
   inv.timeout = absl::Seconds(flags.timeout_seconds);
   inv.json = flags.json;
-  if (absl::Status s = command->prepare(flags, cwd, inv); !s.ok()) return s;
+  FlagValues given = flags;
+  given.given = args.flags_set;
+  if (absl::Status s = command->prepare(given, cwd, inv); !s.ok()) return s;
   return inv;
 }
 

@@ -28,6 +28,14 @@ struct FlagValues {
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t max_vcpus = 0;
+  // autoscale (--mode) and create (--autoscale): the policy
+  std::string mode, autoscale;
+  uint32_t min = 0, max = 0, scale_up_step = 0, scale_down_step = 0;
+  double target_utilization = 0, tolerance = 0;
+  double scale_up_stabilization = 0, scale_down_stabilization = 0, step_period = 0;  // seconds
+  // The flags given on the command line (an explicit 0 differs from "unset"); BuildInvocation
+  // fills it from the parsed arguments.
+  absl::flat_hash_set<std::string> given;
 };
 
 // One validated request.
@@ -35,6 +43,9 @@ struct Invocation {
   std::string command;     // the row's name
   std::string name;        // NAME, empty when the command takes none (or it was left out)
   v1::VmSpec spec;         // create only; paths made absolute
+  // create (with --autoscale) and autoscale
+  bool has_policy = false;
+  v1::AutoscalePolicy policy;
   std::string socket;      // as given (a path, or "unix:PATH")
   absl::Duration timeout;  // the call's deadline (scale: the wait plus a margin)
   bool json = false;

@@ -203,6 +203,75 @@ TEST(BuildInvocationScaleTest, UsageErrors) {
             "scale: --timeout must be at most 3600");
 }
 
+TEST(BuildInvocationAutoscaleTest, PolicyFromFlags) {
+  FlagValues flags = Flags();
+  flags.mode = "auto";
+  flags.min = 1;
+  flags.max = 4;
+  flags.target_utilization = 0.6;
+  flags.scale_down_stabilization = 20;
+  flags.step_period = 2.5;
+  auto inv = BuildInvocation(
+      Args({"autoscale", "vm1"},
+           {"mode", "min", "max", "target_utilization", "scale_down_stabilization", "step_period"}),
+      flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_TRUE(inv->has_policy);
+  const v1::AutoscalePolicy& p = inv->policy;
+  EXPECT_EQ(p.mode(), v1::AUTOSCALE_MODE_AUTO);
+  EXPECT_EQ(p.min_vcpus(), 1u);
+  EXPECT_EQ(p.max_vcpus(), 4u);
+  EXPECT_EQ(p.target_utilization(), 0.6);
+  EXPECT_FALSE(p.has_tolerance());               // not given: vmmd's default
+  EXPECT_FALSE(p.has_scale_up_stabilization());  // not given
+  EXPECT_EQ(p.scale_down_stabilization().seconds(), 20);
+  EXPECT_EQ(p.step_period().seconds(), 2);
+  EXPECT_EQ(p.step_period().nanos(), 500'000'000);
+  // An explicit 0 is sent as 0.
+  flags.tolerance = 0;
+  flags.scale_up_stabilization = 0;
+  inv = BuildInvocation(Args({"autoscale", "vm1"}, {"mode", "tolerance", "scale_up_stabilization"}),
+                        flags, "/");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(inv->policy.has_tolerance());
+  EXPECT_TRUE(inv->policy.has_scale_up_stabilization());
+  EXPECT_EQ(inv->policy.scale_up_stabilization().seconds(), 0);
+}
+
+TEST(BuildInvocationAutoscaleTest, UsageErrors) {
+  FlagValues flags = Flags();
+  EXPECT_EQ(BuildInvocation(Args({"autoscale", "vm1"}), flags, "/").status().message(),
+            "autoscale: --mode is required");
+  flags.mode = "sometimes";
+  EXPECT_EQ(BuildInvocation(Args({"autoscale", "vm1"}, {"mode"}), flags, "/").status().message(),
+            "autoscale: --mode must be auto, recommend or off (got 'sometimes')");
+  flags.mode = "auto";
+  flags.step_period = -1;
+  EXPECT_EQ(BuildInvocation(Args({"autoscale", "vm1"}, {"mode", "step_period"}), flags, "/")
+                .status()
+                .message(),
+            "autoscale: --step_period must be a number of seconds in [0, 1000000]");
+  EXPECT_EQ(BuildInvocation(Args({"get", "vm1"}, {"min"}), Flags(), "/").status().message(),
+            "get: --min is only for create and autoscale");
+  // create: the policy flags need --autoscale.
+  FlagValues create = CreateFlags();
+  absl::flat_hash_set<std::string> set = kCreateSet;
+  set.insert("max");
+  EXPECT_EQ(BuildInvocation(Args({"create", "vm1"}, set), create, "/").status().message(),
+            "create: --max needs --autoscale");
+  set.insert("autoscale");
+  create.autoscale = "recommend";
+  create.max = 3;
+  auto inv = BuildInvocation(Args({"create", "vm1"}, set), create, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->has_policy);
+  EXPECT_EQ(inv->policy.mode(), v1::AUTOSCALE_MODE_RECOMMEND);
+  EXPECT_EQ(inv->policy.max_vcpus(), 3u);
+  inv = BuildInvocation(Args({"create", "vm1"}, kCreateSet), CreateFlags(), "/");
+  ASSERT_TRUE(inv.ok());
+  EXPECT_FALSE(inv->has_policy);
+}
+
 TEST(BuildInvocationScaleTest, EventsNameIsOptional) {
   auto all = BuildInvocation(Args({"events"}), Flags(), "/");
   ASSERT_TRUE(all.ok());

@@ -21,6 +21,25 @@ std::string StripPrefix(const std::string& name, absl::string_view prefix) {
 }
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
+
+// "300s", "0.5s".
+std::string DurationLabel(const google::protobuf::Duration& d) {
+  return absl::StrFormat("%gs", static_cast<double>(d.seconds()) + d.nanos() / 1e9);
+}
+
+std::string ModeLabel(v1::AutoscaleMode mode) {
+  switch (mode) {
+    case v1::AUTOSCALE_MODE_AUTO:
+      return "auto";
+    case v1::AUTOSCALE_MODE_RECOMMEND:
+      return "recommend";
+    case v1::AUTOSCALE_MODE_OFF:
+    case v1::AUTOSCALE_MODE_UNSPECIFIED:
+      return "off";
+    default:
+      return "unknown";
+  }
+}
 std::string YesNo(bool value) { return value ? "yes" : "no"; }
 
 }  // namespace
@@ -106,6 +125,22 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("stopped", TimestampLabel(vm.has_stopped_at(), vm.stopped_at()));
   line("restarts", absl::StrCat(vm.restarts()));
   line("unmapped_mmio", absl::StrCat(vm.unmapped_mmio()));
+  line("autoscale", AutoscalePolicyLabel(vm.autoscale()));
+  if (vm.has_autoscale_status()) {
+    const v1::AutoscaleStatus& st = vm.autoscale_status();
+    line("recommended_vcpus",
+         st.recommended_vcpus() == 0 ? "" : absl::StrCat(st.recommended_vcpus()));
+    line("utilization", absl::StrFormat("%.2f", st.utilization()));
+    line("steal", absl::StrFormat("%.2f", st.steal()));
+    line("recommendation", st.reason());
+    line("reported", absl::StrCat(TimestampLabel(st.has_report_time(), st.report_time()), " by ",
+                                  OrDash(st.reporter())));
+    line("last_scale",
+         st.has_last_scale_time()
+             ? absl::StrCat(TimestampLabel(true, st.last_scale_time()), " ", st.last_scale_from(),
+                            " -> ", st.last_scale_to(), ": ", st.last_scale_result())
+             : "");
+  }
   return out;
 }
 
@@ -129,6 +164,8 @@ std::string FormatEvent(const v1::Event& event) {
     absl::StrAppend(&line, " vCPU ", c.vcpu(), " ", VcpuStateLabel(c.from()), " -> ",
                     VcpuStateLabel(c.to()));
     if (!c.cause().empty()) absl::StrAppend(&line, " (", c.cause(), ")");
+  } else if (event.has_autoscale_policy()) {
+    absl::StrAppend(&line, " autoscale ", AutoscalePolicyLabel(event.autoscale_policy()));
   } else if (event.has_vm_state()) {
     absl::StrAppend(&line, " ", VmStateLabel(event.vm_state().state()));
     if (!event.vm_state().reason().empty()) absl::StrAppend(&line, ": ", event.vm_state().reason());
@@ -153,6 +190,20 @@ std::string FormatCpuRows(const google::protobuf::RepeatedPtrField<v1::VcpuStatu
                     absl::StrCat(vcpu.exits()), Seconds(vcpu.busy_ns()), Seconds(vcpu.delay_ns())});
   }
   return FormatTable(rows);
+}
+
+std::string AutoscalePolicyLabel(const v1::AutoscalePolicy& p) {
+  return absl::StrFormat(
+      "%s %u..%u vCPUs, target %.2f, tolerance %.2f, up: window %s +%u/%s, down: window %s "
+      "-%u/%s",
+      ModeLabel(p.mode()), p.min_vcpus(), p.max_vcpus(), p.target_utilization(), p.tolerance(),
+      DurationLabel(p.scale_up_stabilization()), p.scale_up_max_step(),
+      DurationLabel(p.step_period()), DurationLabel(p.scale_down_stabilization()),
+      p.scale_down_max_step(), DurationLabel(p.step_period()));
+}
+
+std::string FormatAutoscalePolicyLine(const v1::Vm& vm) {
+  return absl::StrCat(vm.spec().name(), ": autoscale ", AutoscalePolicyLabel(vm.autoscale()), "\n");
 }
 
 std::string FormatConfirmation(const std::string& name, const std::string& state) {

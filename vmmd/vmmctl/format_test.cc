@@ -24,6 +24,16 @@ v1::Vm SampleVm() {
   vm.set_online_vcpus(2);
   vm.set_target_vcpus(3);
   vm.set_unmapped_mmio(5);
+  v1::AutoscalePolicy* p = vm.mutable_autoscale();
+  p->set_mode(v1::AUTOSCALE_MODE_OFF);
+  p->set_min_vcpus(2);
+  p->set_max_vcpus(4);
+  p->set_target_utilization(0.7);
+  p->set_tolerance(0.1);
+  p->mutable_scale_down_stabilization()->set_seconds(300);
+  p->set_scale_up_max_step(4);
+  p->set_scale_down_max_step(1);
+  p->mutable_step_period()->set_seconds(15);
   return vm;
 }
 
@@ -96,7 +106,47 @@ TEST(FormatTest, VmDetails) {
             "started: 2023-11-14T22:13:21Z\n"
             "stopped: -\n"
             "restarts: 0\n"
-            "unmapped_mmio: 5\n");
+            "unmapped_mmio: 5\n"
+            "autoscale: off 2..4 vCPUs, target 0.70, tolerance 0.10, up: window 0s +4/15s, "
+            "down: window 300s -1/15s\n");
+}
+
+TEST(FormatTest, VmDetailsWithAnAutoscalerReport) {
+  v1::Vm vm = SampleVm();
+  vm.mutable_autoscale()->set_mode(v1::AUTOSCALE_MODE_AUTO);
+  vm.mutable_autoscale()->mutable_scale_up_stabilization()->set_nanos(500'000'000);
+  v1::AutoscaleStatus* st = vm.mutable_autoscale_status();
+  st->set_recommended_vcpus(3);
+  st->set_utilization(0.915);
+  st->set_steal(0.04);
+  st->set_reason("busy 1.83 / target 0.70 -> 3");
+  st->mutable_report_time()->set_seconds(1700000100);
+  st->set_reporter("vmm-autoscaler");
+  st->mutable_last_scale_time()->set_seconds(1700000090);
+  st->set_last_scale_from(2);
+  st->set_last_scale_to(3);
+  st->set_last_scale_result("ok");
+  const std::string out = FormatVmDetails(vm);
+  EXPECT_NE(out.find("autoscale: auto 2..4 vCPUs, target 0.70, tolerance 0.10, up: window 0.5s "
+                     "+4/15s, down: window 300s -1/15s\n"
+                     "recommended_vcpus: 3\n"
+                     "utilization: 0.92\n"
+                     "steal: 0.04\n"
+                     "recommendation: busy 1.83 / target 0.70 -> 3\n"
+                     "reported: 2023-11-14T22:15:00Z by vmm-autoscaler\n"
+                     "last_scale: 2023-11-14T22:14:50Z 2 -> 3: ok\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(FormatAutoscalePolicyLine(vm),
+            "vm1: autoscale auto 2..4 vCPUs, target 0.70, tolerance 0.10, up: window 0.5s "
+            "+4/15s, down: window 300s -1/15s\n");
+  v1::Event e;
+  e.mutable_time()->set_seconds(1700000000);
+  e.set_vm("vm1");
+  *e.mutable_autoscale_policy() = vm.autoscale();
+  EXPECT_EQ(FormatEvent(e),
+            "2023-11-14T22:13:20.000Z vm1 autoscale auto 2..4 vCPUs, target 0.70, tolerance "
+            "0.10, up: window 0.5s +4/15s, down: window 300s -1/15s\n");
 }
 
 TEST(FormatTest, CpuTable) {

@@ -26,6 +26,17 @@ ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target")
 ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
 ABSL_FLAG(uint32_t, max_vcpus, 0, "create: possible vCPUs");
 ABSL_FLAG(std::string, console_log, "", "create: file for the guest console output");
+ABSL_FLAG(std::string, mode, "", "autoscale: auto, recommend or off");
+ABSL_FLAG(std::string, autoscale, "", "create: autoscale mode (auto, recommend or off)");
+ABSL_FLAG(uint32_t, min, 0, "autoscale: fewest vCPUs");
+ABSL_FLAG(uint32_t, max, 0, "autoscale: most vCPUs");
+ABSL_FLAG(double, target_utilization, 0, "autoscale: wanted busy fraction of online vCPUs");
+ABSL_FLAG(double, tolerance, 0, "autoscale: no change within 1 +- this of the target");
+ABSL_FLAG(double, scale_up_stabilization, 0, "autoscale: scale-up window, seconds");
+ABSL_FLAG(double, scale_down_stabilization, 0, "autoscale: scale-down window, seconds");
+ABSL_FLAG(uint32_t, scale_up_step, 0, "autoscale: most vCPUs added per step period");
+ABSL_FLAG(uint32_t, scale_down_step, 0, "autoscale: most vCPUs removed per step period");
+ABSL_FLAG(double, step_period, 0, "autoscale: the step limits' period, seconds");
 
 namespace {
 
@@ -59,6 +70,17 @@ int main(int argc, char** argv) {
   flags.vcpus = absl::GetFlag(FLAGS_vcpus);
   flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);
   flags.console_log = absl::GetFlag(FLAGS_console_log);
+  flags.mode = absl::GetFlag(FLAGS_mode);
+  flags.autoscale = absl::GetFlag(FLAGS_autoscale);
+  flags.min = absl::GetFlag(FLAGS_min);
+  flags.max = absl::GetFlag(FLAGS_max);
+  flags.target_utilization = absl::GetFlag(FLAGS_target_utilization);
+  flags.tolerance = absl::GetFlag(FLAGS_tolerance);
+  flags.scale_up_stabilization = absl::GetFlag(FLAGS_scale_up_stabilization);
+  flags.scale_down_stabilization = absl::GetFlag(FLAGS_scale_down_stabilization);
+  flags.scale_up_step = absl::GetFlag(FLAGS_scale_up_step);
+  flags.scale_down_step = absl::GetFlag(FLAGS_scale_down_step);
+  flags.step_period = absl::GetFlag(FLAGS_step_period);
 
   std::error_code error;
   const std::filesystem::path cwd = std::filesystem::current_path(error);

@@ -7,6 +7,11 @@
 #     firmware, acpica-tools, cpio);
 #   * Prometheus (server and promtool): the tests lint vmmd's /metrics and the shipped rules, and
 #     a real Prometheus scrapes vmmd in the end-to-end bed. Its service is not started.
+#   * the offline checks of the deployment assets (tests/deploy): kubectl from trixie (its
+#     `kubectl kustomize` renders deploy/kubernetes; bookworm's 1.20 is too old), yamllint,
+#     systemd-analyze, and Node.js/npm for the npm schema packages that npm-tools.sh installs
+#     outside the clone. systemd and Node.js come from Debian only when their command is
+#     missing, so a machine's own (e.g. NodeSource's Node.js) is not replaced.
 # trixie and bookworm-backports are added pinned at priority 100, with the same URI as the
 # machine's existing Debian source, so nothing from bookworm is replaced unless asked for.
 # Idempotent: a second run only checks. Needs root (or sudo).
@@ -14,28 +19,35 @@ set -euo pipefail
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-STAMP=/var/lib/vmmd-build-deps.v1
+STAMP=/var/lib/vmmd-build-deps.v2
 
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libfdt-dev device-tree-compiler prometheus-cpp-dev libgtest-dev libgmock-dev googletest
-  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus)
+  libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus
+  yamllint)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)
 bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)
+# trixie's kubectl installs alone (it needs only libc6). Its `kubernetes-client` is a
+# transitional package that just depends on kubectl.
+trixie_pkgs=(kubectl)
+command -v systemd-analyze >/dev/null || native_pkgs+=(systemd)
+command -v npm >/dev/null || native_pkgs+=(nodejs npm)
+here=$(cd "$(dirname "$0")" && pwd)
 
 # Done already? The stamp records the package list; dpkg-query with explicit architectures
 # checks they are all still installed (plain `dpkg -s` is ambiguous for multiarch packages).
-want="${native_pkgs[*]} ${cross_pkgs[*]} ${e2e_pkgs[*]} ${bpo_pkgs[*]}"
+want="${native_pkgs[*]} ${cross_pkgs[*]} ${e2e_pkgs[*]} ${bpo_pkgs[*]} ${trixie_pkgs[*]}"
 installed() {
   local p
-  for p in "${native_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" "${cross_pkgs[@]}"; do
+  for p in "${native_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" "${trixie_pkgs[@]}" "${cross_pkgs[@]}"; do
     dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || return 1
   done
 }
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && installed; then
-  exit 0
+  exec "$here/npm-tools.sh" install
 fi
 
 # The URI the machine already uses for Debian bookworm (deb822 or one-line format).
@@ -90,4 +102,6 @@ if [ ! -e "$policy" ]; then
 fi
 $SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}"
 $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
+$SUDO apt-get install -y -q --no-install-recommends -t trixie "${trixie_pkgs[@]}"
+"$here/npm-tools.sh" install
 echo "$want" | $SUDO tee "$STAMP" >/dev/null

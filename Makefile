@@ -29,7 +29,7 @@ build-arm64: cross-sysroot
 	@cmake -S . -B $(ARM64) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMMD_BUILD_TESTS=OFF \
 	  -DCMAKE_TOOLCHAIN_FILE=$(ROOT)/cmake/toolchain-aarch64.cmake \
 	  -DVMMD_CROSS_SYSROOT=$(CROSS)/sysroot -DVMMD_UAPI_INCLUDE=$(CROSS)/uapi/usr/include >/dev/null
-	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl
+	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl vmm-autoscaler
 
 e2e-assets: deps
 	@tests/e2e/fetch-assets.sh $(BUILD)/e2e

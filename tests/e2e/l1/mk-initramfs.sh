@@ -2,7 +2,7 @@
 # Builds the L1 initramfs (uncompressed newc cpio: no decompression cost under TCG):
 #   /init                     tests/e2e/l1/init
 #   /bin/busybox (+ sh)       busybox-static:arm64 (applets linked at boot)
-#   /usr/bin/vmmd, vmmctl     the cross-built binaries + their shared-library closure
+#   /usr/bin/vmmd, vmmctl, vmm-autoscaler   the cross-built binaries + their shared-library closure
 #                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1)
 #   /lib/modules/l1/          L1's network modules (virtio_net and what it needs) + `order`
 #   /guest/Image              trixie 6.12 arm64 Image (the default L2 guest kernel)
@@ -76,7 +76,7 @@ pack_closure() {
   done
 }
 bins=() missing=()
-for b in vmmd vmmctl; do
+for b in vmmd vmmctl vmm-autoscaler; do
   if [ -x "$bindir/$b" ]; then bins+=("$bindir/$b"); else missing+=("$b"); fi
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,141 @@
+// vmm-autoscaler: grows and shrinks the vCPUs of vmmd's VMs from their measured load, by the
+// policy each VM carries in vmmd (docs/autoscaling.md). Uses only vmmd's public gRPC API.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
+#include "core/common/log.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "prometheus/exposer.h"
+#include "vmmd/autoscaler/autoscaler_metrics.h"
+#include "vmmd/autoscaler/controller.h"
+#include "vmmd/endpoint/defaults.h"
+
+ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath, "vmmd's API socket");
+ABSL_FLAG(std::string, metrics_address, "",
+          "HOST:PORT to serve this autoscaler's Prometheus metrics on at /metrics, e.g. "
+          "127.0.0.1:9478. Empty: off");
+ABSL_FLAG(absl::Duration, interval, absl::Seconds(5),
+          "how often each autoscaled VM is sampled and decided on (1s..10m)");
+ABSL_FLAG(double, max_steal, 0.2,
+          "no scale-up while the VM's online vCPUs wait for a host CPU more than this fraction "
+          "of the time (0..1): the host is contended, more vCPUs would not help");
+ABSL_FLAG(bool, dry_run, false, "treat every AUTO policy as RECOMMEND: publish, never scale");
+ABSL_FLAG(absl::Duration, scale_timeout, absl::Seconds(60),
+          "how long one ScaleVCPUs may wait for the guest to bring the vCPUs online (1s..1h)");
+ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
+
+namespace {
+
+int UsageError(const std::string& problem) {
+  std::fprintf(stderr, "vmm-autoscaler: %s (see --help)\n", problem.c_str());
+  return 2;
+}
+
+bool ValidAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  uint32_t port = 0;
+  return colon != std::string::npos && colon != 0 &&
+         address.find_first_of(", \t") == std::string::npos &&
+         absl::SimpleAtoi(address.substr(colon + 1), &port) && port <= 65535;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "vmmd/autoscaler/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(
+      "Autoscales the vCPUs of vmmd's VMs by the policy each carries.\n"
+      "Usage: vmm-autoscaler [--socket=PATH] [--metrics_address=HOST:PORT] [--interval=5s]\n"
+      "                      [--max_steal=0.2] [--dry_run] [--scale_timeout=60s]");
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) return UsageError(std::string("unexpected argument '") + rest[1] + "'");
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  if (level == "debug") {
+    vmmd::SetMinLogLevel(vmmd::LogLevel::kDebug);
+  } else if (level == "info") {
+    vmmd::SetMinLogLevel(vmmd::LogLevel::kInfo);
+  } else if (level == "warning") {
+    vmmd::SetMinLogLevel(vmmd::LogLevel::kWarning);
+  } else if (level == "error") {
+    vmmd::SetMinLogLevel(vmmd::LogLevel::kError);
+  } else {
+    return UsageError("--log_level must be debug, info, warning or error");
+  }
+  vmmd::autoscaler::ControllerOptions options;
+  options.interval = absl::GetFlag(FLAGS_interval);
+  options.max_steal = absl::GetFlag(FLAGS_max_steal);
+  options.dry_run = absl::GetFlag(FLAGS_dry_run);
+  options.scale_timeout = absl::GetFlag(FLAGS_scale_timeout);
+  if (options.interval < absl::Seconds(1) || options.interval > absl::Minutes(10)) {
+    return UsageError("--interval must be between 1s and 10m");
+  }
+  if (!(options.max_steal >= 0 && options.max_steal <= 1)) {
+    return UsageError("--max_steal must be between 0 and 1");
+  }
+  if (options.scale_timeout < absl::Seconds(1) || options.scale_timeout > absl::Hours(1)) {
+    return UsageError("--scale_timeout must be between 1s and 1h");
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  options.reporter = std::string("vmm-autoscaler/") + host;
+  std::string socket = absl::GetFlag(FLAGS_socket);
+  if (socket.empty()) return UsageError("--socket must not be empty");
+  if (!absl::StartsWith(socket, "unix:")) socket = "unix:" + socket;
+
+  // SIGINT/SIGTERM are taken by sigwait below; every thread started after this inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  vmmd::autoscaler::AutoscalerMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  const std::string address = absl::GetFlag(FLAGS_metrics_address);
+  if (!address.empty()) {
+    if (!ValidAddress(address)) {
+      return UsageError("--metrics_address must be HOST:PORT (e.g. 127.0.0.1:9478)");
+    }
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr,
+                   "vmm-autoscaler: cannot serve /metrics on %s (is the port in use?): %s\n",
+                   address.c_str(), e.what());
+      return 1;
+    }
+    exposer->RegisterCollectable(metrics.registry());
+  }
+
+  vmmd::autoscaler::Controller controller(
+      grpc::CreateChannel(socket, grpc::InsecureChannelCredentials()), options, &metrics);
+  vmmd::LogInfo("vmm-autoscaler: watching %s every %s%s", socket,
+                absl::FormatDuration(options.interval), options.dry_run ? " (dry run)" : "");
+  std::thread loop([&controller] { controller.Run(); });
+  int sig = 0;
+  sigwait(&signals, &sig);
+  vmmd::LogInfo("vmm-autoscaler: signal %d, stopping", sig);
+  controller.Stop();
+  loop.join();
+  return 0;
+}

@@ -44,8 +44,10 @@ class AutoscalerTest : public DaemonTest {
     ASSERT_TRUE(WaitForVcpuThread(name, 0));
   }
 
-  std::unique_ptr<autoscaler::Controller> NewController(bool dry_run = false) {
+  std::unique_ptr<autoscaler::Controller> NewController(
+      bool dry_run = false, absl::Duration startup_delay = absl::ZeroDuration()) {
     autoscaler::ControllerOptions options;
+    options.startup_delay = startup_delay;
     options.interval = absl::Milliseconds(100);
     options.scale_timeout = absl::Seconds(1);
     options.dry_run = dry_run;
@@ -127,6 +129,18 @@ TEST_F(AutoscalerTest, AutoScalesUpToTheMinimumThenBacksOffWhenTheGuestMissesThe
               HasSubstr("backing off 200ms after DEADLINE_EXCEEDED"));
   m = Metrics();
   EXPECT_EQ(m["vmm_autoscaler_decisions_total{direction=\"up\",result=\"error\",vm=\"vm1\"}"], 1);
+}
+
+TEST_F(AutoscalerTest, NoDecisionWhileTheVmIsStartingUp) {
+  CreateAndStart("vm1", Policy(v1::AUTOSCALE_MODE_AUTO, 2));
+  auto c = NewController(false, absl::Minutes(10));
+  TwoTicks(*c);
+  const v1::Vm vm = Get("vm1");
+  EXPECT_EQ(vm.target_vcpus(), 1u);
+  EXPECT_FALSE(vm.has_autoscale_status());
+  auto m = Metrics();
+  EXPECT_EQ(m["vmm_autoscaler_samples_total{result=\"skipped\"}"], 1);
+  EXPECT_EQ(m["vmm_autoscaler_samples_total{result=\"used\"}"], 0);
 }
 
 TEST_F(AutoscalerTest, DryRunOnlyRecommends) {

@@ -293,6 +293,9 @@ void Controller::Visit(const v1::Vm& vm, Tracker& t) {
   if (load.valid && t.job != nullptr) {
     load.valid = false;
     load.skip_reason = "a scale is in progress";
+  } else if (load.valid && sample.time - started_at < options_.startup_delay) {
+    load.valid = false;
+    load.skip_reason = "the VM is starting up";
   }
   if (metrics_ != nullptr) metrics_->SampleUsed(load.valid);
   if (!load.valid) {

@@ -30,6 +30,9 @@ struct ControllerOptions {
   double max_steal = 0.2;
   bool dry_run = false;                              // RECOMMEND whatever the policy says
   absl::Duration scale_timeout = absl::Seconds(60);  // ScaleVCPUs' wait for ONLINE
+  // No decision for a VM this soon after it started: firmware and kernel boot keep the boot
+  // vCPUs busy, which says nothing about the workload (HPA's CPU initialisation period).
+  absl::Duration startup_delay = absl::Seconds(60);
   std::string reporter = "vmm-autoscaler";
 };
 

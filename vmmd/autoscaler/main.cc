@@ -37,6 +37,9 @@ ABSL_FLAG(double, max_steal, 0.2,
 ABSL_FLAG(bool, dry_run, false, "treat every AUTO policy as RECOMMEND: publish, never scale");
 ABSL_FLAG(absl::Duration, scale_timeout, absl::Seconds(60),
           "how long one ScaleVCPUs may wait for the guest to bring the vCPUs online (1s..1h)");
+ABSL_FLAG(absl::Duration, startup_delay, absl::Seconds(60),
+          "no decision for a VM this soon after it started (its boot keeps the vCPUs busy); "
+          "0s..1h");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
 namespace {
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Autoscales the vCPUs of vmmd's VMs by the policy each carries.\n"
       "Usage: vmm-autoscaler [--socket=PATH] [--metrics_address=HOST:PORT] [--interval=5s]\n"
-      "                      [--max_steal=0.2] [--dry_run] [--scale_timeout=60s]");
+      "                      [--max_steal=0.2] [--dry_run] [--scale_timeout=60s]\n"
+      "                      [--startup_delay=60s]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return UsageError(std::string("unexpected argument '") + rest[1] + "'");
   const std::string level = absl::GetFlag(FLAGS_log_level);
@@ -86,6 +90,10 @@ int main(int argc, char** argv) {
   options.max_steal = absl::GetFlag(FLAGS_max_steal);
   options.dry_run = absl::GetFlag(FLAGS_dry_run);
   options.scale_timeout = absl::GetFlag(FLAGS_scale_timeout);
+  options.startup_delay = absl::GetFlag(FLAGS_startup_delay);
+  if (options.startup_delay < absl::ZeroDuration() || options.startup_delay > absl::Hours(1)) {
+    return UsageError("--startup_delay must be between 0s and 1h");
+  }
   if (options.interval < absl::Seconds(1) || options.interval > absl::Minutes(10)) {
     return UsageError("--interval must be between 1s and 10m");
   }

@@ -21,6 +21,10 @@ namespace vmmd::vmmctl {
 // A channel to the invocation's socket.
 std::shared_ptr<grpc::Channel> Connect(const Invocation& inv);
 
+// A failed call's message, in plain words where vmmd could not be reached ("cannot reach vmmd
+// at <socket>: <strerror>") or did not answer ("no answer from vmmd at <socket> within <timeout>").
+std::string ErrorMessage(const Invocation& inv, grpc::Channel& channel, const grpc::Status& status);
+
 // What a failed or successful call prints: the error in plain words (where vmmd could not be
 // reached, or did not answer), the message as JSON with --json, or `human`.
 Outcome Finish(const Invocation& inv, grpc::Channel& channel, const grpc::Status& status,
@@ -54,5 +58,8 @@ Request Named(const Invocation& inv) {
 // scale / events (stream.cc): the RPC plus the WatchEvents stream that reports progress.
 Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress);
 Outcome ExecuteEvents(const Invocation& inv, const ProgressFn& progress);
+// top (top_run.cc): a frame through `progress` every interval, until SIGINT/SIGTERM or the
+// frame count.
+Outcome ExecuteTop(const Invocation& inv, const ProgressFn& progress);
 
 }  // namespace vmmd::vmmctl

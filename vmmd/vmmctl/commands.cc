@@ -158,6 +158,22 @@ absl::Status PrepareEvents(const FlagValues& flags, const std::string&, Invocati
   return absl::OkStatus();
 }
 
+absl::Status PrepareTop(const FlagValues& flags, const std::string&, Invocation& inv) {
+  if (!std::isfinite(flags.interval) || flags.interval <= 0 || flags.interval > 3600) {
+    return Usage("top: --interval must be a number of seconds in (0, 3600]");
+  }
+  const bool count_given = flags.given.contains("count");
+  if (count_given && flags.count < 1) return Usage("top: --count must be at least 1");
+  if (count_given && flags.once) return Usage("top: --once and --count exclude each other");
+  absl::StatusOr<TopSort> sort = ParseTopSort(flags.sort);
+  if (!sort.ok()) return Usage(absl::StrCat("top: ", sort.status().message()));
+  inv.top.interval = absl::Seconds(flags.interval);
+  inv.top.count = count_given ? flags.count : 0;
+  inv.top.once = flags.once;
+  inv.top.sort = *sort;
+  return absl::OkStatus();
+}
+
 // create / start / stop print "<name>: <STATE>" from the Vm the reply carries.
 std::string Confirm(const Invocation& inv, const v1::Vm& vm) {
   return FormatConfirmation(vm.spec().name().empty() ? inv.name : vm.spec().name(),
@@ -252,6 +268,20 @@ std::vector<Command> BuildTable() {
             return CallUnary<v1::GetCPUStateRequest, v1::GetCPUStateResponse>(
                 inv, &Stub::GetCPUState, Named<v1::GetCPUStateRequest>(inv), FormatCpuTable);
           },
+  });
+  t.push_back({
+      .name = "top",
+      .name_arg = NameArg::kNone,
+      .flags = {"interval", "count", "once", "sort"},
+      .usage = "  top [--interval=SECONDS] [--count=N | --once] [--sort=name|util|steal|vcpus]\n"
+               "                every VM on one line, refreshed every interval (default 2 s,\n"
+               "                at most 3600): vCPUs online/target/max, busy and steal % of the\n"
+               "                online vCPUs over the interval, autoscale mode, recommendation\n"
+               "                and last scale. Runs until Ctrl-C, or for N frames; --once: one\n"
+               "                frame after one interval. Clears the screen on a terminal;\n"
+               "                --json: one object per frame and line\n",
+      .prepare = PrepareTop,
+      .run = ExecuteTop,
   });
   t.push_back({
       .name = "scale",

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "vmmd/v1/vmm.pb.h"
 #include "vmmd/vmmctl/args.h"
+#include "vmmd/vmmctl/top.h"
 
 namespace vmmd::vmmctl {
 
@@ -33,6 +34,11 @@ struct FlagValues {
   uint32_t min = 0, max = 0, scale_up_step = 0, scale_down_step = 0;
   double target_utilization = 0, tolerance = 0;
   double scale_up_stabilization = 0, scale_down_stabilization = 0, step_period = 0;  // seconds
+  // top
+  double interval = 2;  // seconds
+  uint32_t count = 0;
+  bool once = false;
+  std::string sort = "name";
   // The flags given on the command line (an explicit 0 differs from "unset"); BuildInvocation
   // fills it from the parsed arguments.
   absl::flat_hash_set<std::string> given;
@@ -55,6 +61,10 @@ struct Invocation {
   absl::Duration scale_timeout = absl::Seconds(60);
   // events: stream until interrupted, or until --timeout if it was given
   bool events_deadline = false;
+  // top (json above; clear_screen is decided from `terminal`)
+  TopOptions top;
+  // stdout is a terminal (main sets it): top clears the screen before each frame.
+  bool terminal = false;
 };
 
 // What vmmctl prints and its exit status.

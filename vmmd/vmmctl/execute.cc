@@ -27,23 +27,28 @@ std::shared_ptr<grpc::Channel> Connect(const Invocation& inv) {
                              grpc::InsecureChannelCredentials());
 }
 
+std::string ErrorMessage(const Invocation& inv, grpc::Channel& channel,
+                         const grpc::Status& status) {
+  std::string message = status.error_message();
+  const bool connected = channel.GetState(false) == GRPC_CHANNEL_READY;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !connected) {
+    // Never connected: say where we looked and why it failed, in plain words if we can.
+    const int err = endpoint::ProbeUnixSocket(SocketPath(inv));
+    message = absl::StrCat("cannot reach vmmd at ", inv.socket, ": ",
+                           err != 0 ? std::strerror(err) : message);
+  } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !connected) {
+    message = absl::StrCat("no answer from vmmd at ", inv.socket, " within ",
+                           absl::FormatDuration(inv.timeout), " (", message, ")");
+  }
+  return message;
+}
+
 Outcome Finish(const Invocation& inv, grpc::Channel& channel, const grpc::Status& status,
                const google::protobuf::Message& response, const std::string& human) {
   Outcome outcome;
   if (!status.ok()) {
     outcome.exit_code = 1;
-    std::string message = status.error_message();
-    const bool connected = channel.GetState(false) == GRPC_CHANNEL_READY;
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !connected) {
-      // Never connected: say where we looked and why it failed, in plain words if we can.
-      const int err = endpoint::ProbeUnixSocket(SocketPath(inv));
-      message = absl::StrCat("cannot reach vmmd at ", inv.socket, ": ",
-                             err != 0 ? std::strerror(err) : message);
-    } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !connected) {
-      message = absl::StrCat("no answer from vmmd at ", inv.socket, " within ",
-                             absl::FormatDuration(inv.timeout), " (", message, ")");
-    }
-    outcome.err = FormatError(status.error_code(), message);
+    outcome.err = FormatError(status.error_code(), ErrorMessage(inv, channel, status));
     return outcome;
   }
   if (!inv.json) {

@@ -27,19 +27,6 @@ std::string DurationLabel(const google::protobuf::Duration& d) {
   return absl::StrFormat("%gs", static_cast<double>(d.seconds()) + d.nanos() / 1e9);
 }
 
-std::string ModeLabel(v1::AutoscaleMode mode) {
-  switch (mode) {
-    case v1::AUTOSCALE_MODE_AUTO:
-      return "auto";
-    case v1::AUTOSCALE_MODE_RECOMMEND:
-      return "recommend";
-    case v1::AUTOSCALE_MODE_OFF:
-    case v1::AUTOSCALE_MODE_UNSPECIFIED:
-      return "off";
-    default:
-      return "unknown";
-  }
-}
 std::string YesNo(bool value) { return value ? "yes" : "no"; }
 
 }  // namespace
@@ -192,12 +179,26 @@ std::string FormatCpuRows(const google::protobuf::RepeatedPtrField<v1::VcpuStatu
   return FormatTable(rows);
 }
 
+std::string AutoscaleModeLabel(v1::AutoscaleMode mode) {
+  switch (mode) {
+    case v1::AUTOSCALE_MODE_AUTO:
+      return "auto";
+    case v1::AUTOSCALE_MODE_RECOMMEND:
+      return "recommend";
+    case v1::AUTOSCALE_MODE_OFF:
+    case v1::AUTOSCALE_MODE_UNSPECIFIED:
+      return "off";
+    default:
+      return "unknown";
+  }
+}
+
 std::string AutoscalePolicyLabel(const v1::AutoscalePolicy& p) {
   return absl::StrFormat(
       "%s %u..%u vCPUs, target %.2f, tolerance %.2f, up: window %s +%u/%s, down: window %s "
       "-%u/%s",
-      ModeLabel(p.mode()), p.min_vcpus(), p.max_vcpus(), p.target_utilization(), p.tolerance(),
-      DurationLabel(p.scale_up_stabilization()), p.scale_up_max_step(),
+      AutoscaleModeLabel(p.mode()), p.min_vcpus(), p.max_vcpus(), p.target_utilization(),
+      p.tolerance(), DurationLabel(p.scale_up_stabilization()), p.scale_up_max_step(),
       DurationLabel(p.step_period()), DurationLabel(p.scale_down_stabilization()),
       p.scale_down_max_step(), DurationLabel(p.step_period()));
 }

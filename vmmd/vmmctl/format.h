@@ -38,6 +38,8 @@ std::string FormatScaleResult(const v1::ScaleVCPUsResponse& response);
 // One line per event, e.g. "2026-11-21T21:00:00.123Z vm1 vCPU 2 PARKED -> ENABLING (api: scale up)"
 // or "... vm1 RUNNING"; a snapshot line ends with "(now)".
 std::string FormatEvent(const v1::Event& event);
+// "off" (also for unspecified), "recommend", "auto"; "unknown" for a newer daemon's value.
+std::string AutoscaleModeLabel(v1::AutoscaleMode mode);
 // A policy on one line: "auto 1..4 vCPUs, target 0.60, tolerance 0.10, up: window 0s
 // +4/15s, down: window 300s -1/15s" (the words of the vmmctl flags).
 std::string AutoscalePolicyLabel(const v1::AutoscalePolicy& policy);

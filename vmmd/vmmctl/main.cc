@@ -37,6 +37,10 @@ ABSL_FLAG(double, scale_down_stabilization, 0, "autoscale: scale-down window, se
 ABSL_FLAG(uint32_t, scale_up_step, 0, "autoscale: most vCPUs added per step period");
 ABSL_FLAG(uint32_t, scale_down_step, 0, "autoscale: most vCPUs removed per step period");
 ABSL_FLAG(double, step_period, 0, "autoscale: the step limits' period, seconds");
+ABSL_FLAG(double, interval, 2, "top: seconds between frames");
+ABSL_FLAG(uint32_t, count, 0, "top: frames to print (0: until interrupted)");
+ABSL_FLAG(bool, once, false, "top: one frame after one interval");
+ABSL_FLAG(std::string, sort, "name", "top: name, util, steal or vcpus");
 
 namespace {
 
@@ -81,12 +85,17 @@ int main(int argc, char** argv) {
   flags.scale_up_step = absl::GetFlag(FLAGS_scale_up_step);
   flags.scale_down_step = absl::GetFlag(FLAGS_scale_down_step);
   flags.step_period = absl::GetFlag(FLAGS_step_period);
+  flags.interval = absl::GetFlag(FLAGS_interval);
+  flags.count = absl::GetFlag(FLAGS_count);
+  flags.once = absl::GetFlag(FLAGS_once);
+  flags.sort = absl::GetFlag(FLAGS_sort);
 
   std::error_code error;
   const std::filesystem::path cwd = std::filesystem::current_path(error);
   absl::StatusOr<vmmd::vmmctl::Invocation> invocation =
       vmmd::vmmctl::BuildInvocation(*parsed, flags, error ? std::string() : cwd.string());
   if (!invocation.ok()) return UsageError(std::string(invocation.status().message()));
+  invocation->terminal = ::isatty(STDOUT_FILENO) == 1;
 
   const vmmd::vmmctl::Outcome outcome =
       vmmd::vmmctl::Execute(*invocation, [](const std::string& line) {

@@ -50,6 +50,12 @@ fail() {
       echo "---- tail of $f"
       tail -n 15 "$f"
     done
+    # Other programs' logs a scenario keeps in /tmp (e.g. vmm-autoscaler's).
+    for f in /tmp/*.log; do
+      [ -f "$f" ] && [ "$f" != "$VMMD_LOG" ] || continue
+      echo "---- tail of $f"
+      tail -n 40 "$f"
+    done
     if [ -n "$VMMD_PID" ] && kill -0 "$VMMD_PID" 2>/dev/null; then
       echo "---- vmmctl list"
       vmmctl --socket "$VMMD_SOCK" list 2>&1

@@ -234,6 +234,8 @@ void Controller::Reap(const std::string& name, Tracker& t) {
     metrics_->Decision(name, direction, job.status.ok() ? "ok" : "error", job.started);
   }
   t.job.reset();
+  // The outcome is visible at once, not only after the next usable sample.
+  if (t.last_decision.recommended != 0) Report(name, t, t.last_decision, t.last_load);
 }
 
 void Controller::StartScale(const std::string& name, Tracker& t, uint32_t from, uint32_t to) {
@@ -335,6 +337,8 @@ void Controller::Visit(const v1::Vm& vm, Tracker& t) {
   }
   t.last_published = d.recommended;
   if (metrics_ != nullptr) metrics_->Sampled(name, load.utilization, load.steal, d.recommended);
+  t.last_decision = d;
+  t.last_load = load;
   Report(name, t, d, load);
 }
 

@@ -83,6 +83,9 @@ class Controller {
     uint32_t last_from = 0, last_to = 0;
     std::string last_result;
     uint32_t last_published = 0;  // recommendation last counted as a RECOMMEND decision
+    // The last decision and its load, re-published when a scale finishes.
+    Decision last_decision;
+    Load last_load;
   };
 
   void Watch();

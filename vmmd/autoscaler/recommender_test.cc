@@ -214,5 +214,32 @@ TEST(RecommenderTest, ResetForgetsTheWindows) {
   EXPECT_EQ(r.Decide(p, 4, LoadOf(4, 0.1), kT0 + absl::Seconds(5)).recommended, 1u);
 }
 
+TEST(RecommenderTest, BurstThenIdleGoesBackToMinOneStepPerPeriod) {
+  // The end-to-end policy: 1..4, target 0.6, 20 s down window, -1 per 5 s; samples every 2 s.
+  Recommender r(0.6);
+  Policy p = Default(1, 4);
+  p.target_utilization = 0.6;
+  p.scale_down_stabilization = absl::Seconds(20);
+  p.step_period = absl::Seconds(5);
+  uint32_t current = 3;
+  double t = 0;
+  for (; t < 60; t += 2) {
+    Decision d = r.Decide(p, current, LoadOf(current, 1.9), kT0 + absl::Seconds(t));
+    EXPECT_EQ(d.recommended, 3u) << t;
+  }
+  std::vector<double> downs;
+  for (; t < 120 && current > 1; t += 2) {
+    Decision d = r.Decide(p, current, LoadOf(current, 0.1), kT0 + absl::Seconds(t));
+    if (d.recommended != current) {
+      EXPECT_EQ(d.recommended, current - 1);
+      r.RecordScale(kT0 + absl::Seconds(t), current, d.recommended);
+      current = d.recommended;
+      downs.push_back(t);
+    }
+  }
+  EXPECT_EQ(current, 1u);
+  EXPECT_THAT(downs, ::testing::ElementsAre(80, 86));
+}
+
 }  // namespace
 }  // namespace vmmd::autoscaler

@@ -21,7 +21,7 @@ set -eu
 command -v vmm-autoscaler >/dev/null || fail "vmm-autoscaler is not in this L1 initramfs"
 start_vmmd
 vmm-autoscaler --socket "$VMMD_SOCK" --interval=2s --max_steal=0.6 --startup_delay=45s \
-  --metrics_address=127.0.0.1:9478 >/tmp/autoscaler.log 2>&1 &
+  --metrics_address=127.0.0.1:9478 --log_level=debug >/tmp/autoscaler.log 2>&1 &
 AUTOSCALER_PID=$!
 ifconfig lo 127.0.0.1 up 2>/dev/null || true
 
@@ -61,8 +61,9 @@ log "@@TIME autoscale_load_to_3_online $reached3"
 [ -n "$reached4" ] && log "@@TIME autoscale_load_to_4_online $reached4"
 pass "under load grow grew to $(field "$(guest_cpus grow)" online) online (3 after ${reached3} ms)"
 
-wait_for_line /tmp/grow.console '^@@BURST stop' 90 grow >/dev/null
+stop=$(wait_for_line /tmp/grow.console '^@@BURST stop' 90 grow | tr -d '\r')
 t_idle=$(now_ms)
+[ "$(field "$stop" left)" = 0 ] || fail "the guest's busy loops survived: $stop"
 online=$(field "$(guest_cpus grow)" online)
 case "$online" in 0-2 | 0-3) ;; *) fail "at the end of the load grow had online=$online, expected >= 3" ;; esac
 expect_guest_cpus grow 0 0 120
@@ -81,9 +82,13 @@ grep 'autoscale vm=grow' /tmp/autoscaler.log | sed 's/^/  /' >&9
 [ "$downs" -ge 1 ] && [ "$downs" -le 3 ] || fail "$downs scale-downs, expected 1-3 (one vCPU per step)"
 pass "no flapping: $ups scale-ups, $downs scale-downs, no error"
 
-vm_get=$(ctl get grow)
-echo "$vm_get" | grep -q '^recommended_vcpus: 1$' || fail "grow's published recommendation: $vm_get"
-echo "$vm_get" | grep -q '^last_scale: .* -> 1: ok$' || fail "grow's last scale: $vm_get"
+# The autoscaler re-publishes its status when a scale finishes.
+end=$(($(now_ms) + 10000))
+until vm_get=$(ctl get grow) && echo "$vm_get" | grep -q '^last_scale: .* 2 -> 1: ok$'; do
+  [ "$(now_ms)" -lt "$end" ] || fail "grow's status: $(echo "$vm_get" | tail -n 8 | tr '\n' ';')"
+  sleep 0.5
+done
+echo "$vm_get" | grep -q '^recommended_vcpus: 1$' || fail "grow's published recommendation: $(echo "$vm_get" | tail -n 8 | tr '\n' ';')"
 m=$(timeout 10 wget -q -O - http://127.0.0.1:9478/metrics) || fail "no /metrics from vmm-autoscaler"
 echo "$m" | grep -q '^vmm_autoscaler_decisions_total{direction="up",result="ok",vm="grow"} [1-9]' ||
   fail "vmm-autoscaler /metrics lacks the ok scale-up: $(echo "$m" | grep decisions)"

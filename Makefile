@@ -42,6 +42,7 @@ unit-test: build
 # nothing (docs/benchmarks.md). The nested-bed benchmarks are tests/e2e/bench/*.sh.
 bench: build
 	@$(NATIVE)/bin/metrics_scrape_bench
+	@$(NATIVE)/bin/autoscaler_bench
 
 test: build build-arm64 e2e-assets
 	@ctest --test-dir $(NATIVE) --output-on-failure

@@ -3,7 +3,9 @@
 # resizing it live. Boots stock Linux 6.12 through stock UEFI firmware with 2 of 4 vCPUs, shows
 # what vmmd and the guest see, grows it to 4 vCPUs, shrinks it to 2, grows it again — each time
 # from both sides — shows what Prometheus would scrape from vmmd's /metrics, then stops and
-# deletes it.
+# deletes it. Then the autoscaler's turn: a second guest (1 of 4 vCPUs, policy AUTO) runs 3
+# busy loops for a minute; vm-autoscaler grows it by the load and shrinks it when idle, while
+# `vmmctl top` shows it.
 set -eu
 . /e2e/lib.sh
 
@@ -61,4 +63,44 @@ show vmmctl stop demo
 wait_for_state demo STOPPED 30
 show vmmctl delete demo
 show vmmctl list
+
+say "The autoscaler: vmm-autoscaler (vmmd's public API only) sizes VMs by their measured load"
+vmm-autoscaler --socket "$VMMD_SOCK" --interval=2s --max_steal=0.6 --startup_delay=45s \
+  >/tmp/autoscaler.log 2>&1 &
+AUTOSCALER_PID=$!
+log "(--max_steal=0.6: this emulated host has 2 CPUs, so busy vCPUs always wait for one;"
+log " --startup_delay=45s: a booting guest is busy, which is not load)"
+show vmmctl create auto --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" \
+  --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE vmmd.e2e.burst=30,60,3" \
+  --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 1 --max-vcpus 4 --console-log /tmp/auto.console \
+  --autoscale=auto --min=1 --max=4 --target-utilization=0.6 --scale-down-stabilization=20 \
+  --step-period=5
+show vmmctl start auto
+wait_for_line /tmp/auto.console '^@@GUEST-UP ' 240 auto >/dev/null
+log "(guest up with 1 vCPU; in 30 s it starts 3 busy loops for 60 s, then idles)"
+wait_for_line /tmp/auto.console '^@@BURST start' 60 auto >/dev/null
+say "Load: 3 busy loops. vmmctl top every 5 s (UTIL: busy share of the online vCPUs)"
+i=0
+while [ $i -lt 12 ]; do
+  vmmctl --socket "$VMMD_SOCK" top --once --interval=5 | grep -E '^(NAME|auto) ' >&9 || true
+  guest_view_auto=$(guest_cpus auto)
+  log "   guest: online=$(field "$guest_view_auto" online)"
+  grep -q '^@@BURST stop' /tmp/auto.console && break
+  i=$((i + 1))
+done
+wait_for_line /tmp/auto.console '^@@BURST stop' 90 auto >/dev/null
+say "Idle again: after the 20 s scale-down window it shrinks, one vCPU per 5 s"
+i=0
+while [ $i -lt 12 ]; do
+  vmmctl --socket "$VMMD_SOCK" top --once --interval=5 | grep -E '^auto ' >&9 || true
+  [ "$(field "$(guest_cpus auto)" online)" = 0 ] && break
+  i=$((i + 1))
+done
+expect_guest_cpus auto 0 0 60
+log "guest's /sys/devices/system/cpu/online: 0 (back to 1 vCPU)"
+say "What the autoscaler decided (one log line per decision and per scale)"
+grep 'autoscale vm=auto' /tmp/autoscaler.log | sed 's/^[0-9.]* I //' >&9
+show vmmctl get auto
+kill "$AUTOSCALER_PID"
+show vmmctl delete auto
 say "Done."

@@ -1,7 +1,7 @@
 # The floor plan of the house: which folder may use (include, link) which. Floors point down:
 #
 #   vmmd (daemon main)  vmmd/vmmctl            top: the programs
-#   vmmd/metrics                               /metrics (prometheus-cpp)
+#   vmmd/metrics                               /metrics, /healthz, /readyz (prometheus-cpp)
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
 #   vmmd/vmm                                   VM controller, composition root, device table
 #   hw/<device>                                one device per folder (may describe itself in acpi)

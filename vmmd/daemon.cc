@@ -40,7 +40,8 @@ std::string ParentDirectory(const std::string& path) {
 }  // namespace
 
 Daemon::Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock)
-    : options_(options),
+    : hypervisor_(hypervisor),
+      options_(options),
       lock_(std::move(lock)),
       vms_(std::make_unique<vmm::VmManager>(hypervisor, ManagerOptions(options))),
       service_(std::make_unique<api::VmmService>(vms_.get())) {}
@@ -112,7 +113,25 @@ absl::Status Daemon::Listen() {
   }
   health->SetServingStatus(true);
   health->SetServingStatus(kVmmServiceName, true);
+  {
+    absl::MutexLock lock(&mu_);
+    serving_ = true;
+  }
   LogInfo("vmmd: serving vmmd.v1.Vmm on unix:%s", path);
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Readiness() const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("shutting down");
+    if (!serving_) return absl::UnavailableError("the API is not serving yet");
+  }
+  // What the hypervisor answered at start (OpenKvmHypervisor probed /dev/kvm; the seam has no
+  // live check, and an open /dev/kvm does not stop answering).
+  if (hypervisor_->capabilities().max_vcpus == 0) {
+    return absl::FailedPreconditionError("the hypervisor offers no vCPUs (its limit per VM is 0)");
+  }
   return absl::OkStatus();
 }
 
@@ -120,15 +139,15 @@ absl::Status Daemon::ServeMetrics(const core::HostCapabilities& host) {
   auto collector =
       std::make_shared<metrics::Collector>(vms_.get(), &service_->stats(), metrics::ThisBuild(),
                                            metrics::HostFacts{.wfi_trapped = host.wfi_trapped});
-  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server =
-      metrics::MetricsServer::Start(options_.metrics_address, std::move(collector));
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(
+      options_.metrics_address, std::move(collector), [this] { return Readiness(); });
   if (!server.ok()) {
     return absl::Status(server.status().code(),
                         absl::StrCat("--metrics_address: ", server.status().message()));
   }
   metrics_server_ = *std::move(server);
-  LogInfo("vmmd: serving metrics on http://%s/metrics (port %d)", options_.metrics_address,
-          metrics_server_->port());
+  LogInfo("vmmd: serving http://%s/metrics, /healthz and /readyz (port %d)",
+          options_.metrics_address, metrics_server_->port());
   return absl::OkStatus();
 }
 
@@ -153,7 +172,8 @@ void Daemon::Shutdown() {
       LogWarning("vmmd: cannot remove %s: %s", options_.socket_path, std::strerror(errno));
     }
   }
-  // Scrapes read the VMs and the service: stop them before either goes.
+  // Scrapes read the VMs and the service: stop them before either goes. Until here /healthz
+  // answers and /readyz says "shutting down".
   metrics_server_.reset();
   LogInfo("vmmd: stopping every VM");
   vms_->StopAll();

@@ -27,8 +27,9 @@ struct DaemonOptions {
   // Where per-VM persistent state (a firmware-booted VM's UEFI variables) lives, one
   // subdirectory per VM; created (0700) at start if missing. Empty: nothing persists.
   std::string state_dir;
-  // HOST:PORT to serve Prometheus metrics on, at /metrics (plain HTTP, no authentication: bind
-  // it to an address only the scraper reaches). PORT 0 picks a free port. Empty: no metrics.
+  // HOST:PORT to serve Prometheus metrics (/metrics), liveness (/healthz) and readiness
+  // (/readyz, see Daemon::Readiness) on (plain HTTP, no authentication: bind it to an address
+  // only the scraper and the prober reach). PORT 0 picks a free port. Empty: no HTTP.
   std::string metrics_address;
   // How long in-flight RPCs may run once shutdown begins; then they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(5);
@@ -41,22 +42,27 @@ class Daemon {
  public:
   // Claims the socket path (single instance: a lock file "<socket>.lock", and a socket file
   // that still answers is refused with ALREADY_EXISTS; a stale one is removed), then serves
-  // vmmd.v1.Vmm and grpc.health.v1.Health (SERVING), and /metrics when metrics_address is set
-  // (a metrics address that cannot be bound fails the start). `hypervisor` must outlive the
-  // daemon.
+  // HTTP when metrics_address is set (an address that cannot be bound fails the start), then
+  // vmmd.v1.Vmm and grpc.health.v1.Health (SERVING). `hypervisor` must outlive the daemon.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(core::Hypervisor* hypervisor,
                                                        const DaemonOptions& options);
   ~Daemon();  // Shutdown()
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Idempotent, thread-safe: health NOT_SERVING, server shutdown (in-flight RPCs get
-  // shutdown_grace), every VM stopped, socket file removed, lock released.
+  // Idempotent, thread-safe: not ready, health NOT_SERVING, server shutdown (in-flight RPCs
+  // get shutdown_grace), HTTP closed, every VM stopped, socket file removed, lock released.
   void Shutdown();
+
+  // What /readyz answers: OK when vmmd can take work — the hypervisor can run vCPUs (it
+  // answered its capability probe at start with a vCPU limit above 0) and the API serves
+  // (started, not shutting down); otherwise UNAVAILABLE, or FAILED_PRECONDITION for the
+  // hypervisor, saying why. Cheap (a lock and two flags), thread-safe.
+  absl::Status Readiness() const;
 
   const std::string& socket_path() const { return options_.socket_path; }
   vmm::VmManager& vms() { return *vms_; }
-  // The port /metrics is served on; 0 without metrics.
+  // The port HTTP (/metrics, /healthz, /readyz) is served on; 0 without it.
   int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
 
  private:
@@ -65,14 +71,17 @@ class Daemon {
   absl::Status Listen();
   absl::Status ServeMetrics(const core::HostCapabilities& host);
 
+  core::Hypervisor* const hypervisor_;
   const DaemonOptions options_;
   ScopedFd lock_;  // flock on <socket>.lock, held until Shutdown()
   // Destruction order matters: the server goes first, then the service, then the VMs.
   std::unique_ptr<vmm::VmManager> vms_;
   std::unique_ptr<api::VmmService> service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // reads vms_ and service_
-  absl::Mutex mu_;
+  // Reads vms_, service_ and Readiness(): reset in Shutdown() before any of them goes.
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  mutable absl::Mutex mu_;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;  // the API server has started
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -27,8 +27,11 @@ ABSL_FLAG(std::string, state_dir, "/var/lib/vmmd",
           "Per-VM persistent state (UEFI variables of firmware-booted VMs), one subdirectory "
           "per VM; created 0700 if missing. Empty: nothing persists across VM restarts");
 ABSL_FLAG(std::string, metrics_address, "",
-          "HOST:PORT to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9477 (plain "
-          "HTTP without authentication: bind an address only the scraper reaches). Empty: off");
+          "HOST:PORT (exactly one) to serve HTTP on, e.g. 127.0.0.1:9477: Prometheus metrics at "
+          "/metrics, liveness at /healthz (200 while vmmd answers), readiness at /readyz (200 "
+          "when KVM can run vCPUs and the API serves; 503 with the reason, e.g. while shutting "
+          "down). Plain HTTP without authentication: bind an address only the scraper and the "
+          "prober reach. Empty: off");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
 namespace {

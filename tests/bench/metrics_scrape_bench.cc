@@ -138,7 +138,7 @@ int Run() {
               kVcpus);
   std::printf(
       "# median of %d scrapes. collect, encode: wall ms and CPU ms of the thread doing it;\n"
-      "# http: GET /metrics through the exposer, wall ms and CPU ms of the whole process\n"
+      "# http: GET /metrics through vmmd's HTTP server, wall ms and CPU ms of the whole process\n"
       "# (server and this client); gzip: the same with Accept-Encoding: gzip, as Prometheus\n"
       "# asks; cpu = collect_cpu + encode_cpu\n",
       scrapes);

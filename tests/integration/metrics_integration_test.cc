@@ -1,9 +1,16 @@
-// The daemon's /metrics: served next to the API when --metrics_address is set, counting what
-// clients do through the real gRPC server; an address it cannot bind stops the start cleanly.
+// The daemon's HTTP endpoint: served next to the API when --metrics_address is set — /metrics
+// counting what clients do through the real gRPC server, /healthz, and /readyz following the
+// daemon (ready once up, not while shutting down, not without vCPUs); an address it cannot bind
+// stops the start cleanly.
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/daemon_fixture.h"
@@ -70,6 +77,58 @@ TEST_F(MetricsDaemonTest, CountsWhatClientsDoAndWhatVmsAre) {
   EXPECT_EQ(HttpGet(port, "/metrics"), "");
 }
 
+// /healthz and /readyz next to /metrics: ready once the daemon is up, "shutting down" (503)
+// from the start of Shutdown while HTTP still answers (here: 2 s of grace for an open
+// WatchEvents stream), closed with the API.
+TEST_F(MetricsDaemonTest, HealthAndReadinessFollowTheDaemon) {
+  const int port = daemon_->metrics_port();
+  ASSERT_NE(port, 0);
+  const std::string healthy = HttpGet(port, "/healthz");
+  EXPECT_EQ(HttpStatus(healthy), 200);
+  EXPECT_EQ(HttpBody(healthy), "ok\n");
+  EXPECT_EQ(HttpHeader(healthy, "Cache-Control"), "no-store");
+  EXPECT_EQ(HttpHeader(healthy, "Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_THAT(daemon_->Readiness(), IsOk());
+  EXPECT_EQ(HttpGet(port, "/readyz"),
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Cache-Control: no-store\r\n"
+            "Connection: close\r\n"
+            "Content-Length: 6\r\n"
+            "\r\n"
+            "ready\n");
+  EXPECT_EQ(HttpStatus(HttpRequest(port, "POST", "/readyz", "Content-Length: 0\r\n")), 405);
+  EXPECT_EQ(HttpStatus(HttpGet(port, "/livez")), 404);
+  // /metrics, gzip-compressed as Prometheus asks.
+  ASSERT_TRUE(Create("web").ok());
+  const std::string gzip = HttpGet(port, "/metrics", "Accept-Encoding: gzip\r\n");
+  EXPECT_EQ(HttpStatus(gzip), 200);
+  EXPECT_EQ(HttpHeader(gzip, "Content-Encoding"), "gzip");
+  EXPECT_EQ(Samples(Gunzip(HttpBody(gzip)))[R"(vmmd_vms{state="created"})"], 1);
+
+  // An open stream holds the API server's shutdown for the grace period.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::WatchEventsRequest watch;
+  std::unique_ptr<grpc::ClientReader<v1::Event>> reader = stub_->WatchEvents(&watch_context, watch);
+  v1::Event event;
+  ASSERT_TRUE(reader->Read(&event));  // the opening snapshot: the stream is open
+  std::thread shutdown([&] { daemon_->Shutdown(); });
+  std::string not_ready;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (HttpStatus(not_ready) != 503 && absl::Now() < deadline) {
+    not_ready = HttpGet(port, "/readyz");
+  }
+  EXPECT_EQ(HttpStatus(not_ready), 503) << not_ready;
+  EXPECT_EQ(HttpBody(not_ready), "not ready: shutting down\n");
+  EXPECT_EQ(HttpHeader(not_ready, "Cache-Control"), "no-store");
+  EXPECT_THAT(daemon_->Readiness(), StatusIs(absl::StatusCode::kUnavailable, "shutting down"));
+  EXPECT_EQ(HttpBody(HttpGet(port, "/healthz")), "ok\n");  // alive while it shuts down
+  shutdown.join();
+  EXPECT_EQ(HttpGet(port, "/healthz"), "");
+  EXPECT_EQ(HttpGet(port, "/readyz"), "");
+}
+
 class MetricsStartTest : public ::testing::Test {
  protected:
   DaemonOptions Options(const std::string& metrics_address) {
@@ -97,6 +156,18 @@ TEST_F(MetricsStartTest, AnAddressItCannotBindFailsTheStartAndFreesTheSocket) {
               StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("--metrics_address: ")));
   // Neither failed start kept the API socket: a daemon with a good address starts on it.
   EXPECT_THAT(Daemon::Start(&hv_, Options("127.0.0.1:0")), IsOk());
+}
+
+TEST_F(MetricsStartTest, NotReadyWhenTheHypervisorOffersNoVcpus) {
+  core::HostCapabilities caps = FakeHypervisor::DefaultCapabilities();
+  caps.max_vcpus = 0;
+  FakeHypervisor no_vcpus(caps);
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(&no_vcpus, Options("127.0.0.1:0"));
+  ASSERT_THAT(daemon, IsOk());
+  const std::string reply = HttpGet((*daemon)->metrics_port(), "/readyz");
+  EXPECT_EQ(HttpStatus(reply), 503) << reply;
+  EXPECT_EQ(HttpBody(reply), "not ready: the hypervisor offers no vCPUs (its limit per VM is 0)\n");
+  EXPECT_EQ(HttpBody(HttpGet((*daemon)->metrics_port(), "/healthz")), "ok\n");
 }
 
 TEST_F(MetricsStartTest, WithoutAnAddressThereIsNoMetricsPort) {

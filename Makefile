@@ -11,7 +11,7 @@ ARM64 := $(BUILD)/arm64
 CROSS := $(BUILD)/cross
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-arm64 cross-sysroot e2e-assets test unit-test bench demo clean
+.PHONY: all deps build build-arm64 cross-sysroot image e2e-assets test unit-test bench demo clean
 
 all: build
 
@@ -31,6 +31,11 @@ build-arm64: cross-sysroot
 	  -DVMMD_CROSS_SYSROOT=$(CROSS)/sysroot -DVMMD_UAPI_INCLUDE=$(CROSS)/uapi/usr/include >/dev/null
 	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl vmm-autoscaler
 
+# The arm64 container image, no registry or base image needed (deploy/image/README.md):
+# build/image/vmmd-oci (OCI layout) and build/image/vmmd-arm64.oci.tar, tagged with the version.
+image: build-arm64
+	@deploy/image/build-image.sh $(BUILD)/image
+
 e2e-assets: deps
 	@tests/e2e/fetch-assets.sh $(BUILD)/e2e
 
@@ -44,7 +49,7 @@ bench: build
 	@$(NATIVE)/bin/metrics_scrape_bench
 	@$(NATIVE)/bin/autoscaler_bench
 
-test: build build-arm64 e2e-assets
+test: build build-arm64 e2e-assets image
 	@ctest --test-dir $(NATIVE) --output-on-failure
 
 demo: build-arm64 e2e-assets

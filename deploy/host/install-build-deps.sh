@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything vmmd's build and test need on a Debian 12 (bookworm) x86_64 machine:
-#   * native toolchain + libraries (gRPC, Protobuf, Abseil, libfdt, prometheus-cpp, GoogleTest,
-#     Google Benchmark) for the x86_64 build and its unit/integration tests;
+#   * native toolchain + libraries (gRPC, Protobuf, Abseil, libfdt, prometheus-cpp, civetweb,
+#     zlib, GoogleTest, Google Benchmark) for the x86_64 build and its unit/integration tests;
 #   * the aarch64 cross toolchain and arm64 multiarch libraries for the vmmd/vmmctl arm64 build;
 #   * the tools of the nested arm64 end-to-end bed (QEMU 10 from bookworm-backports, edk2
 #     firmware, acpica-tools, cpio);
@@ -12,6 +12,9 @@
 #     systemd-analyze, and Node.js/npm for the npm schema packages that npm-tools.sh installs
 #     outside the clone. systemd and Node.js come from Debian only when their command is
 #     missing, so a machine's own (e.g. NodeSource's Node.js) is not replaced.
+#   * the OCI image tools of `make image` (deploy/image): umoci assembles the image layout,
+#     skopeo writes it as an oci-archive. No container runtime is installed here: the e2e bed
+#     runs Debian's arm64 crun inside L1, from .debs it only downloads.
 # trixie and bookworm-backports are added pinned at priority 100, with the same URI as the
 # machine's existing Debian source, so nothing from bookworm is replaced unless asked for.
 # Idempotent: a second run only checks. Needs root (or sudo).
@@ -19,16 +22,18 @@ set -euo pipefail
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-STAMP=/var/lib/vmmd-build-deps.v2
+STAMP=/var/lib/vmmd-build-deps.v4
 
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libfdt-dev device-tree-compiler prometheus-cpp-dev libgtest-dev libgmock-dev googletest
+  libfdt-dev device-tree-compiler prometheus-cpp-dev libcivetweb-dev zlib1g-dev libgtest-dev
+  libgmock-dev googletest
   libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus
   yamllint)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
-  libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64)
+  libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 zlib1g-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)
+image_pkgs=(umoci skopeo)
 bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)
 # trixie's kubectl installs alone (it needs only libc6). Its `kubernetes-client` is a
 # transitional package that just depends on kubectl.
@@ -39,10 +44,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Done already? The stamp records the package list; dpkg-query with explicit architectures
 # checks they are all still installed (plain `dpkg -s` is ambiguous for multiarch packages).
-want="${native_pkgs[*]} ${cross_pkgs[*]} ${e2e_pkgs[*]} ${bpo_pkgs[*]} ${trixie_pkgs[*]}"
+want="${native_pkgs[*]} ${cross_pkgs[*]} ${e2e_pkgs[*]} ${image_pkgs[*]} ${bpo_pkgs[*]}"
+want+=" ${trixie_pkgs[*]}"
 installed() {
   local p
-  for p in "${native_pkgs[@]}" "${e2e_pkgs[@]}" "${bpo_pkgs[@]}" "${trixie_pkgs[@]}" "${cross_pkgs[@]}"; do
+  for p in "${native_pkgs[@]}" "${e2e_pkgs[@]}" "${image_pkgs[@]}" "${bpo_pkgs[@]}" \
+    "${trixie_pkgs[@]}" "${cross_pkgs[@]}"; do
     dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || return 1
   done
 }
@@ -100,7 +107,8 @@ if [ ! -e "$policy" ]; then
   $SUDO chmod 755 "$policy"
   trap '$SUDO rm -f "$policy"' EXIT
 fi
-$SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" "${e2e_pkgs[@]}"
+$SUDO apt-get install -y -q --no-install-recommends "${native_pkgs[@]}" "${cross_pkgs[@]}" \
+  "${e2e_pkgs[@]}" "${image_pkgs[@]}"
 $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}"
 $SUDO apt-get install -y -q --no-install-recommends -t trixie "${trixie_pkgs[@]}"
 "$here/npm-tools.sh" install

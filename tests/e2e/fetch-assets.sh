@@ -9,7 +9,8 @@
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
 # The .debs are cached outside the clone, keyed by package and version, in
-# $VMMD_CACHE_DIR/debs (default ~/.cache/vmmd/debs): a fresh clone on the same machine unpacks
+# $VMMD_CACHE_DIR/debs (default ~/.cache/vmmd/debs; tests/e2e/deb-cache.sh, which the container
+# scenario's crun uses too): a fresh clone on the same machine unpacks
 # them again without downloading; a fresh machine downloads them with the same command. The
 # unpacking is done once per OUT_DIR (stamp OUT_DIR/.fetched.v2); the guest initramfs is
 # rebuilt whenever tests/e2e/guest/init is newer than it.
@@ -22,7 +23,6 @@ set -euo pipefail
 out=$(realpath -m "${1:?usage: fetch-assets.sh OUT_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 stamp=$out/.fetched.v2
-cache=${VMMD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmmd}
 # L1's network modules, in load order (paths inside the kernel package's module tree).
 net_modules=(net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko)
 
@@ -51,25 +51,8 @@ resolve_kernel() {
   echo "$pkg $ver"
 }
 
-# Downloads PKG:arm64=VER into the cache (once; older versions of PKG there are dropped) and
-# prints the .deb path.
-download() {
-  local pkg=$1 ver=$2 file err old
-  file=$cache/debs/${pkg}_${ver//:/%3a}_arm64.deb
-  if [ ! -s "$file" ]; then
-    log "downloading $pkg:arm64 $ver into $cache/debs"
-    # (as root apt warns that it downloads unsandboxed: only shown when the download fails)
-    err=$(cd "$cache/debs" && apt-get download -q "$pkg:arm64=$ver" 2>&1 >/dev/null) ||
-      die "apt-get download $pkg:arm64=$ver failed: $err"
-    for old in "$cache/debs/${pkg}"_*_arm64.deb; do
-      [ "$old" = "$file" ] || rm -f "$old"
-    done
-  else
-    log "$pkg:arm64 $ver: cached in $cache/debs"
-  fi
-  [ -s "$file" ] || die "expected $file after apt-get download"
-  echo "$file"
-}
+# Downloads PKG:arm64=VER into the cache (deb-cache.sh) and prints the .deb path.
+download() { "$here/deb-cache.sh" "$1" "$2"; }
 
 # Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub), the config
 # and, with WITH_MODULES=1, the network modules (decompressed: busybox insmod reads plain .ko).
@@ -105,7 +88,6 @@ unpack_kernel() {
 }
 
 fetch() {
-  mkdir -p "$cache/debs"
   rm -rf "$out/debs"  # where earlier versions of this script kept them
   local k612 k61 bb_ver deb tmp
   k612=$(resolve_kernel trixie 6.12)

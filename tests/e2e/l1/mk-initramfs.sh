@@ -3,7 +3,9 @@
 #   /init                     tests/e2e/l1/init
 #   /bin/busybox (+ sh)       busybox-static:arm64 (applets linked at boot)
 #   /usr/bin/vmmd, vmmctl, vmm-autoscaler   the cross-built binaries + their shared-library closure
-#                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1)
+#                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1), packed
+#                             by deploy/host/elf-closure.sh (as is the container image)
+#   /usr/bin/<program>        each of $L1_EXTRA_BINS, with its closure likewise
 #   /lib/modules/l1/          L1's network modules (virtio_net and what it needs) + `order`
 #   /guest/Image              trixie 6.12 arm64 Image (the default L2 guest kernel)
 #   /guest/Image-6.1          bookworm 6.1 arm64 Image (the pre-hotplug guest kernel)
@@ -13,7 +15,9 @@
 #   /extra/...                the contents of $L1_EXTRA_DIR, if set
 # usage: mk-initramfs.sh SCRIPT OUT_CPIO
 # env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/bin),
-#        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing)
+#        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing),
+#        L1_EXTRA_BINS (space-separated paths of more arm64 programs, e.g. crun),
+#        L1_EXTRA_LIBDIRS (colon-separated dirs searched first for their libraries)
 set -euo pipefail
 
 script=${1:?usage: mk-initramfs.sh SCRIPT OUT_CPIO}
@@ -24,8 +28,6 @@ repo=$(cd "$e2e/../.." && pwd)
 assets=${E2E_ASSETS:-$repo/build/e2e}
 bindir=${VMMD_BIN_DIR:-$repo/build/arm64/bin}
 efi=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
-libdirs=(/usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu
-  "$repo/build/cross/sysroot/usr/lib/aarch64-linux-gnu" /usr/aarch64-linux-gnu/lib)
 
 die() { echo "mk-initramfs: error: $*" >&2; exit 1; }
 
@@ -47,34 +49,7 @@ echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$root/etc/hosts"
 
-# ---- vmmd, vmmctl and their shared-library closure (readelf -d NEEDED, recursively)
-resolve_lib() {
-  local so=$1 d
-  for d in "${libdirs[@]}"; do
-    if [ -e "$d/$so" ]; then realpath "$d/$so"; return 0; fi
-  done
-  return 1
-}
-declare -A have=()
-pack_closure() {
-  local queue=("$@") f so real
-  while [ ${#queue[@]} -gt 0 ]; do
-    f=${queue[0]}
-    queue=("${queue[@]:1}")
-    while read -r so; do
-      [ -n "$so" ] || continue
-      [ -z "${have[$so]:-}" ] || continue
-      have[$so]=1
-      real=$(resolve_lib "$so") || die "cannot find $so (needed by $f) in ${libdirs[*]}"
-      if [[ $so == ld-linux-* ]]; then
-        cp "$real" "$root/lib/$so"
-      else
-        cp "$real" "$root/usr/lib/aarch64-linux-gnu/$so"
-      fi
-      queue+=("$real")
-    done < <(readelf -d "$f" | sed -n 's/.*(NEEDED).*Shared library: \[\(.*\)\]/\1/p')
-  done
-}
+# ---- vmmd, vmmctl, vmm-autoscaler and their shared-library closure (deploy/host/elf-closure.sh)
 bins=() missing=()
 for b in vmmd vmmctl vmm-autoscaler; do
   if [ -x "$bindir/$b" ]; then bins+=("$bindir/$b"); else missing+=("$b"); fi
@@ -84,19 +59,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "mk-initramfs: WARNING: ${missing[*]} not in $bindir: L1 is packed without" >&2
 fi
 if [ ${#bins[@]} -gt 0 ]; then
-  for b in "${bins[@]}"; do
-    readelf -h "$b" | grep -q 'Machine:.*AArch64' || die "$b is not an aarch64 ELF"
-    cp "$b" "$root/usr/bin/"
-    interp=$(readelf -l "$b" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
-    if [ -n "$interp" ] && [ ! -e "$root$interp" ]; then
-      real=$(resolve_lib "$(basename "$interp")") || die "cannot find the ELF interpreter $interp"
-      mkdir -p "$root$(dirname "$interp")"
-      cp "$real" "$root$interp"
-    fi
-  done
-  pack_closure "${bins[@]}"
-  echo "mk-initramfs: ${bins[*]##*/} with ${#have[@]} shared libraries" \
-    "($(du -sh "$root/usr/lib/aarch64-linux-gnu" | cut -f1))" >&2
+  "$repo/deploy/host/elf-closure.sh" "$root" "${bins[@]}"
+fi
+# More arm64 programs, packed the same way after vmmd's (whose libraries they then share).
+if [ -n "${L1_EXTRA_BINS:-}" ]; then
+  read -r -a extra_bins <<<"$L1_EXTRA_BINS"
+  ELF_CLOSURE_LIBDIRS=${L1_EXTRA_LIBDIRS:-} \
+    "$repo/deploy/host/elf-closure.sh" "$root" "${extra_bins[@]}"
 fi
 
 # ---- L1's network modules (loaded only by scenarios that bring the network up)

@@ -1,6 +1,7 @@
 # The floor plan of the house: which folder may use (include, link) which. Floors point down:
 #
 #   vmmd (daemon main)  vmmd/vmmctl            top: the programs
+#   vmmd/autoscaler                            vmm-autoscaler: a client of vmmd.v1 only
 #   vmmd/metrics                               /metrics, /healthz, /readyz (prometheus-cpp)
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
 #   vmmd/vmm                                   VM controller, composition root, device table
@@ -29,6 +30,8 @@ set(VMMD_FLOOR_RULES
   "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/v1"
   "vmmd/endpoint=core/common"
   "vmmd/vmmctl=core/common,vmmd/v1,vmmd/endpoint"
+  # Any orchestrator's controller could replace it: it sees vmmd through the API alone.
+  "vmmd/autoscaler=core/common,vmmd/v1,vmmd/endpoint"
   "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   # main() alone opens the KVM backend.
   "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"

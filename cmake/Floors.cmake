@@ -2,7 +2,8 @@
 #
 #   vmmd (daemon main)  vmmd/vmmctl            top: the programs
 #   vmmd/autoscaler                            vmm-autoscaler: a client of vmmd.v1 only
-#   vmmd/metrics                               /metrics, /healthz, /readyz (prometheus-cpp)
+#   vmmd/metrics                               the /metrics collector (prometheus-cpp)
+#   vmmd/http                                  /metrics, /healthz, /readyz over civetweb
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
 #   vmmd/vmm                                   VM controller, composition root, device table
 #   hw/<device>                                one device per folder (may describe itself in acpi)
@@ -27,14 +28,15 @@ set(VMMD_FLOOR_RULES
   "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw/primecell"
   "vmmd/vmm=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw"
   "vmmd/api=core/common,core/vcpu,vmmd/vmm,vmmd/v1"
-  "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/v1"
+  "vmmd/http=core/common"
+  "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/http,vmmd/v1"
   "vmmd/endpoint=core/common"
   "vmmd/vmmctl=core/common,vmmd/v1,vmmd/endpoint"
   # Any orchestrator's controller could replace it: it sees vmmd through the API alone.
-  "vmmd/autoscaler=core/common,vmmd/v1,vmmd/endpoint"
-  "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"
+  "vmmd/autoscaler=core/common,vmmd/v1,vmmd/endpoint,vmmd/http"
+  "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/http,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   # main() alone opens the KVM backend.
-  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/metrics,vmmd/endpoint,vmmd/v1"
+  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/http,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   "tests=*"
 )
 # Test code (foo_test.cc, foo_fixture.h, anything in a testing/ folder) may also use these.

@@ -139,7 +139,7 @@ absl::Status Daemon::ServeMetrics(const core::HostCapabilities& host) {
   auto collector =
       std::make_shared<metrics::Collector>(vms_.get(), &service_->stats(), metrics::ThisBuild(),
                                            metrics::HostFacts{.wfi_trapped = host.wfi_trapped});
-  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(
+  absl::StatusOr<std::unique_ptr<http::MetricsServer>> server = http::MetricsServer::Start(
       options_.metrics_address, std::move(collector), [this] { return Readiness(); });
   if (!server.ok()) {
     return absl::Status(server.status().code(),

@@ -15,8 +15,8 @@
 #include "grpcpp/server.h"
 #include "vmmd/api/grpc_service.h"
 #include "vmmd/endpoint/defaults.h"
+#include "vmmd/http/server.h"
 #include "vmmd/metrics/collector.h"
-#include "vmmd/metrics/server.h"
 #include "vmmd/vmm/vm_manager.h"
 
 namespace vmmd {
@@ -79,7 +79,7 @@ class Daemon {
   std::unique_ptr<api::VmmService> service_;
   std::unique_ptr<grpc::Server> server_;
   // Reads vms_, service_ and Readiness(): reset in Shutdown() before any of them goes.
-  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  std::unique_ptr<http::MetricsServer> metrics_server_;
   mutable absl::Mutex mu_;
   bool serving_ ABSL_GUARDED_BY(mu_) = false;  // the API server has started
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

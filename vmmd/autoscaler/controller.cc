@@ -178,9 +178,11 @@ void Controller::Tick() {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   if (grpc::Status s = stub_->ListVms(&context, v1::ListVmsRequest(), &list); !s.ok()) {
+    connected_.store(false);
     ApiError("ListVms", s, "");
     return;
   }
+  connected_.store(true);
   std::map<std::string, const v1::Vm*> wanted;
   for (const v1::Vm& vm : list.vms()) {
     if (vm.state() == v1::VM_STATE_RUNNING &&

@@ -59,6 +59,8 @@ class Controller {
   void Stop();
   // One pass of the loop (Run calls it; tests call it directly).
   void Tick();
+  // Whether the last ListVms reached vmmd (the autoscaler's readiness).
+  bool connected() const { return connected_.load(); }
 
  private:
   struct ScaleJob {
@@ -100,6 +102,7 @@ class Controller {
   const ControllerOptions options_;
   AutoscalerMetrics* const metrics_;
   std::map<std::string, Tracker> trackers_;  // Tick's only (one thread)
+  std::atomic<bool> connected_{false};
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -20,15 +20,16 @@
 #include "core/common/log.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "prometheus/exposer.h"
 #include "vmmd/autoscaler/autoscaler_metrics.h"
 #include "vmmd/autoscaler/controller.h"
 #include "vmmd/endpoint/defaults.h"
+#include "vmmd/http/server.h"
 
 ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath, "vmmd's API socket");
 ABSL_FLAG(std::string, metrics_address, "",
-          "HOST:PORT to serve this autoscaler's Prometheus metrics on at /metrics, e.g. "
-          "127.0.0.1:9478. Empty: off");
+          "HOST:PORT to serve this autoscaler's Prometheus metrics on at /metrics, with "
+          "/healthz and /readyz (ready while vmmd's API answers), e.g. 127.0.0.1:9478. Empty: "
+          "off");
 ABSL_FLAG(absl::Duration, interval, absl::Seconds(5),
           "how often each autoscaled VM is sampled and decided on (1s..10m)");
 ABSL_FLAG(double, max_steal, 0.2,
@@ -47,14 +48,6 @@ namespace {
 int UsageError(const std::string& problem) {
   std::fprintf(stderr, "vmm-autoscaler: %s (see --help)\n", problem.c_str());
   return 2;
-}
-
-bool ValidAddress(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  uint32_t port = 0;
-  return colon != std::string::npos && colon != 0 &&
-         address.find_first_of(", \t") == std::string::npos &&
-         absl::SimpleAtoi(address.substr(colon + 1), &port) && port <= 65535;
 }
 
 }  // namespace
@@ -118,25 +111,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   vmmd::autoscaler::AutoscalerMetrics metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
-  const std::string address = absl::GetFlag(FLAGS_metrics_address);
-  if (!address.empty()) {
-    if (!ValidAddress(address)) {
-      return UsageError("--metrics_address must be HOST:PORT (e.g. 127.0.0.1:9478)");
-    }
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr,
-                   "vmm-autoscaler: cannot serve /metrics on %s (is the port in use?): %s\n",
-                   address.c_str(), e.what());
-      return 1;
-    }
-    exposer->RegisterCollectable(metrics.registry());
-  }
-
   vmmd::autoscaler::Controller controller(
       grpc::CreateChannel(socket, grpc::InsecureChannelCredentials()), options, &metrics);
+  std::unique_ptr<vmmd::http::MetricsServer> server;
+  const std::string address = absl::GetFlag(FLAGS_metrics_address);
+  if (!address.empty()) {
+    auto started = vmmd::http::MetricsServer::Start(
+        address, metrics.registry(), [&controller]() -> absl::Status {
+          if (controller.connected()) return absl::OkStatus();
+          return absl::UnavailableError("vmmd's API does not answer");
+        });
+    if (!started.ok()) {
+      std::fprintf(stderr, "vmm-autoscaler: %s\n", std::string(started.status().message()).c_str());
+      return started.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    server = *std::move(started);
+  }
   vmmd::LogInfo("vmm-autoscaler: watching %s every %s%s", socket,
                 absl::FormatDuration(options.interval), options.dry_run ? " (dry run)" : "");
   std::thread loop([&controller] { controller.Run(); });

@@ -22,7 +22,7 @@
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/support/scrape.h"
 #include "tests/support/status_matchers.h"
-#include "vmmd/metrics/server.h"
+#include "vmmd/http/server.h"
 
 namespace vmmd::metrics {
 namespace {
@@ -271,23 +271,23 @@ TEST_F(LiveTest, ScrapesStayConsistentUnderConcurrentScales) {
 TEST_F(LiveTest, ServesOverHttpAndRefusesABusyPort) {
   ASSERT_THAT(mgr_->CreateVm(Spec("a", false)), IsOk());
   auto collector = std::make_shared<Collector>(mgr_.get(), &api_, ThisBuild(), HostFacts{});
-  absl::StatusOr<std::unique_ptr<MetricsServer>> server =
-      MetricsServer::Start("127.0.0.1:0", collector);
+  absl::StatusOr<std::unique_ptr<http::MetricsServer>> server =
+      http::MetricsServer::Start("127.0.0.1:0", collector);
   ASSERT_THAT(server, IsOk());
   const std::string reply = HttpGet((*server)->port(), "/metrics");
   EXPECT_THAT(reply, HasSubstr("200 OK"));
   EXPECT_THAT(reply, HasSubstr("Content-Type: text/plain"));
   EXPECT_THAT(reply, HasSubstr(R"(vmmd_vms{state="created"} 1)"));
   // The port is taken now.
-  EXPECT_THAT(MetricsServer::Start(absl::StrCat("127.0.0.1:", (*server)->port()), collector),
+  EXPECT_THAT(http::MetricsServer::Start(absl::StrCat("127.0.0.1:", (*server)->port()), collector),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("in use")));
-  EXPECT_THAT(MetricsServer::Start("9477", collector),
+  EXPECT_THAT(http::MetricsServer::Start("9477", collector),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
-  EXPECT_THAT(MetricsServer::Start("127.0.0.1:0,0.0.0.0:0", collector),
+  EXPECT_THAT(http::MetricsServer::Start("127.0.0.1:0,0.0.0.0:0", collector),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
-  EXPECT_THAT(MetricsServer::Start("127.0.0.1:9477s", collector),
+  EXPECT_THAT(http::MetricsServer::Start("127.0.0.1:9477s", collector),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
-  EXPECT_THAT(MetricsServer::Start("127.0.0.1:99999", collector),
+  EXPECT_THAT(http::MetricsServer::Start("127.0.0.1:99999", collector),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

@@ -89,10 +89,12 @@ until vm_get=$(ctl get grow) && echo "$vm_get" | grep -q '^last_scale: .* 2 -> 1
   sleep 0.5
 done
 echo "$vm_get" | grep -q '^recommended_vcpus: 1$' || fail "grow's published recommendation: $(echo "$vm_get" | tail -n 8 | tr '\n' ';')"
+[ "$(timeout 10 wget -q -O - http://127.0.0.1:9478/readyz)" = ready ] || fail "vmm-autoscaler's /readyz is not 'ready'"
+[ "$(timeout 10 wget -q -O - http://127.0.0.1:9478/healthz)" = ok ] || fail "vmm-autoscaler's /healthz is not 'ok'"
 m=$(timeout 10 wget -q -O - http://127.0.0.1:9478/metrics) || fail "no /metrics from vmm-autoscaler"
 echo "$m" | grep -q '^vmm_autoscaler_decisions_total{direction="up",result="ok",vm="grow"} [1-9]' ||
   fail "vmm-autoscaler /metrics lacks the ok scale-up: $(echo "$m" | grep decisions)"
-pass "the decisions are in GetVm (recommendation 1, last scale ok) and in the autoscaler's /metrics"
+pass "the decisions are in GetVm (recommendation 1, last scale ok) and in the autoscaler's /metrics; it is ready"
 
 # RECOMMEND: a busy loop on CPU 0 of a 1-of-4 VM: recommended 2 (ceil(1.0 / 0.6)), nothing scaled.
 create_uefi_vm rec 1 4 "vmmd.e2e.load=0"

@@ -1,4 +1,4 @@
-#include "vmmd/metrics/http_reply.h"
+#include "vmmd/http/http_reply.h"
 
 // zlib's z_stream.next_in is const with ZLIB_CONST.
 #define ZLIB_CONST
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 namespace {
 
 // Room kept in front of a body for the head. vmmd's heads are about 150 bytes; a longer one is
@@ -161,4 +161,4 @@ StringAppender::int_type StringAppender::overflow(int_type c) {
   return c;
 }
 
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

@@ -1,4 +1,4 @@
-#include "vmmd/metrics/server.h"
+#include "vmmd/http/server.h"
 
 #include <civetweb.h>
 
@@ -15,7 +15,7 @@
 #include "core/common/log.h"
 #include "prometheus/text_serializer.h"
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 namespace {
 
 // Worker threads: a scrape and a probe at the same time.
@@ -227,4 +227,4 @@ int MetricsServer::OnLog(const mg_connection* conn, const char* message) {
   return 1;  // logged: civetweb writes nothing itself
 }
 
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

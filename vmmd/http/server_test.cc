@@ -2,7 +2,7 @@
 // body), readiness from an injected check, GET and HEAD only, 404 elsewhere, a probe answered
 // while a scrape is in progress, and /metrics byte for byte what prometheus-cpp's own exposer
 // served for the same families — plain and gzip.
-#include "vmmd/metrics/server.h"
+#include "vmmd/http/server.h"
 
 #include <limits>
 #include <memory>
@@ -24,7 +24,7 @@
 #include "tests/support/scrape.h"
 #include "tests/support/status_matchers.h"
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 namespace {
 
 using ::testing::HasSubstr;
@@ -329,4 +329,4 @@ TEST(MetricsServerStartTest, ProbesAreAnsweredDuringASlowScrape) {
 }
 
 }  // namespace
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

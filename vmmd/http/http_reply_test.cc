@@ -1,7 +1,7 @@
 // Replies built in one buffer: the head in front of the body, Content-Length, HEAD, a head longer
 // than the room kept for it, gzip that zlib inflates back, Accept-Encoding, and the in-place
 // string stream.
-#include "vmmd/metrics/http_reply.h"
+#include "vmmd/http/http_reply.h"
 
 #include <ostream>
 #include <sstream>
@@ -14,7 +14,7 @@
 #include "tests/support/scrape.h"
 #include "tests/support/status_matchers.h"
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 namespace {
 
 using ::vmmd::testing::Gunzip;
@@ -152,4 +152,4 @@ TEST(StringAppenderTest, FinishCutsTheStringAndIgnoresLaterWrites) {
 }
 
 }  // namespace
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 
 // The memory a reply is built in: the buffer of its body and a second one for the body's gzip
 // encoding. A server hands the storage of one reply to the next (Reply::Release), so that a
@@ -88,4 +88,4 @@ class StringAppender : public std::streambuf {
   bool finished_ = false;
 };
 
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

@@ -24,12 +24,12 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "prometheus/summary.h"
-#include "vmmd/metrics/http_reply.h"
+#include "vmmd/http/http_reply.h"
 
 struct mg_connection;
 struct mg_context;
 
-namespace vmmd::metrics {
+namespace vmmd::http {
 
 class MetricsServer {
  public:
@@ -96,4 +96,4 @@ class MetricsServer {
   int port_ = 0;
 };
 
-}  // namespace vmmd::metrics
+}  // namespace vmmd::http

@@ -34,8 +34,8 @@
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/scrape.h"
 #include "vmmd/api/api_stats.h"
+#include "vmmd/http/server.h"
 #include "vmmd/metrics/collector.h"
-#include "vmmd/metrics/server.h"
 #include "vmmd/v1/vmm.grpc.pb.h"
 #include "vmmd/vmm/vm_manager.h"
 #include "vmmd/vmm/vm_spec_validation.h"
@@ -223,7 +223,7 @@ int Run() {
       bytes = text.size();
       series = testing::Samples(text).size();
     }
-    auto server = metrics::MetricsServer::Start("127.0.0.1:0", collector);
+    auto server = http::MetricsServer::Start("127.0.0.1:0", collector);
     if (!server.ok()) {
       std::fprintf(stderr, "MetricsServer: %s\n", server.status().ToString().c_str());
       return 1;

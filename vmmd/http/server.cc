@@ -44,9 +44,15 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   if (colon == std::string::npos || colon == 0 ||
       address.find_first_of(", \t") != std::string::npos ||
       !absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_address must be HOST:PORT (e.g. 127.0.0.1:9477, [::]:9477), got '",
-                     address, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_address must be HOST:PORT (e.g. 127.0.0.1:9477, 0.0.0.0:9477), got '", address,
+        "'"));
+  }
+  if (address[0] == '[') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_address: IPv6 listen addresses are not supported (Debian's civetweb refuses "
+        "them); use an IPv4 address such as 0.0.0.0:PORT, got '",
+        address, "'"));
   }
   if (collector == nullptr) return absl::InvalidArgumentError("no collector");
   // Once per process, never undone (civetweb's global state; safe against concurrent starts).

@@ -287,6 +287,8 @@ TEST_F(LiveTest, ServesOverHttpAndRefusesABusyPort) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
   EXPECT_THAT(http::MetricsServer::Start("127.0.0.1:9477s", collector),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HOST:PORT")));
+  EXPECT_THAT(http::MetricsServer::Start("[::1]:0", collector),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("IPv6")));
   EXPECT_THAT(http::MetricsServer::Start("127.0.0.1:99999", collector),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

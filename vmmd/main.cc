@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "core/common/log.h"
+#include "core/common/log_level.h"
 #include "vmmd/daemon.h"
 #include "vmmd/endpoint/defaults.h"
 
@@ -34,26 +35,6 @@ ABSL_FLAG(std::string, metrics_address, "",
           "prober reach. Empty: off");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
-namespace {
-
-bool ParseLogLevel(const std::string& text, vmmd::LogLevel* level) {
-  static constexpr std::pair<const char*, vmmd::LogLevel> kLevels[] = {
-      {"debug", vmmd::LogLevel::kDebug},
-      {"info", vmmd::LogLevel::kInfo},
-      {"warning", vmmd::LogLevel::kWarning},
-      {"error", vmmd::LogLevel::kError},
-  };
-  for (const auto& [name, value] : kLevels) {
-    if (text == name) {
-      *level = value;
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   // --help lists the flags defined in this file (absl looks for <program>.cc by default).
   absl::FlagsUsageConfig usage_config;
@@ -72,7 +53,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   vmmd::LogLevel level = vmmd::LogLevel::kInfo;
-  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+  if (!vmmd::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::fprintf(stderr, "vmmd: --log_level must be debug, info, warning or error (got '%s')\n",
                  absl::GetFlag(FLAGS_log_level).c_str());
     return 2;

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <ctime>
 #include <string>
+#include <utility>
+
+#include "core/common/log_level.h"
 
 namespace vmmd {
 namespace {
@@ -42,6 +45,22 @@ void EmitLog(LogLevel level, std::string_view message) {
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
+}
+
+bool ParseLogLevel(std::string_view text, LogLevel* level) {
+  static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
+      {"debug", LogLevel::kDebug},
+      {"info", LogLevel::kInfo},
+      {"warning", LogLevel::kWarning},
+      {"error", LogLevel::kError},
+  };
+  for (const auto& [name, value] : kLevels) {
+    if (text == name) {
+      *level = value;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace vmmd

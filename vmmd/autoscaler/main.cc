@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "core/common/log.h"
+#include "core/common/log_level.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "vmmd/autoscaler/autoscaler_metrics.h"
@@ -66,18 +67,11 @@ int main(int argc, char** argv) {
       "                      [--startup_delay=60s]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return UsageError(std::string("unexpected argument '") + rest[1] + "'");
-  const std::string level = absl::GetFlag(FLAGS_log_level);
-  if (level == "debug") {
-    vmmd::SetMinLogLevel(vmmd::LogLevel::kDebug);
-  } else if (level == "info") {
-    vmmd::SetMinLogLevel(vmmd::LogLevel::kInfo);
-  } else if (level == "warning") {
-    vmmd::SetMinLogLevel(vmmd::LogLevel::kWarning);
-  } else if (level == "error") {
-    vmmd::SetMinLogLevel(vmmd::LogLevel::kError);
-  } else {
+  vmmd::LogLevel level = vmmd::LogLevel::kInfo;
+  if (!vmmd::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return UsageError("--log_level must be debug, info, warning or error");
   }
+  vmmd::SetMinLogLevel(level);
   vmmd::autoscaler::ControllerOptions options;
   options.interval = absl::GetFlag(FLAGS_interval);
   options.max_steal = absl::GetFlag(FLAGS_max_steal);

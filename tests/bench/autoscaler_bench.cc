@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "core/common/log.h"
 #include "grpcpp/create_channel.h"
+#include "tests/bench/bench_util.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/integration/daemon_fixture.h"
 #include "vmmd/autoscaler/controller.h"
@@ -31,16 +32,8 @@ ABSL_FLAG(int, ticks, 10, "ticks measured per VM count (after 2 to warm up)");
 namespace vmmd {
 namespace {
 
-double CpuMs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using bench::CpuMs;
+using bench::Median;
 
 int Run() {
   std::vector<int> counts;

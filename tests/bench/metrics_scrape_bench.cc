@@ -30,6 +30,7 @@
 #include "core/vcpu/psci.h"
 #include "google/protobuf/descriptor.h"
 #include "prometheus/text_serializer.h"
+#include "tests/bench/bench_util.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/scrape.h"
@@ -50,22 +51,9 @@ namespace {
 constexpr uint32_t kVcpus = 8;
 constexpr int kLoadThreads = 2;
 
-double ThreadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-double ProcessCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using bench::Median;
+using bench::ProcessCpuMs;
+using bench::ThreadCpuMs;
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());

@@ -11,17 +11,20 @@
 #   /guest/Image-6.1          bookworm 6.1 arm64 Image (the pre-hotplug guest kernel)
 #   /guest/initrd.cpio        the L2 guest initramfs (tests/e2e/guest/init)
 #   /guest/QEMU_EFI.fd        edk2 firmware (UEFI + ACPI boots)
-#   /e2e/lib.sh, /e2e/script  the scenario helpers and the scenario
+#   /e2e/lib.sh               the scenario helpers
+#   /e2e/scenarios/NN-NAME.sh the scenarios, run in this order by /init (one L1 boot for all)
 #   /extra/...                the contents of $L1_EXTRA_DIR, if set
-# usage: mk-initramfs.sh SCRIPT OUT_CPIO
+# usage: mk-initramfs.sh OUT_CPIO SCRIPT [SCRIPT...]
 # env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/bin),
 #        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing),
 #        L1_EXTRA_BINS (space-separated paths of more arm64 programs, e.g. crun),
 #        L1_EXTRA_LIBDIRS (colon-separated dirs searched first for their libraries)
 set -euo pipefail
 
-script=${1:?usage: mk-initramfs.sh SCRIPT OUT_CPIO}
-out_cpio=$(realpath -m "${2:?usage: mk-initramfs.sh SCRIPT OUT_CPIO}")
+[ $# -ge 2 ] || { echo "usage: mk-initramfs.sh OUT_CPIO SCRIPT [SCRIPT...]" >&2; exit 2; }
+out_cpio=$(realpath -m "$1")
+shift
+scripts=("$@")
 here=$(cd "$(dirname "$0")" && pwd)
 e2e=$(cd "$here/.." && pwd)
 repo=$(cd "$e2e/../.." && pwd)
@@ -31,7 +34,7 @@ efi=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
 
 die() { echo "mk-initramfs: error: $*" >&2; exit 1; }
 
-[ -f "$script" ] || die "no scenario script $script"
+for script in "${scripts[@]}"; do [ -f "$script" ] || die "no scenario script $script"; done
 for f in "$assets/busybox" "$assets/kernel-6.12/Image" "$assets/kernel-6.1/Image" \
   "$assets/guest-initrd.cpio"; do
   [ -f "$f" ] || die "missing $f (run: make e2e-assets)"
@@ -80,7 +83,14 @@ cp "$assets/kernel-6.1/Image" "$root/guest/Image-6.1"
 cp "$assets/guest-initrd.cpio" "$root/guest/initrd.cpio"
 cp "$efi" "$root/guest/QEMU_EFI.fd"
 install -m 0644 "$e2e/lib.sh" "$root/e2e/lib.sh"
-install -m 0755 "$script" "$root/e2e/script"
+mkdir -p "$root/e2e/scenarios"
+n=0
+for script in "${scripts[@]}"; do
+  n=$((n + 1))
+  install -m 0755 "$script" "$root/e2e/scenarios/$(printf '%02d' $n)-$(basename "$script")"
+done
+# Each scenario's own time limit inside L1 (s): a hung one is killed and the next one runs.
+echo "${L1_SCENARIO_TIMEOUT:-600}" >"$root/e2e/scenario-timeout"
 if [ -n "${L1_EXTRA_DIR:-}" ]; then
   [ -d "$L1_EXTRA_DIR" ] || die "L1_EXTRA_DIR=$L1_EXTRA_DIR is not a directory"
   cp -a "$L1_EXTRA_DIR"/. "$root/extra/"

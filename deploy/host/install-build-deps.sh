@@ -2,6 +2,9 @@
 # Installs everything vmmd's build and test need on a Debian 12 (bookworm) x86_64 machine:
 #   * native toolchain + libraries (gRPC, Protobuf, Abseil, libfdt, prometheus-cpp, civetweb,
 #     zlib, GoogleTest, Google Benchmark) for the x86_64 build and its unit/integration tests;
+#   * clang, lld, llvm (its llvm-symbolizer makes sanitizer reports readable) and clang's runtimes
+#     (ASan, UBSan, libFuzzer: libclang-rt-14-dev) for the sanitizer tree and the fuzz targets
+#     (build/sanitize, docs/testing.md);
 #   * the aarch64 cross toolchain and arm64 multiarch libraries for the vmmd/vmmctl arm64 build;
 #   * the tools of the nested arm64 end-to-end bed (QEMU 10 from bookworm-backports, edk2
 #     firmware, acpica-tools, cpio);
@@ -29,7 +32,7 @@ native_pkgs=(cmake g++ make pkg-config ninja-build
   libfdt-dev device-tree-compiler prometheus-cpp-dev libcivetweb-dev zlib1g-dev libgtest-dev
   libgmock-dev googletest
   libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus
-  yamllint)
+  yamllint clang lld llvm libclang-rt-14-dev)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 zlib1g-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)

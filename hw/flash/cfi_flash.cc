@@ -50,7 +50,10 @@ void CfiFlash::Write(uint64_t offset, absl::Span<const uint8_t> data) {
     }
     return;
   }
-  // One command cycle per bank word touched (QEMU splits a 64-bit store the same way).
+  // One command cycle per bank word touched (QEMU splits a 64-bit store the same way). The slot
+  // follows the mode after every cycle, not only after the store: a store whose first cycle
+  // leaves read-array mode (40) and whose next one is the data would otherwise program the array
+  // while the guest still reads it through the slot.
   size_t done = 0;
   while (done < data.size()) {
     const uint64_t at = offset + done;
@@ -58,8 +61,8 @@ void CfiFlash::Write(uint64_t offset, absl::Span<const uint8_t> data) {
     const size_t n = std::min(in_word, data.size() - done);
     ApplyEffect(commands_.Write(at, data.subspan(done, n)));
     done += n;
+    SyncMapping();  // unmap on leaving read-array mode, map on returning to it
   }
-  SyncMapping();  // unmap on leaving read-array mode, map on returning to it
 }
 
 void CfiFlash::ApplyEffect(const CfiWriteEffect& effect) {

@@ -25,7 +25,10 @@
 //    in the nested bed. edk2's "program, 70, read status, 50" chains cost one unmap and one
 //    map per program;
 //  - the array bytes change only while the slot is removed (erase and program happen in command
-//    mode), so KVM never maps a page the device is writing.
+//    mode), so KVM never maps a page the device is writing. A store wider than the bank word or
+//    straddling two is one write cycle per bank word touched (as QEMU splits it), and the slot
+//    follows the mode after each cycle: a 64-bit store of "40" then data removes the slot
+//    before its data cycle programs the array.
 // A hook failure is logged and counted; the device then retries at the next opportunity (a
 // failed unmap leaves reads seeing array data in command mode, which the firmware reports as a
 // flash error rather than corrupting anything). A read racing on another vCPU with the write that

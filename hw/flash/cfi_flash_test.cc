@@ -342,6 +342,55 @@ TEST(CfiFlashTest, MemslotHookFollowsReadArrayModeEagerly) {
   EXPECT_EQ(dev->GetStats().map_calls, 5u);
 }
 
+// A store wider than the bank word, or straddling two, is several write cycles, one per bank
+// word (QEMU's memory core splits a 64-bit store into two 32-bit pflash writes the same way). In
+// read-array mode the first cycle can take the bank out of read-array mode and the next one
+// program the array: the slot must be gone before that next cycle runs. The hooks below record
+// whether they map and the array word the store programs at that moment.
+TEST(CfiFlashTest, WideStoreInReadArrayUnmapsBeforeItsDataCycleProgramsTheArray) {
+  auto dev = MakeVars(0xFF);
+  std::vector<std::string> calls;
+  ASSERT_THAT(dev->EnableDirectReads([&](bool map) {
+    uint32_t word;
+    std::memcpy(&word, dev->data() + 0x204, 4);
+    calls.push_back((map ? "map " : "unmap ") + std::to_string(word));
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // One 64-bit store: 40 (word program) in the word at 0x200, the data in the word at 0x204.
+  MmioWrite(*dev, 0x200, (uint64_t{0x12345678} << 32) | Doubled(0x40), 8);
+  EXPECT_THAT(calls, ElementsAre("map 4294967295", "unmap 4294967295"));  // 0xFFFFFFFF
+  EXPECT_FALSE(dev->direct_mapped());
+  EXPECT_EQ(dev->read_mode(), cfi::ReadMode::kStatus);
+  EXPECT_EQ(MmioRead32(*dev, 0x204), kStatusReady);
+  uint32_t programmed;
+  std::memcpy(&programmed, dev->data() + 0x204, 4);
+  EXPECT_EQ(programmed, 0x12345678u);
+  EXPECT_EQ(dev->data()[0x200], 0xFF);  // the command cycle wrote nothing to the array
+  EXPECT_EQ(dev->GetStats().programs, 1u);
+}
+
+TEST(CfiFlashTest, StraddlingStoreInReadArrayUnmapsBeforeItsSecondCycle) {
+  auto dev = MakeVars(0xFF);
+  std::vector<std::string> calls;
+  ASSERT_THAT(dev->EnableDirectReads([&](bool map) {
+    uint32_t word;
+    std::memcpy(&word, dev->data() + 0x304, 4);
+    calls.push_back((map ? "map " : "unmap ") + std::to_string(word));
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // A 32-bit store at 0x302: bytes 40 00 go to chip 1 of the word at 0x300 (word program), bytes
+  // 40 00 to chip 0 of the word at 0x304 (its data).
+  MmioWrite32(*dev, 0x302, Doubled(0x40));
+  EXPECT_THAT(calls, ElementsAre("map 4294967295", "unmap 4294967295"));
+  EXPECT_FALSE(dev->direct_mapped());
+  EXPECT_EQ(dev->data()[0x304], 0x40);
+  EXPECT_EQ(dev->data()[0x305], 0x00);
+  EXPECT_EQ(dev->data()[0x306], 0xFF);
+  EXPECT_EQ(dev->GetStats().programs, 1u);
+}
+
 TEST(CfiFlashTest, FailingHookIsCountedAndRetried) {
   auto dev = MakeVars(0x00);
   int failures_left = 1;

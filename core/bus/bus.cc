@@ -50,8 +50,7 @@ const Bus::Entry* Bus::Find(uint64_t addr, uint64_t len, uint64_t* offset) const
 
 void Bus::CountUnmapped(uint64_t addr, size_t len, bool is_write) {
   uint64_t n = unmapped_.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Rate limit: the first few, then every 1024th.
-  if (n <= 8 || n % 1024 == 0) {
+  if (ShouldLogOccurrence(n)) {  // the first few, then every 1024th (core/common/log.h)
     LogWarning("unmapped MMIO %s at 0x%x len %u (%u so far)", is_write ? "write" : "read", addr,
                len, n);
   }

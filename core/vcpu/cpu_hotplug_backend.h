@@ -36,6 +36,10 @@ class CpuHotplugBackend {
   // _OST(event, status) for the vCPU (ACPI 6.5 section 6.3.5): e.g. 0x103 (eject) with status
   // 0 success, 0x80 OS failure.
   virtual void Ost(uint32_t cpu, uint32_t event, uint32_t status) = 0;
+  // Called by the register block after every guest write, with no lock of the block's held:
+  // the calls above run under the block's lock (and the backend's own), so they only collect
+  // what is to be logged, and this writes it.
+  virtual void FlushLog() {}
 };
 
 }  // namespace vmmd::core

@@ -276,8 +276,22 @@ void VcpuManager::Eject(uint32_t cpu) {
   if (cpu >= slots_.size()) return;
   if (absl::Status s = ApplyLocked(slots_[cpu].get(), {.event = VcpuEvent::kEjected}, "guest _EJ0");
       !s.ok()) {
-    LogWarning("%s: _EJ0 for vCPU %u refused: %s", name_, cpu, s.message());
+    if (const uint64_t n = refused_hotplug_.Count(); n != 0) {
+      pending_log_.push_back(
+          {LogLevel::kWarning, absl::StrFormat("%s: _EJ0 for vCPU %u refused (%u refused guest "
+                                               "hotplug writes so far): %s",
+                                               name_, cpu, n, s.message())});
+    }
   }
+}
+
+void VcpuManager::FlushLog() {
+  std::vector<PendingLog> lines;
+  {
+    absl::MutexLock lock(&mu_);
+    lines.swap(pending_log_);
+  }
+  for (const PendingLog& line : lines) Log(line.level, "%s", line.message);
 }
 
 void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
@@ -288,10 +302,20 @@ void VcpuManager::Ost(uint32_t cpu, uint32_t event, uint32_t status) {
   (void)ApplyLocked(s, {.event = VcpuEvent::kOst, .ost_event = event, .ost_status = status},
                     was_enabling ? "guest registered the CPU" : "guest _OST");
   if (OstFailed(event, status) && !s->life.boot) {
-    LogWarning("%s: guest _OST for vCPU %u: event 0x%x failed with status 0x%x", name_, cpu,
-               event, status);
-  } else {
-    LogDebug("%s: guest _OST for vCPU %u: event 0x%x status 0x%x", name_, cpu, event, status);
+    if (const uint64_t n = refused_hotplug_.Count(); n != 0) {
+      pending_log_.push_back(
+          {LogLevel::kWarning,
+           absl::StrFormat("%s: guest _OST for vCPU %u: event 0x%x failed with status 0x%x (%u "
+                           "refused guest hotplug writes so far)",
+                           name_, cpu, event, status, n)});
+    }
+  } else if (LogEnabled(LogLevel::kDebug)) {
+    if (const uint64_t n = ost_reports_.Count(); n != 0) {
+      pending_log_.push_back(
+          {LogLevel::kDebug, absl::StrFormat("%s: guest _OST for vCPU %u: event 0x%x status 0x%x "
+                                             "(%u so far)",
+                                             name_, cpu, event, status, n)});
+    }
   }
 }
 

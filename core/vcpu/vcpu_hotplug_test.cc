@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "core/common/log.h"
 #include "core/vcpu/vcpu_manager_fixture.h"
 #include "gtest/gtest.h"
 
@@ -127,6 +128,28 @@ TEST_F(VcpuHotplugTest, BoundsAndBootVcpus) {
   mgr_->Eject(1);
   EXPECT_TRUE(mgr_->Status(1).enabled);
   EXPECT_EQ(StateOf(1), VcpuState::kOffline);
+}
+
+TEST_F(VcpuHotplugTest, RefusedHotplugWritesInALoopGiveABoundedLogWrittenAfterTheLocks) {
+  ScopedLogCapture log;
+  for (int i = 0; i < 100000; ++i) {
+    mgr_->Eject(0);             // a boot vCPU: refused
+    mgr_->Ost(2, 0x103, 0x80);  // a failed _OST for a non-boot vCPU
+    if (i == 0) {
+      EXPECT_TRUE(log.lines().empty()) << "logged under the locks";
+    }
+    mgr_->FlushLog();  // what the register block does after each write
+  }
+  const std::vector<std::string> lines = log.lines();
+  // 200 000 refused writes: the first 8, then every 1024th.
+  ASSERT_EQ(lines.size(), 8u + 200000u / 1024u);
+  EXPECT_EQ(lines[0],
+            "W t: _EJ0 for vCPU 0 refused (1 refused guest hotplug writes so far): vCPU event "
+            "Ejected not allowed in state ONLINE: boot vCPUs are permanent");
+  EXPECT_EQ(lines[1],
+            "W t: guest _OST for vCPU 2: event 0x103 failed with status 0x80 (2 refused guest "
+            "hotplug writes so far)");
+  EXPECT_EQ(StateOf(0), VcpuState::kOnline);
 }
 
 TEST_F(VcpuHotplugTest, EjectOfARunningVcpuIsRefused) {

@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
+#include "core/common/thread.h"
 
 namespace vmmd::core {
 
@@ -27,7 +28,7 @@ VcpuManager::VcpuManager(std::string name, std::vector<VcpuSetup> vcpus, VcpuFea
     slot->id = static_cast<uint32_t>(slots_.size());
     slot->handle = std::move(v.handle);
     slot->mpidr = v.mpidr;
-    slot->life = InitialVcpuLife(v.boot, now);
+    slot->life = InitialVcpuLife(v.boot, now, v.plugged);
     slots_.push_back(std::move(slot));
   }
 }
@@ -198,12 +199,19 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
     absl::StatusOr<std::shared_ptr<const ThreadCpuClock>> clock;
   };
   auto started = std::make_shared<Started>();
-  slot->thread = std::thread([this, slot, started] {
-    slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
-    started->clock = ThreadCpuClock::OpenForCallingThread();
-    started->done.Notify();
-    RunLoop(slot);
-  });
+  absl::StatusOr<std::thread> thread =
+      StartThread(absl::StrFormat("vCPU %u of %s", slot->id, name_), [this, slot, started] {
+        slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
+        started->clock = ThreadCpuClock::OpenForCallingThread();
+        started->done.Notify();
+        RunLoop(slot);
+      });
+  if (!thread.ok()) {
+    // The vCPU stays off in KVM too (AFFINITY_INFO agrees); its life was not committed.
+    (void)v.SetMpState(MpState::kStopped);
+    return thread.status();
+  }
+  slot->thread = *std::move(thread);
   started->done.WaitForNotification();
   if (started->clock.ok()) {
     slot->cpu_clock = *std::move(started->clock);
@@ -219,6 +227,20 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
 
 psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
   const absl::Time start = absl::Now();
+  absl::Status failure;  // logged after mu_ is released
+  psci::Return verdict = DecideCpuOn(args, &failure);
+  if (!failure.ok()) {
+    if (const uint64_t n = failed_cpu_on_.Count(); n != 0) {
+      LogError("%s: CPU_ON of MPIDR 0x%x failed (%u so far): %s; answered INTERNAL_FAILURE", name_,
+               args.target_mpidr, n, failure.ToString());
+    }
+  }
+  LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s in %d us", name_, caller, args.target_mpidr,
+           args.entry, psci::ReturnName(verdict), absl::ToInt64Microseconds(absl::Now() - start));
+  return verdict;
+}
+
+psci::Return VcpuManager::DecideCpuOn(const psci::CpuOnArgs& args, absl::Status* failure) {
   absl::MutexLock lock(&mu_);
   Slot* target = FindByMpidrLocked(args.target_mpidr);
   psci::Return verdict =
@@ -226,11 +248,8 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
   if (target != nullptr && !target->life.boot) hotplug_evidence_ = true;
   if (verdict == psci::Return::kSuccess && stopping_) verdict = psci::Return::kDenied;
   if (verdict == psci::Return::kSuccess) {
-    absl::Status s = PowerOnLocked(target, args.entry, args.context_id, "guest CPU_ON");
-    if (!s.ok()) {
-      LogError("%s: CPU_ON of MPIDR 0x%x failed: %s", name_, args.target_mpidr, s.ToString());
-      verdict = psci::Return::kInternalFailure;
-    }
+    *failure = PowerOnLocked(target, args.entry, args.context_id, "guest CPU_ON");
+    if (!failure->ok()) verdict = psci::Return::kInternalFailure;
   }
   switch (verdict) {
     case psci::Return::kSuccess:
@@ -249,9 +268,6 @@ psci::Return VcpuManager::CpuOn(uint32_t caller, const psci::CpuOnArgs& args) {
       ++stats_.cpu_on.internal_failure;
       break;
   }
-  LogDebug("%s: vCPU %u CPU_ON(0x%x, entry 0x%x) -> %s in %d us", name_, caller,
-           args.target_mpidr, args.entry, psci::ReturnName(verdict),
-           absl::ToInt64Microseconds(absl::Now() - start));
   return verdict;
 }
 

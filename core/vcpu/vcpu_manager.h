@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/bus/bus.h"
+#include "core/common/log.h"
 #include "core/common/thread_cpu_time.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/cpu_hotplug_backend.h"
@@ -89,6 +90,10 @@ struct VcpuSetup {
   std::unique_ptr<VcpuHandle> handle;
   uint64_t mpidr = 0;
   bool boot = false;
+  // A non-boot vCPU the VM had been scaled to before this boot (a guest reset, a restart):
+  // ENABLED from the start, its _STA enabled and no event pending, so the booting guest takes
+  // it as present and powers it on (PSCI CPU_ON) like a boot vCPU; still removable.
+  bool plugged = false;
 };
 
 // Also the CPU-hotplug register block's backend: every _STA bit and pending event the guest
@@ -151,8 +156,15 @@ class VcpuManager : public CpuHotplugBackend {
   void AckRemove(uint32_t cpu) override;
   void Eject(uint32_t cpu) override;
   void Ost(uint32_t cpu, uint32_t event, uint32_t status) override;
+  // Eject and Ost run under the register block's lock and mu_: a refused _EJ0 or a failed _OST
+  // (which a guest can repeat at will) is counted and, rate-limited (kLogBurst, then every
+  // kLogEvery-th), queued; this writes the queue, holding no lock while it writes.
+  void FlushLog() override;
 
   // PSCI, called on the calling vCPU's own thread (public for tests that drive it directly).
+  // A CPU_ON that cannot power the vCPU on (the host has no thread for it, a vCPU ioctl fails)
+  // is INTERNAL_FAILURE: the vCPU stays off, its life unchanged, the VM runs on; the failure is
+  // logged, rate-limited (kLogBurst, then every kLogEvery-th).
   psci::Return CpuOn(uint32_t caller, const psci::CpuOnArgs& args);
   // Marks the caller powered off (mp_state STOPPED); its thread must then return.
   absl::Status CpuOff(uint32_t caller);
@@ -214,6 +226,10 @@ class VcpuManager : public CpuHotplugBackend {
   // the guest has shown it).
   Slot* UnstartedLocked(absl::Time now, absl::Time* next_expiry) ABSL_SHARED_LOCKS_REQUIRED(mu_);
   Slot* FindByMpidrLocked(uint64_t mpidr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CpuOn's decision under mu_; `failure` gets why an accepted CPU_ON could not power the vCPU
+  // on (no thread, a vCPU ioctl), which CpuOn logs once mu_ is released.
+  psci::Return DecideCpuOn(const psci::CpuOnArgs& args, absl::Status* failure)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string name_;
   const VcpuFeatures features_;
@@ -231,6 +247,17 @@ class VcpuManager : public CpuHotplugBackend {
   // Bumped by every committed change: wakes AwaitScale to re-check and re-arm its timers.
   uint64_t guest_progress_ ABSL_GUARDED_BY(mu_) = 0;
   VcpuStats stats_ ABSL_GUARDED_BY(mu_);
+  // Failed CPU_ONs (a guest can repeat them at will): the log is rate-limited.
+  LogRateLimiter failed_cpu_on_;
+  // Refused hotplug register writes (_EJ0 refused, _OST failures) and (at debug level) _OST
+  // reports: the log is rate-limited, and queued until FlushLog.
+  LogRateLimiter refused_hotplug_;
+  LogRateLimiter ost_reports_;
+  struct PendingLog {
+    LogLevel level;
+    std::string message;
+  };
+  std::vector<PendingLog> pending_log_ ABSL_GUARDED_BY(mu_);
   int scale_waiters_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "core/common/log.h"
+#include "core/common/thread.h"
 #include "core/vcpu/vcpu_manager_fixture.h"
 #include "gtest/gtest.h"
 
@@ -31,6 +33,41 @@ TEST_F(VcpuManagerTest, InitialStatesAndBootVcpu) {
   EXPECT_GT(snap[0].thread_id, 0);
   EXPECT_EQ(snap[2].thread_id, 0);  // parked: no thread
   EXPECT_EQ(mgr_->OnlineCount(), 1u);
+}
+
+TEST_F(VcpuManagerTest, CpuOnWithoutAHostThreadIsInternalFailureAndTheVcpuStaysOff) {
+  ASSERT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0), IsOk());
+  ScopedLogCapture log;
+  {
+    ScopedThreadStartFailures no_threads(1);
+    EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 0),
+              psci::EncodeReturn(psci::Return::kInternalFailure));
+  }
+  auto snap = mgr_->Snapshot();
+  EXPECT_EQ(snap[1].state, VcpuState::kOffline);
+  EXPECT_EQ(snap[1].power, PsciPower::kOff);
+  EXPECT_EQ(snap[1].thread_id, 0);
+  EXPECT_EQ(record_->vcpu(1)->mp_state(), MpState::kStopped);  // KVM agrees: off
+  EXPECT_EQ(record_->vcpu(1)->run_count(), 0u);
+  EXPECT_EQ(mgr_->Stats().cpu_on.internal_failure, 1u);
+  EXPECT_EQ(StateOf(0), VcpuState::kOnline);  // the caller (and the VM) run on
+  EXPECT_THAT(log.lines(),
+              ::testing::Contains(
+                  "E t: CPU_ON of MPIDR 0x1 failed (1 so far): RESOURCE_EXHAUSTED: cannot create "
+                  "a thread: vCPU 1 of t: Resource temporarily unavailable; answered "
+                  "INTERNAL_FAILURE"));
+  // The host has threads again: the guest's retry succeeds.
+  EXPECT_EQ(Call(0, psci::kFnCpuOn64, Affinity(1), 0x4030'0000, 0), 0u);
+  ASSERT_TRUE(record_->vcpu(1)->WaitForRunCount(1, kWait));
+  EXPECT_EQ(StateOf(1), VcpuState::kOnline);
+}
+
+TEST_F(VcpuManagerTest, BootVcpuWithoutAHostThreadIsResourceExhausted) {
+  ScopedThreadStartFailures no_threads(1);
+  EXPECT_THAT(mgr_->StartBootVcpu(0x4020'0000, 0),
+              ::vmmd::testing::StatusIs(absl::StatusCode::kResourceExhausted,
+                                        ::testing::HasSubstr("cannot create a thread")));
+  EXPECT_EQ(StateOf(0), VcpuState::kOffline);
 }
 
 TEST_F(VcpuManagerTest, PsciCpuOnPolicy) {

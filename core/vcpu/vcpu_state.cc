@@ -91,10 +91,14 @@ bool OstFailed(uint32_t event, uint32_t status) {
   return eject && status >= 0x80 && status <= 0x83;
 }
 
-VcpuLife InitialVcpuLife(bool boot, absl::Time now) {
+VcpuLife InitialVcpuLife(bool boot, absl::Time now, bool plugged) {
   VcpuLife life;
   life.boot = boot;
-  life.state = boot ? VcpuState::kOffline : VcpuState::kParked;
+  life.state = boot ? VcpuState::kOffline : plugged ? VcpuState::kEnabled : VcpuState::kParked;
+  if (!boot && plugged) {
+    life.step = VcpuStep::kRegistered;
+    life.step_at = now;
+  }
   life.since = now;
   return life;
 }

@@ -96,8 +96,10 @@ struct VcpuInput {
   uint32_t ost_status = 0;  // kOst
 };
 
-// A boot vCPU starts OFFLINE (vmmd powers vCPU 0 on with CpuOn), any other PARKED.
-VcpuLife InitialVcpuLife(bool boot, absl::Time now);
+// A boot vCPU starts OFFLINE (vmmd powers vCPU 0 on with CpuOn), any other PARKED, or with
+// `plugged` (hot-added before this boot of the VM) ENABLED: registered as far as vmmd is
+// concerned, waiting for the guest's CPU_ON, removable like any hot-added vCPU.
+VcpuLife InitialVcpuLife(bool boot, absl::Time now, bool plugged = false);
 
 // FAILED_PRECONDITION (naming the state, the event and why) when the event is not allowed. An
 // event that changes nothing returns `life` unchanged (a stray acknowledgement, a repeated

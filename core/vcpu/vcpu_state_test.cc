@@ -345,5 +345,31 @@ TEST(VcpuStateTest, NamesAreStable) {
   EXPECT_EQ(VcpuEventName(E::kGraceExpired), "GraceExpired");
 }
 
+// A vCPU the VM was scaled to before this boot starts ENABLED and registered: the guest's
+// CPU_ON brings it online, and it can be removed like any hot-added vCPU.
+TEST(VcpuStateTest, APluggedVcpuStartsEnabled) {
+  const absl::Time t0 = absl::FromUnixSeconds(10);
+  const VcpuLife plugged = InitialVcpuLife(false, t0, /*plugged=*/true);
+  EXPECT_EQ(plugged.state, S::kEnabled);
+  EXPECT_FALSE(plugged.boot);
+  EXPECT_FALSE(plugged.powered);
+  EXPECT_EQ(plugged.step, VcpuStep::kRegistered);
+  EXPECT_TRUE(AcpiEnabled(plugged));
+  EXPECT_FALSE(InsertPending(plugged));
+  EXPECT_TRUE(Plugged(plugged));
+  // A boot vCPU ignores `plugged`.
+  EXPECT_EQ(InitialVcpuLife(true, t0, true).state, S::kOffline);
+
+  absl::StatusOr<VcpuLife> on = NextVcpuLife(plugged, {.event = E::kCpuOn, .now = t0});
+  ASSERT_TRUE(on.ok());
+  EXPECT_EQ(on->state, S::kOnline);
+  EXPECT_TRUE(on->powered);
+  absl::StatusOr<VcpuLife> unplug =
+      NextVcpuLife(*on, {.event = E::kUnplug, .now = t0, .generation = 2});
+  ASSERT_TRUE(unplug.ok());
+  EXPECT_EQ(unplug->state, S::kRemoving);
+  EXPECT_TRUE(RemovePending(*unplug));
+}
+
 }  // namespace
 }  // namespace vmmd::core

@@ -48,7 +48,14 @@ void CpuHotplug::Read(uint64_t offset, absl::Span<uint8_t> data) {
 }
 
 void CpuHotplug::Write(uint64_t offset, absl::Span<const uint8_t> data) {
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    WriteLocked(offset, data);
+  }
+  backend_->FlushLog();  // what the write made the backend log, written with no lock held
+}
+
+void CpuHotplug::WriteLocked(uint64_t offset, absl::Span<const uint8_t> data) {
   if (data.empty() || data.size() > kMaxAccess) {
     ++stats_.ignored_writes;
     return;

@@ -18,7 +18,8 @@
 //     _STA, _EJ0, _OST.
 //
 // Thread safety: Read/Write may run concurrently on several vCPU threads; each access is atomic
-// (the device lock is held while the backend is called).
+// (the device lock is held while the backend is called). After a write, with the lock
+// released, the backend's FlushLog writes whatever the write gave it to log.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,8 @@ class CpuHotplug final : public core::BusDevice, public acpi::AmlDescribed {
 
  private:
   bool SelectorValid() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return selector_ < possible_; }
+  void WriteLocked(uint64_t offset, absl::Span<const uint8_t> data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteControl(uint8_t control) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteCommand(uint8_t command) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteData(uint32_t value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

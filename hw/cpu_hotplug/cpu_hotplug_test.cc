@@ -57,6 +57,20 @@ TEST_F(CpuHotplugTest, StatusBitsComeFromTheBackend) {
   EXPECT_EQ(Read(kStatusOffset, 1), 0x20u);
 }
 
+TEST_F(CpuHotplugTest, EveryWriteFlushesTheBackendLogWithTheDeviceUnlocked) {
+  uint8_t status_seen_in_flush = 0;
+  // Reading the block from the flush takes the device lock: it must not be held any more.
+  backend_.OnFlush([&] { status_seen_in_flush = static_cast<uint8_t>(Read(kStatusOffset, 1)); });
+  Select(1);
+  EXPECT_EQ(backend_.flushes(), 1);
+  Write(kStatusOffset, 1, kControlEject);
+  EXPECT_EQ(backend_.flushes(), 2);
+  EXPECT_EQ(status_seen_in_flush, kStatusPresent);
+  Write(0x40, 8, 0);  // ignored, still flushed
+  EXPECT_EQ(backend_.flushes(), 3);
+  EXPECT_THAT(backend_.TakeCalls(), ElementsAre("Eject(1)"));
+}
+
 TEST_F(CpuHotplugTest, InvalidSelectorReadsZeroAndIgnoresWrites) {
   backend_.Set(1, {.insert_pending = true});
   for (uint32_t bad : {4u, 5u, 0xFFFFFFFFu}) {

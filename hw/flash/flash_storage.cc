@@ -6,27 +6,68 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
+#include "core/common/status_macros.h"
 
 namespace vmmd::hw {
 namespace {
 
-// Reads exactly out_len bytes from offset 0 (EINTR and short reads handled).
-absl::Status ReadAll(int fd, uint8_t* out, uint64_t out_len, const std::string& path) {
+// Reads exactly `len` bytes at `offset` (EINTR and short reads handled).
+absl::Status ReadAt(int fd, uint8_t* out, uint64_t len, uint64_t offset, const std::string& path) {
   uint64_t done = 0;
-  while (done < out_len) {
-    const ssize_t n = ::pread(fd, out + done, out_len - done, static_cast<off_t>(done));
+  while (done < len) {
+    const ssize_t n = ::pread(fd, out + done, len - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, absl::StrFormat("read %s", path));
     }
     if (n == 0) return absl::DataLossError(absl::StrFormat("%s: unexpected end of file", path));
     done += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Fills the still-untouched (zero) buffer `out` with the first `len` bytes of the file, writing
+// only the pages that are not all zeros: holes are skipped (SEEK_DATA/SEEK_HOLE) and the rest
+// is read through a small bounce buffer, so a 64 MiB variable store that holds a few hundred KiB
+// of variables costs a few hundred KiB of RAM, not 64 MiB.
+absl::Status ReadNonZeroPages(int fd, uint8_t* out, uint64_t len, const std::string& path) {
+  constexpr uint64_t kPage = 4096;
+  constexpr uint64_t kChunk = 256 * kPage;
+  std::vector<uint8_t> bounce(kChunk);
+  uint64_t pos = 0;
+  while (pos < len) {
+    // The next data extent; a file system without SEEK_DATA reports everything as data.
+    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole is left
+      return ErrnoStatus(errno, absl::StrFormat("seek %s", path));
+    }
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return ErrnoStatus(errno, absl::StrFormat("seek %s", path));
+    uint64_t begin = static_cast<uint64_t>(data) / kPage * kPage;
+    const uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), len);
+    while (begin < end) {
+      const uint64_t n = std::min(kChunk, end - begin);
+      VMMD_RETURN_IF_ERROR(ReadAt(fd, bounce.data(), n, begin, path));
+      for (uint64_t off = 0; off < n; off += kPage) {
+        const uint64_t m = std::min(kPage, n - off);
+        const uint8_t* p = bounce.data() + off;
+        if (std::any_of(p, p + m, [](uint8_t b) { return b != 0; })) {
+          std::memcpy(out + begin + off, p, m);
+        }
+      }
+      begin += n;
+    }
+    pos = std::max(end, pos + 1);
   }
   return absl::OkStatus();
 }
@@ -58,6 +99,12 @@ absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::LoadImage(const std:
                                                                       uint64_t size) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus(errno, absl::StrFormat("open firmware %s", path));
+  return LoadImage(std::move(fd), path, size);
+}
+
+absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::LoadImage(ScopedFd fd,
+                                                                      const std::string& path,
+                                                                      uint64_t size) {
   absl::StatusOr<uint64_t> file_size = FileSize(fd.get(), path);
   if (!file_size.ok()) return file_size.status();
   if (*file_size == 0 || *file_size > size) {
@@ -67,7 +114,7 @@ absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::LoadImage(const std:
   absl::StatusOr<uint8_t*> data = MapBuffer(size);
   if (!data.ok()) return data.status();
   std::unique_ptr<FlashStorage> storage(new FlashStorage(*data, size, ScopedFd(), path, false));
-  if (absl::Status s = ReadAll(fd.get(), *data, *file_size, path); !s.ok()) return s;
+  if (absl::Status s = ReadNonZeroPages(fd.get(), *data, *file_size, path); !s.ok()) return s;
   return storage;  // the rest of the anonymous mapping is already zero
 }
 
@@ -98,7 +145,9 @@ absl::StatusOr<std::unique_ptr<FlashStorage>> FlashStorage::OpenPersistent(const
   std::unique_ptr<FlashStorage> storage(
       new FlashStorage(*data, size, std::move(fd), path, sync_each_write));
   if (*file_size != 0) {
-    if (absl::Status s = ReadAll(storage->fd_.get(), *data, size, path); !s.ok()) return s;
+    if (absl::Status s = ReadNonZeroPages(storage->fd_.get(), *data, size, path); !s.ok()) {
+      return s;
+    }
   }
   return storage;
 }

@@ -12,6 +12,12 @@
 // The file is opened O_CLOEXEC and locked with flock(LOCK_EX | LOCK_NB) so two VMs cannot share
 // one variable store.
 //
+// RAM: opening a bank writes only the file's non-zero pages into the buffer (holes are skipped,
+// zero pages are read through a small bounce buffer and not copied); every other page stays an
+// untouched anonymous page. A 64 MiB variable store in which edk2 keeps a few hundred KiB costs
+// that much RSS, not 64 MiB; the same holds for a zero-padded firmware image. The pages the
+// guest later erases or programs become resident as it writes them.
+//
 // Why not MAP_SHARED over the file: a host-side truncate of the file would SIGBUS the daemon on
 // a guest-reachable path, and KVM memslots over shared file pages add writeback and THP corner
 // cases; a private buffer plus pwrite has none of that and the same durability points.
@@ -35,6 +41,10 @@ class FlashStorage {
   // and what Debian's padded AAVMF_CODE.fd holds). INVALID_ARGUMENT if the file is empty or
   // larger than `size`; NOT_FOUND etc. from open.
   static absl::StatusOr<std::unique_ptr<FlashStorage>> LoadImage(const std::string& path,
+                                                                 uint64_t size);
+  // The same from a file already open for reading (`name` is how messages call it).
+  static absl::StatusOr<std::unique_ptr<FlashStorage>> LoadImage(ScopedFd fd,
+                                                                 const std::string& name,
                                                                  uint64_t size);
   // A variable-store bank persisted in `path`. A missing or empty file is created/extended to
   // `size` bytes of zeros (the firmware formats a blank store on first boot); any other size is

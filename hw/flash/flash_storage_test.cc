@@ -1,9 +1,11 @@
 #include "hw/flash/flash_storage.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -115,6 +117,46 @@ TEST(FlashStorageTest, ExistingStoreIsLoadedAndMisSizedOnesRejected) {
   EXPECT_THAT(FlashStorage::OpenPersistent(small.path(), kBank),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(small.Size(), 540672u);  // left alone
+}
+
+// Pages of [data, data + size) in RAM (mincore): what the bank costs in RSS.
+uint64_t ResidentPages(const uint8_t* data, uint64_t size) {
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((size + page - 1) / page);
+  EXPECT_EQ(mincore(const_cast<uint8_t*>(data), size, vec.data()), 0);
+  uint64_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+
+TEST(FlashStorageTest, OpeningAStoreCostsRamOnlyForItsNonZeroPages) {
+  // What edk2 leaves in a 64 MiB store: its variables and FTW areas at the start, zeros after
+  // (here also 8 MiB of zeros written out, as a copied non-sparse file has them).
+  TempPath vars;
+  {
+    const int fd = open(vars.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, kBank), 0);
+    const std::vector<uint8_t> header(0x2000, 0xFF);
+    ASSERT_EQ(pwrite(fd, header.data(), header.size(), 0), 0x2000);
+    const std::vector<uint8_t> zeros(8 << 20, 0);
+    ASSERT_EQ(pwrite(fd, zeros.data(), zeros.size(), 16 << 20), 8 << 20);
+    const uint8_t marker = 0x5A;
+    ASSERT_EQ(pwrite(fd, &marker, 1, (40 << 20) + 123), 1);
+    close(fd);
+  }
+  auto s = FlashStorage::OpenPersistent(vars.path(), kBank);
+  ASSERT_THAT(s, IsOk());
+  const uint64_t resident = ResidentPages((*s)->data(), kBank);
+  std::printf("64 MiB variable store: %lu KiB resident after open\n",
+              static_cast<unsigned long>(resident * 4));
+  EXPECT_EQ(resident, 3u);  // the two header pages and the marker's page
+  EXPECT_EQ((*s)->data()[0], 0xFF);
+  EXPECT_EQ((*s)->data()[0x1FFF], 0xFF);
+  EXPECT_EQ((*s)->data()[0x2000], 0x00);
+  EXPECT_EQ((*s)->data()[(40 << 20) + 123], 0x5A);
+  EXPECT_EQ((*s)->data()[(40 << 20) + 122], 0x00);
+  EXPECT_EQ((*s)->data()[(16 << 20) + 5], 0x00);
 }
 
 TEST(FlashStorageTest, AStoreCannotBeOpenedTwice) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,25 @@ class FakeCpuHotplugBackend final : public core::CpuHotplugBackend {
     calls_.push_back(absl::StrFormat("Ost(%u,0x%x,0x%x)", cpu, event, status));
   }
 
+  // Counted, not recorded in the calls; runs the hook set by OnFlush (outside the fake's lock).
+  void FlushLog() override {
+    std::function<void()> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      ++flushes_;
+      hook = on_flush_;
+    }
+    if (hook) hook();
+  }
+  void OnFlush(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    on_flush_ = std::move(hook);
+  }
+  int flushes() const {
+    absl::MutexLock lock(&mu_);
+    return flushes_;
+  }
+
   void Set(uint32_t cpu, core::CpuHotplugStatus s) {
     absl::MutexLock lock(&mu_);
     status_.at(cpu) = s;
@@ -67,6 +87,8 @@ class FakeCpuHotplugBackend final : public core::CpuHotplugBackend {
   std::vector<core::CpuHotplugStatus> status_ ABSL_GUARDED_BY(mu_);
   mutable uint64_t status_reads_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  int flushes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void()> on_flush_ ABSL_GUARDED_BY(mu_);
 };
 
 // KVM's MPIDR for vCPU `id` (Aff0 = id & 0xf, Aff1 = (id >> 4) & 0xff, Aff2 = (id >> 12) & 0xff).

@@ -86,6 +86,11 @@ std::shared_ptr<const FwCfgBlob> MakeStringBlob(std::string_view text) {
 absl::StatusOr<std::shared_ptr<const FwCfgBlob>> OpenFileBlob(const std::string& path) {
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus(errno, absl::StrFormat("open %s", path));
+  return OpenFileBlob(std::move(fd), path);
+}
+
+absl::StatusOr<std::shared_ptr<const FwCfgBlob>> OpenFileBlob(ScopedFd fd,
+                                                              const std::string& path) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, absl::StrFormat("fstat %s", path));
   if (!S_ISREG(st.st_mode)) {

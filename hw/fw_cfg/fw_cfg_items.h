@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/common/scoped_fd.h"
 
 namespace vmmd::hw {
 namespace fw_cfg {
@@ -76,6 +77,8 @@ std::shared_ptr<const FwCfgBlob> MakeStringBlob(std::string_view text);
 // NOT_FOUND / PERMISSION_DENIED if it cannot be opened, INVALID_ARGUMENT if it is not a regular
 // file or is larger than fw_cfg::kMaxItemSize.
 absl::StatusOr<std::shared_ptr<const FwCfgBlob>> OpenFileBlob(const std::string& path);
+// The same over a file already open for reading (`name` is how messages call it).
+absl::StatusOr<std::shared_ptr<const FwCfgBlob>> OpenFileBlob(ScopedFd fd, const std::string& name);
 
 class FwCfgItems {
  public:

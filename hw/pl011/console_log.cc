@@ -1,6 +1,7 @@
 #include "hw/pl011/console_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,16 +14,66 @@
 #include "core/common/log.h"
 
 namespace vmmd::hw {
+namespace {
 
-absl::StatusOr<std::unique_ptr<ConsoleLog>> ConsoleLog::Open(const std::string& path,
-                                                             uint64_t limit) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open console log ", path));
-  return std::unique_ptr<ConsoleLog>(new ConsoleLog(ScopedFd(fd), limit));
+absl::Status OpenError(int err, const std::string& what) {
+  if (err == ELOOP || err == ENOTDIR) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, " is a symbolic link or not a directory; vmmd follows no link there"));
+  }
+  return ErrnoStatus(err, absl::StrCat("open ", what));
 }
 
-ConsoleLog::ConsoleLog(ScopedFd fd, uint64_t limit) : limit_(limit), fd_(std::move(fd)) {
-  buffer_.reserve(kFlushThreshold + kLimitMarker.size() + 1);
+// The log file in `dir`, regular only; its size in *size.
+absl::StatusOr<ScopedFd> OpenLogFile(int dir, const std::string& dir_name, uint64_t* size) {
+  const std::string what = absl::StrCat(dir_name, "/", ConsoleLog::kFileName);
+  ScopedFd fd(::openat(
+      dir, ConsoleLog::kFileName,
+      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600));
+  if (!fd.valid()) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is a symbolic link; vmmd follows no link there"));
+    }
+    if (errno == ENXIO) {  // a FIFO without a reader
+      return absl::FailedPreconditionError(absl::StrCat(what, " is not a regular file"));
+    }
+    return ErrnoStatus(errno, absl::StrCat("open ", what));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("fstat ", what));
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(what, " is not a regular file"));
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConsoleLog>> ConsoleLog::Open(const std::string& dir,
+                                                             uint64_t limit) {
+  if (limit == 0) return absl::InvalidArgumentError("console log limit must be above 0");
+  ScopedFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir_fd.valid()) return OpenError(errno, dir);
+  uint64_t size = 0;
+  absl::StatusOr<ScopedFd> fd = OpenLogFile(dir_fd.get(), dir, &size);
+  if (!fd.ok()) return fd.status();
+  auto log = std::unique_ptr<ConsoleLog>(
+      new ConsoleLog(dir, std::move(dir_fd), std::move(*fd), size, limit));
+  if (size >= limit) {
+    absl::MutexLock lock(&log->mu_);
+    log->RotateLocked();
+  }
+  return log;
+}
+
+ConsoleLog::ConsoleLog(std::string dir_name, ScopedFd dir, ScopedFd fd, uint64_t size,
+                       uint64_t limit)
+    : dir_name_(std::move(dir_name)), dir_(std::move(dir)), limit_(limit), fd_(std::move(fd)) {
+  absl::MutexLock lock(&mu_);
+  size_ = size;
+  buffer_.reserve(kFlushThreshold);
 }
 
 ConsoleLog::~ConsoleLog() {
@@ -31,34 +82,36 @@ ConsoleLog::~ConsoleLog() {
 }
 
 void ConsoleLog::Write(absl::Span<const uint8_t> bytes) {
-  if (bytes.empty()) return;
   absl::MutexLock lock(&mu_);
-  const uint64_t room = limit_ - accepted_;  // accepted_ <= limit_ always
-  const size_t taken = room < bytes.size() ? static_cast<size_t>(room) : bytes.size();
-  bool flush = false;
-  if (taken > 0) {
-    buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + taken);
-    buffered_guest_ += taken;
-    accepted_ += taken;
-    at_line_start_ = bytes[taken - 1] == '\n';
-    flush = std::memchr(bytes.data(), '\n', taken) != nullptr;
-  }
-  const size_t dropped = bytes.size() - taken;
-  if (dropped > 0) {
-    stats_.bytes_dropped += dropped;
-    if (!limit_reached_) {
-      limit_reached_ = true;
-      if (!at_line_start_) buffer_.push_back('\n');
-      buffer_.insert(buffer_.end(), kLimitMarker.begin(), kLimitMarker.end());
-      flush = true;
+  while (!bytes.empty()) {
+    if (broken_) {
+      stats_.bytes_dropped += bytes.size();
+      return;
     }
+    if (size_ >= limit_) {
+      RotateLocked();
+      continue;
+    }
+    const uint64_t room = limit_ - size_;
+    const size_t taken = room < bytes.size() ? static_cast<size_t>(room) : bytes.size();
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + taken);
+    size_ += taken;
+    const bool newline = std::memchr(bytes.data(), '\n', taken) != nullptr;
+    bytes.remove_prefix(taken);
+    if (newline || buffer_.size() >= kFlushThreshold) FlushLocked();
   }
-  if (flush || buffer_.size() >= kFlushThreshold) FlushLocked();
 }
 
 void ConsoleLog::Flush() {
   absl::MutexLock lock(&mu_);
   FlushLocked();
+}
+
+void ConsoleLog::CountErrorLocked(const absl::Status& error) {
+  ++stats_.write_errors;
+  if (stats_.write_errors == 1) {
+    LogWarning("console log %s: %s (further errors only counted)", dir_name_, error.message());
+  }
 }
 
 void ConsoleLog::FlushLocked() {
@@ -76,18 +129,31 @@ void ConsoleLog::FlushLocked() {
       break;
     }
   }
-  const size_t guest_written = std::min(done, buffered_guest_);
-  stats_.bytes_written += guest_written;
-  stats_.bytes_dropped += buffered_guest_ - guest_written;
-  if (error != 0) {
-    ++stats_.write_errors;
-    if (stats_.write_errors == 1) {
-      LogWarning("%s (further errors only counted)",
-                 ErrnoStatus(error, "console log write").message());
-    }
-  }
+  stats_.bytes_written += done;
+  stats_.bytes_dropped += buffer_.size() - done;
+  if (error != 0) CountErrorLocked(ErrnoStatus(error, "write"));
   buffer_.clear();
-  buffered_guest_ = 0;
+}
+
+void ConsoleLog::RotateLocked() {
+  FlushLocked();
+  fd_.Reset();
+  if (::renameat(dir_.get(), kFileName, dir_.get(), kRotatedName) != 0) {
+    CountErrorLocked(ErrnoStatus(errno, absl::StrCat("rotate to ", kRotatedName)));
+    broken_ = true;
+    return;
+  }
+  uint64_t size = 0;
+  absl::StatusOr<ScopedFd> fd = OpenLogFile(dir_.get(), dir_name_, &size);
+  if (!fd.ok()) {
+    CountErrorLocked(fd.status());
+    broken_ = true;
+    return;
+  }
+  fd_ = std::move(*fd);
+  size_ = size;  // 0 unless something else created the file in between
+  ++stats_.rotations;
+  if (size_ >= limit_) broken_ = true;  // someone else is writing it: stop rather than loop
 }
 
 ConsoleLog::Stats ConsoleLog::GetStats() const {

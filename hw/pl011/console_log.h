@@ -1,15 +1,21 @@
-// A bounded console log file: the ByteSink a VM's UART writes its guest's output into.
+// A VM's console log: the ByteSink its UART writes the guest's output into, kept in a directory
+// vmmd owns (<state_dir>/<vm>/), bounded on disk across every re-open and rotation.
 //
-// - Opened with O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC, mode 0640 (before umask).
-// - At most `limit` guest bytes are written by one ConsoleLog (the limit is per instance; an
-//   existing file's contents are not counted, so rotating across VM restarts is the owner's job).
-//   When the first byte over the limit arrives, one line kLimitMarker is written (preceded by
-//   "\n" if the guest's last accepted byte was not a newline) and everything after is dropped.
+// - <dir> is opened O_PATH|O_DIRECTORY|O_NOFOLLOW, and the log relative to it as kFileName with
+//   O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK|O_NOCTTY, mode 0600; it must be a
+//   regular file (a symlink, FIFO or anything else there is refused, never followed or
+//   blocked on).
+// - The bytes already in kFileName count: when the file would grow past `limit`, it is renamed
+//   to kRotatedName (replacing the previous one) and a fresh kFileName is started. So at most
+//   2 x limit bytes are on disk per directory however often the log is re-opened (every VM
+//   start and guest reset), and the newest output is always kept. A file found at or over the
+//   limit when opened is rotated at once.
 // - Guest bytes are buffered and written with write(2) when a newline arrives, when the buffer
-//   holds kFlushThreshold bytes, on Flush() and on destruction. So a vCPU thread makes at most
-//   one write(2) per line, never waits on anything else, and holds only this object's lock.
-// - Write errors are counted (and logged once), never fatal: the buffered bytes are dropped and
-//   later output is still attempted.
+//   holds kFlushThreshold bytes, before a rotation, on Flush() and on destruction. So a vCPU
+//   thread makes at most one write(2) per line (plus a rename and an open per rotation), never
+//   waits on anything else, and holds only this object's lock.
+// - Write and rotation errors are counted (and logged once), never fatal: buffered bytes are
+//   dropped; after a failed rotation everything is dropped (the bound holds).
 // Thread-safe.
 #pragma once
 
@@ -17,7 +23,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -31,20 +36,23 @@ namespace vmmd::hw {
 
 class ConsoleLog final : public ByteSink {
  public:
-  static constexpr uint64_t kDefaultLimit = uint64_t{16} << 20;  // 16 MiB
+  static constexpr uint64_t kDefaultLimit = uint64_t{16} << 20;  // 16 MiB per file
   static constexpr size_t kFlushThreshold = 4096;
-  static constexpr std::string_view kLimitMarker =
-      "[vmmd: console log limit reached, further output dropped]\n";
+  static constexpr char kFileName[] = "console.log";
+  static constexpr char kRotatedName[] = "console.log.1";
 
   struct Stats {
     uint64_t bytes_written = 0;  // guest bytes that reached the file
-    uint64_t bytes_dropped = 0;  // guest bytes over the limit or lost to write errors
-    uint64_t write_errors = 0;   // failed write(2) calls
+    uint64_t bytes_dropped = 0;  // guest bytes lost to write or rotation errors
+    uint64_t write_errors = 0;   // failed write(2), rename or open calls
+    uint64_t rotations = 0;
   };
 
-  // Opens (creates) `path` for appending. The open's errno becomes the status (see
-  // errno_status.h), e.g. NOT_FOUND for a missing directory, PERMISSION_DENIED.
-  static absl::StatusOr<std::unique_ptr<ConsoleLog>> Open(const std::string& path,
+  // Opens (creates) <dir>/console.log for appending as described above. `dir` must exist.
+  // Errors: the errno of the open (errno_status.h), e.g. NOT_FOUND for a missing directory;
+  // FAILED_PRECONDITION when dir or the log is a symbolic link or the log not a regular file;
+  // INVALID_ARGUMENT for a zero limit.
+  static absl::StatusOr<std::unique_ptr<ConsoleLog>> Open(const std::string& dir,
                                                           uint64_t limit = kDefaultLimit);
   ~ConsoleLog() override;  // flushes
   ConsoleLog(const ConsoleLog&) = delete;
@@ -56,18 +64,20 @@ class ConsoleLog final : public ByteSink {
   Stats GetStats() const;
 
  private:
-  ConsoleLog(ScopedFd fd, uint64_t limit);
+  ConsoleLog(std::string dir_name, ScopedFd dir, ScopedFd fd, uint64_t size, uint64_t limit);
   void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Flushes, renames the log to kRotatedName and opens a fresh one; on failure `broken_`.
+  void RotateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountErrorLocked(const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const std::string dir_name_;  // for messages
+  const ScopedFd dir_;
   const uint64_t limit_;
   mutable absl::Mutex mu_;
   ScopedFd fd_ ABSL_GUARDED_BY(mu_);
-  // Guest bytes first (buffered_guest_ of them), then possibly the marker line.
   std::vector<uint8_t> buffer_ ABSL_GUARDED_BY(mu_);
-  size_t buffered_guest_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t accepted_ ABSL_GUARDED_BY(mu_) = 0;  // guest bytes taken under the limit
-  bool limit_reached_ ABSL_GUARDED_BY(mu_) = false;
-  bool at_line_start_ ABSL_GUARDED_BY(mu_) = true;
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;  // bytes in the current file, buffered ones included
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
@@ -23,8 +24,6 @@ using ::testing::HasSubstr;
 using ::vmmd::testing::IsOk;
 using ::vmmd::testing::StatusIs;
 
-const std::string kMarker(ConsoleLog::kLimitMarker);
-
 class ConsoleLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -35,41 +34,47 @@ class ConsoleLogTest : public ::testing::Test {
     dir_ = real;
     std::free(real);
     path_ = dir_ + "/console.log";
+    rotated_ = dir_ + "/console.log.1";
   }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
 
-  std::string Contents() const {
-    std::ifstream in(path_, std::ios::binary);
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
   }
+  std::string Contents() const { return Read(path_); }
+  static uint64_t SizeOf(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
 
   std::unique_ptr<ConsoleLog> Open(uint64_t limit = ConsoleLog::kDefaultLimit) {
-    auto log = ConsoleLog::Open(path_, limit);
+    auto log = ConsoleLog::Open(dir_, limit);
     EXPECT_THAT(log, IsOk());
     return log.ok() ? std::move(*log) : nullptr;
   }
 
   std::string dir_;
   std::string path_;
+  std::string rotated_;
 };
 
 void Put(ByteSink& sink, const std::string& s) {
   sink.Write(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
 
-TEST_F(ConsoleLogTest, CreatesWithMode0640AndCloexec) {
-  const mode_t old_umask = ::umask(022);
+TEST_F(ConsoleLogTest, CreatesWithMode0600AppendAndCloexec) {
+  const mode_t old_umask = ::umask(0);
   auto log = Open();
   ::umask(old_umask);
   ASSERT_NE(log, nullptr);
   struct stat st;
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(std::string(ConsoleLog::kFileName), "console.log");
+  EXPECT_EQ(std::string(ConsoleLog::kRotatedName), "console.log.1");
   // Find our descriptor in /proc/self/fd and check FD_CLOEXEC and O_APPEND.
   int found = 0;
   DIR* d = ::opendir("/proc/self/fd");
@@ -139,27 +144,22 @@ TEST_F(ConsoleLogTest, FlushesOnDestructionAndOnRequest) {
   EXPECT_EQ(Contents(), "partial line");
 }
 
-TEST_F(ConsoleLogTest, LimitCutsMidLineAndWritesOneMarkerLine) {
+TEST_F(ConsoleLogTest, RotatesAtTheLimitKeepingTheNewestOutput) {
   auto log = Open(10);
   Put(*log, "0123456789AB\n");
-  EXPECT_EQ(Contents(), "0123456789\n" + kMarker);
-  Put(*log, "more output\n");
-  Put(*log, "x");
-  log.reset();
-  EXPECT_EQ(Contents(), "0123456789\n" + kMarker);
-  EXPECT_EQ(kMarker, "[vmmd: console log limit reached, further output dropped]\n");
-}
-
-TEST_F(ConsoleLogTest, LimitAtALineBoundaryNeedsNoExtraNewline) {
-  auto log = Open(4);
-  Put(*log, "abc\n");
-  EXPECT_EQ(Contents(), "abc\n");  // exactly at the limit: nothing dropped, no marker
-  EXPECT_EQ(log->GetStats().bytes_dropped, 0u);
-  Put(*log, "d");
-  EXPECT_EQ(Contents(), "abc\n" + kMarker);
+  EXPECT_EQ(Read(rotated_), "0123456789");
+  EXPECT_EQ(Contents(), "AB\n");
+  Put(*log, "cdefghi");  // exactly fills the second file: no rotation yet
+  log->Flush();
+  EXPECT_EQ(Contents(), "AB\ncdefghi");
+  EXPECT_EQ(log->GetStats().rotations, 1u);
+  Put(*log, "k\n");  // replaces the older file
+  EXPECT_EQ(Read(rotated_), "AB\ncdefghi");
+  EXPECT_EQ(Contents(), "k\n");
   const ConsoleLog::Stats stats = log->GetStats();
-  EXPECT_EQ(stats.bytes_written, 4u);
-  EXPECT_EQ(stats.bytes_dropped, 1u);
+  EXPECT_EQ(stats.rotations, 2u);
+  EXPECT_EQ(stats.bytes_written, 22u);
+  EXPECT_EQ(stats.bytes_dropped, 0u);
   EXPECT_EQ(stats.write_errors, 0u);
 }
 
@@ -167,54 +167,108 @@ TEST_F(ConsoleLogTest, ByteAtATimeLikeTheUart) {
   auto log = Open(5);
   for (char c : std::string("hello world\n")) Put(*log, std::string(1, c));
   log.reset();
-  EXPECT_EQ(Contents(), "hello\n" + kMarker);
+  // "hello", then " worl" replaced it; the newest 7 bytes are on disk.
+  EXPECT_EQ(Read(rotated_), " worl");
+  EXPECT_EQ(Contents(), "d\n");
 }
 
-TEST_F(ConsoleLogTest, ZeroLimitDropsEverything) {
-  auto log = Open(0);
-  Put(*log, "a");
-  Put(*log, "b\n");
-  EXPECT_EQ(Contents(), kMarker);
-  EXPECT_EQ(log->GetStats().bytes_dropped, 3u);
+TEST_F(ConsoleLogTest, ZeroLimitIsRefused) {
+  EXPECT_THAT(ConsoleLog::Open(dir_, 0), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST_F(ConsoleLogTest, DefaultLimitIs16MiB) {
+// A reset-looping guest re-opens the log at every boot: the bound is per directory, not per
+// open, so the files never hold more than 2 x the limit together, and the newest bytes stay.
+TEST_F(ConsoleLogTest, TheBoundHoldsAcrossManyReopens) {
+  constexpr uint64_t kLimit = 1000;
+  std::string last;
+  for (int boot = 0; boot < 200; ++boot) {
+    auto log = Open(kLimit);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 7; ++i) {
+      last = absl::StrFormat("boot %03d line %d: some console output\n", boot, i);
+      Put(*log, last);
+    }
+    log.reset();
+    EXPECT_LE(SizeOf(path_), kLimit);
+    EXPECT_LE(SizeOf(rotated_), kLimit);
+  }
+  const std::string all = Read(rotated_) + Contents();
+  EXPECT_EQ(all.substr(all.size() - last.size()), last);
+  EXPECT_GE(all.size(), kLimit);  // the older file is full: nothing recent was thrown away
+}
+
+TEST_F(ConsoleLogTest, AFileAlreadyOverTheLimitIsRotatedWhenOpened) {
+  { std::ofstream(path_) << std::string(50, 'o'); }
+  auto log = Open(20);
+  EXPECT_EQ(SizeOf(rotated_), 50u);
+  EXPECT_EQ(SizeOf(path_), 0u);
+  Put(*log, "new\n");
+  EXPECT_EQ(Contents(), "new\n");
+  EXPECT_EQ(log->GetStats().rotations, 1u);
+}
+
+TEST_F(ConsoleLogTest, DefaultLimitIs16MiBPerFile) {
   EXPECT_EQ(ConsoleLog::kDefaultLimit, 16u * 1024 * 1024);
   auto log = Open();
   std::string chunk(64 * 1024 - 1, 'a');
   chunk.push_back('\n');
   for (int i = 0; i < 256; ++i) Put(*log, chunk);
   EXPECT_EQ(log->GetStats().bytes_written, 16u << 20);
+  EXPECT_EQ(log->GetStats().rotations, 0u);
   Put(*log, "over\n");
   log.reset();
-  struct stat st;
-  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
-  EXPECT_EQ(static_cast<uint64_t>(st.st_size), (16u << 20) + kMarker.size());
-  const std::string all = Contents();
-  EXPECT_EQ(all.substr(all.size() - kMarker.size() - 2), "a\n" + kMarker);
+  EXPECT_EQ(SizeOf(rotated_), 16u << 20);
+  EXPECT_EQ(Contents(), "over\n");
 }
 
-TEST_F(ConsoleLogTest, OpenErrorsAreStatuses) {
-  auto missing = ConsoleLog::Open(dir_ + "/no/such/dir/console.log");
-  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kNotFound, HasSubstr("/no/such/dir")));
-  auto is_dir = ConsoleLog::Open(dir_);
-  EXPECT_FALSE(is_dir.ok());
+TEST_F(ConsoleLogTest, OpenRefusesLinksAndOddFiles) {
+  EXPECT_THAT(ConsoleLog::Open(dir_ + "/no/such/dir"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/no/such/dir")));
+  // The directory itself a symlink.
+  ASSERT_EQ(::mkdir((dir_ + "/real").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink("real", (dir_ + "/link").c_str()), 0);
+  EXPECT_THAT(ConsoleLog::Open(dir_ + "/link"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("symbolic link")));
+  // console.log a symlink to a host file: refused, the target untouched.
+  const std::string victim = dir_ + "/victim";
+  { std::ofstream(victim) << "host file\n"; }
+  ASSERT_EQ(::symlink(victim.c_str(), path_.c_str()), 0);
+  EXPECT_THAT(ConsoleLog::Open(dir_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("symbolic link")));
+  EXPECT_EQ(Read(victim), "host file\n");
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  // A FIFO without a reader: refused at once, not blocked on.
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  EXPECT_THAT(ConsoleLog::Open(dir_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a regular file")));
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  // A directory.
+  ASSERT_EQ(::mkdir(path_.c_str(), 0700), 0);
+  EXPECT_FALSE(ConsoleLog::Open(dir_).ok());
 }
 
-TEST_F(ConsoleLogTest, WriteErrorsAreCountedNotFatal) {
-  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
-  auto log = ConsoleLog::Open("/dev/full");
-  ASSERT_THAT(log, IsOk());
-  Put(**log, "lost\n");
-  Put(**log, "also lost\n");
-  Put(**log, "pending");
-  const ConsoleLog::Stats stats = (*log)->GetStats();
-  EXPECT_EQ(stats.write_errors, 2u);
-  EXPECT_EQ(stats.bytes_written, 0u);
-  EXPECT_EQ(stats.bytes_dropped, 15u);
-  (*log)->Flush();
-  EXPECT_EQ((*log)->GetStats().write_errors, 3u);
-  EXPECT_EQ((*log)->GetStats().bytes_dropped, 22u);
+TEST_F(ConsoleLogTest, AFailedRotationDropsOutputAndKeepsTheBound) {
+  // console.log.1 a non-empty directory: the rename cannot replace it.
+  ASSERT_EQ(::mkdir(rotated_.c_str(), 0700), 0);
+  { std::ofstream(rotated_ + "/x") << "x"; }
+  auto log = Open(4);
+  Put(*log, "abcdef\n");
+  Put(*log, "more\n");
+  log.reset();
+  EXPECT_EQ(Contents(), "abcd");
+}
+
+TEST_F(ConsoleLogTest, RotationErrorsAreCounted) {
+  ASSERT_EQ(::mkdir(rotated_.c_str(), 0700), 0);
+  { std::ofstream(rotated_ + "/x") << "x"; }
+  auto log = Open(4);
+  Put(*log, "abcdef\n");
+  Put(*log, "more\n");
+  const ConsoleLog::Stats stats = log->GetStats();
+  EXPECT_EQ(stats.bytes_written, 4u);
+  EXPECT_EQ(stats.bytes_dropped, 8u);
+  EXPECT_EQ(stats.write_errors, 1u);
+  EXPECT_EQ(stats.rotations, 0u);
 }
 
 TEST_F(ConsoleLogTest, ConcurrentWritersKeepChunksWhole) {

@@ -93,6 +93,47 @@ absl::StatusOr<size_t> PreadFully(int fd, absl::Span<uint8_t> out, uint64_t offs
   return done;
 }
 
+absl::StatusOr<uint64_t> FdSize(int fd, const std::string& name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return PathError(errno, "fstat", name);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is not a regular file"));
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+absl::StatusOr<std::vector<uint8_t>> ReadHead(int fd, uint64_t size, size_t max_bytes,
+                                              const std::string& name) {
+  std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(max_bytes, size)));
+  VMMD_ASSIGN_OR_RETURN(size_t got, PreadFully(fd, absl::MakeSpan(head), 0, name));
+  head.resize(got);
+  return head;
+}
+
+absl::Status LoadFdInto(const GuestMemory& memory, int fd, const std::string& name, uint64_t gpa,
+                        uint64_t expected_size) {
+  VMMD_ASSIGN_OR_RETURN(uint64_t size, FdSize(fd, name));
+  if (size != expected_size) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s is %d bytes, but %d were planned for (did it change?)", name, size, expected_size));
+  }
+  absl::StatusOr<absl::Span<uint8_t>> dest = memory.GetSpan(gpa, expected_size);
+  if (!dest.ok()) {
+    return absl::Status(dest.status().code(),
+                        absl::StrFormat("loading %s (%d bytes) at 0x%x: %s", name, expected_size,
+                                        gpa, dest.status().message()));
+  }
+  VMMD_ASSIGN_OR_RETURN(size_t got, PreadFully(fd, *dest, 0, name));
+  uint8_t extra = 0;
+  VMMD_ASSIGN_OR_RETURN(size_t more,
+                        PreadFully(fd, absl::MakeSpan(&extra, 1), expected_size, name));
+  if (got != expected_size || more != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s changed size while it was being loaded", name));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<uint64_t> FileSize(const std::string& path) {
@@ -102,34 +143,13 @@ absl::StatusOr<uint64_t> FileSize(const std::string& path) {
 
 absl::StatusOr<std::vector<uint8_t>> ReadFileHead(const std::string& path, size_t max_bytes) {
   VMMD_ASSIGN_OR_RETURN(OpenFile f, OpenRegularFile(path));
-  std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(max_bytes, f.size)));
-  VMMD_ASSIGN_OR_RETURN(size_t got, PreadFully(f.fd.get(), absl::MakeSpan(head), 0, path));
-  head.resize(got);
-  return head;
+  return ReadHead(f.fd.get(), f.size, max_bytes, path);
 }
 
 absl::Status LoadFileInto(const GuestMemory& memory, const std::string& path, uint64_t gpa,
                           uint64_t expected_size) {
   VMMD_ASSIGN_OR_RETURN(OpenFile f, OpenRegularFile(path));
-  if (f.size != expected_size) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s is %d bytes, but %d were planned for (did it change?)", path, f.size, expected_size));
-  }
-  absl::StatusOr<absl::Span<uint8_t>> dest = memory.GetSpan(gpa, expected_size);
-  if (!dest.ok()) {
-    return absl::Status(dest.status().code(),
-                        absl::StrFormat("loading %s (%d bytes) at 0x%x: %s", path, expected_size,
-                                        gpa, dest.status().message()));
-  }
-  VMMD_ASSIGN_OR_RETURN(size_t got, PreadFully(f.fd.get(), *dest, 0, path));
-  uint8_t extra = 0;
-  VMMD_ASSIGN_OR_RETURN(size_t more,
-                        PreadFully(f.fd.get(), absl::MakeSpan(&extra, 1), expected_size, path));
-  if (got != expected_size || more != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("%s changed size while it was being loaded", path));
-  }
-  return absl::OkStatus();
+  return LoadFdInto(memory, f.fd.get(), path, gpa, expected_size);
 }
 
 absl::StatusOr<Arm64ImageHeader> ParseArm64ImageHeader(absl::Span<const uint8_t> head,
@@ -238,37 +258,53 @@ absl::Status WriteFdt(const GuestMemory& memory, const DirectBootLayout& layout,
 }
 
 absl::StatusOr<DirectBootLayout> LoadKernelAndInitrd(const GuestMemory& memory,
-                                                     const std::string& kernel_path,
-                                                     const std::string& initrd_path,
+                                                     const BootFile& kernel, const BootFile* initrd,
                                                      uint64_t fdt_max_size,
                                                      uint32_t supported_page_sizes) {
-  VMMD_ASSIGN_OR_RETURN(uint64_t kernel_size, FileSize(kernel_path));
+  VMMD_ASSIGN_OR_RETURN(uint64_t kernel_size, FdSize(kernel.fd, kernel.name));
   VMMD_ASSIGN_OR_RETURN(std::vector<uint8_t> head,
-                        ReadFileHead(kernel_path, kArm64ImageHeaderSize));
+                        ReadHead(kernel.fd, kernel_size, kArm64ImageHeaderSize, kernel.name));
   VMMD_ASSIGN_OR_RETURN(Arm64ImageHeader header,
                         ParseArm64ImageHeader(head, supported_page_sizes));
   uint64_t initrd_size = 0;
-  if (!initrd_path.empty()) {
-    VMMD_ASSIGN_OR_RETURN(initrd_size, FileSize(initrd_path));
+  if (initrd != nullptr) {
+    VMMD_ASSIGN_OR_RETURN(initrd_size, FdSize(initrd->fd, initrd->name));
     if (initrd_size == 0) {
-      return absl::InvalidArgumentError(absl::StrFormat("initrd %s is empty", initrd_path));
+      return absl::InvalidArgumentError(absl::StrFormat("initrd %s is empty", initrd->name));
     }
   }
   VMMD_ASSIGN_OR_RETURN(DirectBootLayout layout,
                         PlanDirectBoot(memory.base(), memory.size(), header, kernel_size,
                                        initrd_size, fdt_max_size));
-  VMMD_RETURN_IF_ERROR(LoadFileInto(memory, kernel_path, layout.kernel_load, kernel_size));
+  VMMD_RETURN_IF_ERROR(LoadFdInto(memory, kernel.fd, kernel.name, layout.kernel_load, kernel_size));
   // The header that was planned for must be the one that was loaded.
   std::vector<uint8_t> loaded(head.size());
   VMMD_RETURN_IF_ERROR(memory.Read(layout.kernel_load, absl::MakeSpan(loaded)));
   if (loaded != head) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("kernel %s changed while it was being loaded", kernel_path));
+        absl::StrFormat("kernel %s changed while it was being loaded", kernel.name));
   }
-  if (initrd_size != 0) {
-    VMMD_RETURN_IF_ERROR(LoadFileInto(memory, initrd_path, layout.initrd_addr, initrd_size));
+  if (initrd != nullptr) {
+    VMMD_RETURN_IF_ERROR(
+        LoadFdInto(memory, initrd->fd, initrd->name, layout.initrd_addr, initrd_size));
   }
   return layout;
+}
+
+absl::StatusOr<DirectBootLayout> LoadKernelAndInitrd(const GuestMemory& memory,
+                                                     const std::string& kernel_path,
+                                                     const std::string& initrd_path,
+                                                     uint64_t fdt_max_size,
+                                                     uint32_t supported_page_sizes) {
+  VMMD_ASSIGN_OR_RETURN(OpenFile kernel, OpenRegularFile(kernel_path));
+  OpenFile initrd;
+  if (!initrd_path.empty()) {
+    VMMD_ASSIGN_OR_RETURN(initrd, OpenRegularFile(initrd_path));
+  }
+  const BootFile kernel_file{kernel.fd.get(), kernel_path};
+  const BootFile initrd_file{initrd.fd.get(), initrd_path};
+  return LoadKernelAndInitrd(memory, kernel_file, initrd_path.empty() ? nullptr : &initrd_file,
+                             fdt_max_size, supported_page_sizes);
 }
 
 }  // namespace vmmd::core::aarch64

@@ -97,6 +97,18 @@ absl::StatusOr<DirectBootLayout> LoadKernelAndInitrd(
     const GuestMemory& memory, const std::string& kernel_path, const std::string& initrd_path,
     uint64_t fdt_max_size = kFdtMaxSize, uint32_t supported_page_sizes = kImagePagesAll);
 
+// An open regular file to load (read with pread only; not owned), and how messages name it.
+struct BootFile {
+  int fd = -1;
+  std::string name;
+};
+
+// The same from files already open (e.g. opened under vmmd's image directories): every read
+// goes through these fds, nothing is looked up by name. `initrd` null: none.
+absl::StatusOr<DirectBootLayout> LoadKernelAndInitrd(
+    const GuestMemory& memory, const BootFile& kernel, const BootFile* initrd,
+    uint64_t fdt_max_size = kFdtMaxSize, uint32_t supported_page_sizes = kImagePagesAll);
+
 // Writes `blob` at layout.fdt_addr; RESOURCE_EXHAUSTED if it is larger than layout.fdt_max_size.
 absl::Status WriteFdt(const GuestMemory& memory, const DirectBootLayout& layout,
                       absl::Span<const uint8_t> blob);

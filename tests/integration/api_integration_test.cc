@@ -1,6 +1,7 @@
 // The vmmd.v1 API over a real Unix socket: lifecycle, exact error codes, hostile input, the
 // socket's permissions and the health service.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -170,6 +171,22 @@ TEST_F(ApiTest, ExactCodesForBadRequests) {
   spec = Spec("fw");
   spec.set_firmware_path(tmp_.path() + "/no-such-QEMU_EFI.fd");
   EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  // Files: only under the image directories (--image_dir), never through a symlink.
+  spec = Spec("outside");
+  spec.set_kernel_path("/etc/hostname");
+  Result<v1::Vm> outside = CreateVm(spec);
+  EXPECT_EQ(outside.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(outside.status.error_message(),
+              HasSubstr("vmmd opens only files under " + tmp_.path() + " (its --image_dir flag)"));
+  spec = Spec("dotdot");
+  spec.set_kernel_path(tmp_.path() + "/../etc/hostname");
+  EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_EQ(::symlink("/etc/hostname", (tmp_.path() + "/escape").c_str()), 0);
+  spec = Spec("symlink");
+  spec.set_initrd_path(tmp_.path() + "/escape");
+  Result<v1::Vm> link = CreateVm(spec);
+  EXPECT_EQ(link.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(link.status.error_message(), HasSubstr("symbolic link"));
 
   // Names.
   ASSERT_TRUE(Create("vm1").ok());
@@ -196,7 +213,10 @@ TEST_F(ApiTest, ExactCodesForBadRequests) {
 }
 
 TEST_F(ApiTest, HostileInputDoesNotHurtTheDaemon) {
-  const std::string huge(1 << 20, 'a');
+  // Just under vmmd's 1 MiB request cap; beyond it gRPC refuses the message.
+  const std::string huge((1 << 20) - 4096, 'a');
+  EXPECT_EQ(GetVm(std::string(1 << 20, 'a')).status.error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
   const std::string nul("a\0b", 3);
   EXPECT_EQ(GetVm(huge).status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetVm(nul).status.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -205,6 +225,14 @@ TEST_F(ApiTest, HostileInputDoesNotHurtTheDaemon) {
   v1::VmSpec spec = Spec("x");
   spec.set_kernel_path(kernel_ + nul);
   EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A huge path is refused, and echoed bounded.
+  spec = Spec("x");
+  spec.set_kernel_path("/" + std::string(512 << 10, 'a'));
+  Result<v1::Vm> long_path = CreateVm(spec);
+  EXPECT_EQ(long_path.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(long_path.status.error_message(),
+              HasSubstr("...(524289 bytes)\" is 524289 bytes; a path has at most 4095"));
+  EXPECT_LT(long_path.status.error_message().size(), 600u);
   spec = Spec("x");
   spec.set_cmdline(huge);
   EXPECT_EQ(CreateVm(spec).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/common/thread.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -129,6 +130,27 @@ TEST_F(AutoscalerTest, AutoScalesUpToTheMinimumThenBacksOffWhenTheGuestMissesThe
               HasSubstr("backing off 200ms after DEADLINE_EXCEEDED"));
   m = Metrics();
   EXPECT_EQ(m["vmm_autoscaler_decisions_total{direction=\"up\",result=\"error\",vm=\"vm1\"}"], 1);
+}
+
+TEST_F(AutoscalerTest, AScaleWithoutAThreadIsAFailedDecisionNotACrash) {
+  CreateAndStart("vm1", Policy(v1::AUTOSCALE_MODE_AUTO, 2));
+  auto c = NewController();
+  {
+    ScopedThreadStartFailures no_threads(1);  // the ScaleVCPUs call's thread
+    TwoTicks(*c);
+    EXPECT_EQ(no_threads.remaining(), 0);
+  }
+  c->Tick();                                 // reaps the failed scale
+  EXPECT_EQ(Get("vm1").target_vcpus(), 1u);  // nothing reached vmmd
+  auto m = Metrics();
+  EXPECT_EQ(m["vmm_autoscaler_decisions_total{direction=\"up\",result=\"error\",vm=\"vm1\"}"], 1);
+  absl::SleepFor(absl::Milliseconds(120));
+  c->Tick();
+  const v1::Vm vm = Get("vm1");
+  ASSERT_TRUE(vm.has_autoscale_status());
+  EXPECT_THAT(vm.autoscale_status().last_scale_result(),
+              HasSubstr("cannot create a thread: ScaleVCPUs of vm1: Resource temporarily "
+                        "unavailable"));
 }
 
 TEST_F(AutoscalerTest, NoDecisionWhileTheVmIsStartingUp) {

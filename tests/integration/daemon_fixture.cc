@@ -99,6 +99,8 @@ void DaemonTest::SetUp() {
   options.socket_path = socket_;
   options.shutdown_grace = absl::Seconds(2);
   options.metrics_address = metrics_address_;
+  options.image_dirs = {tmp_.path()};
+  Configure(&options);
   absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(&hv_, options);
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   daemon_ = std::move(*daemon);

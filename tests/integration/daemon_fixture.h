@@ -43,6 +43,8 @@ class DaemonTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
+  // Called by SetUp before the daemon starts: a test's own options.
+  virtual void Configure(DaemonOptions*) {}
   // A channel/stub to the daemon's socket.
   std::unique_ptr<v1::Vmm::Stub> NewStub() const;
   // A spec that CreateVm accepts: the fake kernel and initrd, 128 MiB.

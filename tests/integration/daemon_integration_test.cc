@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -55,6 +56,21 @@ TEST_F(DaemonLifecycleTest, SecondDaemonOnTheSameSocketIsRefused) {
   EXPECT_THAT(Daemon::Start(&other, At(socket_)),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("another vmmd")));
   EXPECT_TRUE(List(*stub_).ok());  // the first one is untouched
+}
+
+TEST_F(DaemonLifecycleTest, AWriteToAPipeWithoutAReaderIsEpipeNotDeath) {
+  // In a fresh process (the death test re-runs this test there, fixture and daemon included).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        int fds[2];
+        if (::pipe(fds) != 0) _exit(2);
+        ::close(fds[0]);
+        const char byte = 'x';
+        const bool epipe = ::write(fds[1], &byte, 1) == -1 && errno == EPIPE;
+        _exit(epipe ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST_F(DaemonLifecycleTest, ShutdownStopsEveryVmAndRemovesTheSocket) {

@@ -33,6 +33,7 @@ TEST(RunDaemonTest, SigtermShutsDownAndStopsEveryVm) {
   DaemonOptions options;
   options.socket_path = tmp.path() + "/vmmd.sock";
   options.shutdown_grace = absl::Seconds(2);
+  options.image_dirs = {tmp.path()};
   std::promise<absl::Status> result;
   std::thread daemon([&] { result.set_value(RunDaemon(&hv, options)); });
 

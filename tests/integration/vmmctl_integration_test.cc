@@ -156,8 +156,20 @@ TEST_F(VmmctlTest, RpcErrorsAreCodeAndMessageOnStderrWithExit1) {
   r = Vmmctl({"create", "vm3", "--kernel", "no-such-Image", "--memory-mib", "128", "--vcpus", "1",
               "--max-vcpus", "1"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err,
-              StartsWith("vmmctl: NOT_FOUND: kernel_path " + tmp_.path() + "/no-such-Image"));
+  EXPECT_THAT(r.err, StartsWith("vmmctl: NOT_FOUND: kernel_path \"" + tmp_.path() +
+                                "/no-such-Image\": no such file"));
+  r = Vmmctl({"create", "vm3", "--kernel", "/etc/hostname", "--memory-mib", "128", "--vcpus", "1",
+              "--max-vcpus", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, StartsWith("vmmctl: PERMISSION_DENIED: kernel_path \"/etc/hostname\" is not "
+                                "under an image directory: vmmd opens only files under " +
+                                tmp_.path() + " (its --image_dir flag)"));
+  // This daemon has no state directory: no console log to print.
+  r = Vmmctl({"console", "vm1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, StartsWith("vmmctl: FAILED_PRECONDITION: VM vm1 has no console log: vmmd "
+                                "runs without --state_dir"));
+  EXPECT_EQ(Vmmctl({"console", "no-such-vm"}).exit_code, 1);
 
   ASSERT_EQ(Vmmctl({"start", "vm1"}).exit_code, 0);
   r = Vmmctl({"start", "vm1"});

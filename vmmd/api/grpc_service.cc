@@ -23,13 +23,23 @@ std::string Printable(const std::string& name) { return absl::CHexEscape(name.su
 
 }  // namespace
 
+std::string LoggedStatus(const absl::Status& status) {
+  const absl::string_view message = status.message();
+  std::string out = absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                                 absl::CHexEscape(message.substr(0, kMaxLoggedMessage)));
+  if (message.size() > kMaxLoggedMessage) {
+    absl::StrAppend(&out, "...(", message.size(), " bytes)");
+  }
+  return out;
+}
+
 // Logs the outcome of a state-changing call, counts it and converts its status.
 grpc::Status VmmService::Finish(absl::string_view method, const std::string& name,
                                 const absl::Status& status, absl::Time start) {
   if (status.ok()) {
     LogInfo("api: %s(\"%s\"): OK", method, Printable(name));
   } else {
-    LogInfo("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
+    LogInfo("api: %s(\"%s\"): %s", method, Printable(name), LoggedStatus(status));
   }
   stats_.Record(method, status, absl::Now() - start);
   return ToGrpcStatus(status);
@@ -38,14 +48,15 @@ grpc::Status VmmService::Finish(absl::string_view method, const std::string& nam
 grpc::Status VmmService::FinishRead(absl::string_view method, const std::string& name,
                                     const absl::Status& status, absl::Time start) {
   if (!status.ok()) {
-    LogDebug("api: %s(\"%s\"): %s", method, Printable(name), status.ToString());
+    LogDebug("api: %s(\"%s\"): %s", method, Printable(name), LoggedStatus(status));
   }
   stats_.Record(method, status,
                 start == absl::InfinitePast() ? absl::InfiniteDuration() : absl::Now() - start);
   return ToGrpcStatus(status);
 }
 
-VmmService::VmmService(vmm::VmManager* vms) : vms_(vms) {
+VmmService::VmmService(vmm::VmManager* vms, const ServiceOptions& options)
+    : vms_(vms), options_(options), long_calls_(&vms->events(), options.max_streams) {
   // Every method of vmmd.v1.Vmm has its series from the start.
   const google::protobuf::ServiceDescriptor* service =
       google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
@@ -81,6 +92,63 @@ absl::StatusOr<absl::Time> ScaleDeadline(const v1::ScaleVCPUsRequest& request, a
     timeout = absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos());
   }
   return std::min(now + timeout, call_deadline);
+}
+
+absl::StatusOr<vmm::StopOptions> StopOptionsFromRequest(const v1::StopVmRequest& request) {
+  if (request.force()) {
+    if (request.has_timeout()) {
+      return absl::InvalidArgumentError(
+          "timeout is for a graceful stop; a forced stop (force = true) stops at once: drop one");
+    }
+    return vmm::StopOptions{.grace = absl::ZeroDuration()};
+  }
+  if (!request.has_timeout()) return vmm::StopOptions{.grace = vmm::kDefaultStopGrace};
+  const auto& t = request.timeout();
+  const int64_t max_seconds = absl::ToInt64Seconds(vmm::kMaxStopGrace);
+  if (t.seconds() < 0 || t.nanos() < 0 || t.nanos() >= 1'000'000'000 ||
+      (t.seconds() == 0 && t.nanos() == 0) || t.seconds() > max_seconds ||
+      (t.seconds() == max_seconds && t.nanos() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout (", t.seconds(), "s ", t.nanos(),
+                     "ns) must be more than 0 and at most 10 minutes; leave it unset for 30 s"));
+  }
+  return vmm::StopOptions{.grace = absl::Seconds(t.seconds()) + absl::Nanoseconds(t.nanos())};
+}
+
+absl::Status ValidateScaleWait(int wait) {
+  if (!v1::ScaleWait_IsValid(wait)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wait ", wait,
+        " is not a ScaleWait: use SCALE_WAIT_NONE (1, or 0 = unspecified), SCALE_WAIT_ENABLED (2) "
+        "or SCALE_WAIT_ONLINE (3)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCreateCaps(const ServiceOptions& options,
+                             const std::vector<vmm::VmInfo>& existing, uint64_t memory_mib) {
+  if (options.max_vms > 0 && existing.size() >= static_cast<size_t>(options.max_vms)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this vmmd holds ", existing.size(),
+                     " VMs, its cap (vmmd --max_vms=", options.max_vms, "); delete one first"));
+  }
+  if (options.memory_budget_mib == 0) return absl::OkStatus();
+  const double allowed_d =
+      static_cast<double>(options.memory_budget_mib) * options.memory_overcommit;
+  const uint64_t allowed = allowed_d >= 1.8e19 ? UINT64_MAX : static_cast<uint64_t>(allowed_d);
+  uint64_t used = 0;
+  for (const vmm::VmInfo& vm : existing) {
+    used = vm.spec.memory_mib > UINT64_MAX - used ? UINT64_MAX : used + vm.spec.memory_mib;
+  }
+  const uint64_t free = used >= allowed ? 0 : allowed - used;
+  if (memory_mib > free) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("guest memory budget: the VM asks ", memory_mib, " MiB but only ", free,
+                     " MiB of ", allowed, " MiB are free (", used, " MiB used by ", existing.size(),
+                     " VMs; budget vmmd --memory_budget_mib=", options.memory_budget_mib,
+                     " x --memory_overcommit=", options.memory_overcommit, ")"));
+  }
+  return absl::OkStatus();
 }
 
 grpc::Status VmmService::CreateVm(grpc::ServerContext*, const v1::CreateVmRequest* request,
@@ -126,14 +194,6 @@ grpc::Status VmmService::GetCPUState(grpc::ServerContext*, const v1::GetCPUState
   return FinishRead("GetCPUState", request->name(), DoGetCpuState(*request, response), start);
 }
 
-grpc::Status VmmService::ScaleVCPUs(grpc::ServerContext* context,
-                                    const v1::ScaleVCPUsRequest* request,
-                                    v1::ScaleVCPUsResponse* response) {
-  const absl::Time start = absl::Now();
-  const absl::Time call_deadline = absl::FromChrono(context->deadline());
-  return Finish("ScaleVCPUs", request->name(), DoScale(*request, call_deadline, response), start);
-}
-
 grpc::Status VmmService::SetAutoscalePolicy(grpc::ServerContext*,
                                             const v1::SetAutoscalePolicyRequest* request,
                                             v1::Vm* response) {
@@ -151,30 +211,10 @@ grpc::Status VmmService::ReportAutoscaleStatus(grpc::ServerContext*,
                     DoReportAutoscaleStatus(*request, response), start);
 }
 
-grpc::Status VmmService::WatchEvents(grpc::ServerContext* context,
-                                     const v1::WatchEventsRequest* request,
-                                     grpc::ServerWriter<v1::Event>* writer) {
-  absl::StatusOr<std::unique_ptr<vmm::EventStream>> stream = vms_->Watch(request->name());
-  if (!stream.ok()) {
-    return FinishRead("WatchEvents", request->name(), stream.status(), absl::InfinitePast());
-  }
-  stats_.StreamOpened();
-  while (!context->IsCancelled()) {
-    std::optional<vmm::WatchEvent> event = (*stream)->Next(absl::Now() + absl::Milliseconds(500));
-    if (!event.has_value()) {
-      if ((*stream)->closed()) break;
-      continue;
-    }
-    if (event->dropped_before > 0) stats_.EventsDropped(event->dropped_before);
-    if (!writer->Write(EventToProto(*event))) break;  // the client went away
-  }
-  stats_.StreamClosed();
-  return FinishRead("WatchEvents", request->name(), absl::OkStatus(), absl::InfinitePast());
-}
-
 absl::Status VmmService::DoScale(const v1::ScaleVCPUsRequest& request, absl::Time call_deadline,
                                  v1::ScaleVCPUsResponse* response) {
   VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
+  VMMD_RETURN_IF_ERROR(ValidateScaleWait(request.wait()));
   VMMD_ASSIGN_OR_RETURN(absl::Time deadline, ScaleDeadline(request, absl::Now(), call_deadline));
   VMMD_ASSIGN_OR_RETURN(vmm::ScaleResult result,
                         vms_->ScaleVcpus(request.name(), request.target_vcpus(),
@@ -190,7 +230,14 @@ absl::Status VmmService::DoCreateVm(const v1::CreateVmRequest& request, v1::Vm* 
   VMMD_RETURN_IF_ERROR(ValidateCreateVmRequest(request));
   VMMD_ASSIGN_OR_RETURN(vmm::AutoscalePolicy policy,
                         AutoscalePolicyFromProto(request.autoscale(), "autoscale"));
-  VMMD_RETURN_IF_ERROR(vms_->CreateVm(VmSpecFromProto(request.spec()), policy));
+  const vmm::VmSpec spec = VmSpecFromProto(request.spec());
+  // A wrong field is the client's to fix whatever the caps: it is reported first.
+  VMMD_RETURN_IF_ERROR(vms_->ValidateSpecFields(spec));
+  {
+    absl::MutexLock lock(&create_mu_);
+    VMMD_RETURN_IF_ERROR(CheckCreateCaps(options_, vms_->ListVms(), request.spec().memory_mib()));
+    VMMD_RETURN_IF_ERROR(vms_->CreateVm(spec, policy));
+  }
   return DoGetVm(request.spec().name(), response);
 }
 
@@ -202,7 +249,8 @@ absl::Status VmmService::DoStartVm(const v1::StartVmRequest& request, v1::Vm* re
 
 absl::Status VmmService::DoStopVm(const v1::StopVmRequest& request, v1::Vm* response) {
   VMMD_RETURN_IF_ERROR(ValidateVmName(request.name(), "name"));
-  VMMD_RETURN_IF_ERROR(vms_->StopVm(request.name()));
+  VMMD_ASSIGN_OR_RETURN(vmm::StopOptions options, StopOptionsFromRequest(request));
+  VMMD_RETURN_IF_ERROR(vms_->StopVm(request.name(), options));
   return DoGetVm(request.name(), response);
 }
 

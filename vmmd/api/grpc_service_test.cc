@@ -6,12 +6,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
 #include "vmmd/vmm/vm_manager.h"
 
@@ -30,6 +34,41 @@ TEST(ValidateTest, Names) {
   v1::CreateVmRequest request;
   request.mutable_spec();
   EXPECT_THAT(ValidateCreateVmRequest(request), IsOk());  // content: the manager's job
+}
+
+// StopVm: force stops at once; otherwise the guest gets timeout (default 30 s, at most
+// 10 min) after the ACPI power button.
+TEST(ValidateTest, StopOptions) {
+  auto request = [](bool force, std::optional<std::pair<int64_t, int32_t>> timeout) {
+    v1::StopVmRequest r;
+    r.set_name("vm1");
+    r.set_force(force);
+    if (timeout.has_value()) {
+      r.mutable_timeout()->set_seconds(timeout->first);
+      r.mutable_timeout()->set_nanos(timeout->second);
+    }
+    return r;
+  };
+  auto grace = [](const v1::StopVmRequest& r) {
+    absl::StatusOr<vmm::StopOptions> o = StopOptionsFromRequest(r);
+    return o.ok() ? o->grace : absl::InfiniteDuration();
+  };
+  EXPECT_EQ(grace(request(false, std::nullopt)), absl::Seconds(30));
+  EXPECT_EQ(grace(request(true, std::nullopt)), absl::ZeroDuration());
+  EXPECT_EQ(grace(request(false, {{5, 500'000'000}})), absl::Milliseconds(5500));
+  EXPECT_EQ(grace(request(false, {{600, 0}})), absl::Minutes(10));
+  EXPECT_EQ(grace(request(false, {{0, 1}})), absl::Nanoseconds(1));
+  const std::vector<std::pair<int64_t, int32_t>> bad_timeouts = {
+      {0, 0}, {-1, 0}, {0, -1}, {600, 1}, {601, 0}, {1, 1'000'000'000}};
+  for (const std::pair<int64_t, int32_t>& bad : bad_timeouts) {
+    EXPECT_THAT(StopOptionsFromRequest(request(false, bad)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::HasSubstr("must be more than 0 and at most 10 minutes")))
+        << bad.first << "s " << bad.second << "ns";
+  }
+  EXPECT_THAT(StopOptionsFromRequest(request(true, {{5, 0}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("timeout is for a graceful stop")));
 }
 
 class VmmServiceTest : public ::testing::Test {
@@ -65,7 +104,7 @@ class VmmServiceTest : public ::testing::Test {
   std::string dir_;
   std::string kernel_;
   testing::FakeHypervisor hv_;
-  vmm::VmManager vms_{&hv_};
+  vmm::VmManager vms_{&hv_, testing::WithImageDirs<vmm::VmManagerOptions>({"/tmp"})};
   VmmService service_{&vms_};
   grpc::ServerContext context_;
 };
@@ -135,6 +174,11 @@ TEST_F(VmmServiceTest, StartStopDeleteAndCpus) {
 
   v1::StopVmRequest stop;
   stop.set_name("vm1");
+  stop.mutable_timeout()->set_seconds(601);  // refused before anything stops
+  grpc::Status refused = service_.StopVm(&context_, &stop, &vm);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("timeout (601s 0ns) must be"));
+  stop.clear_timeout();
   ASSERT_TRUE(service_.StopVm(&context_, &stop, &vm).ok());
   EXPECT_EQ(vm.state(), v1::VM_STATE_STOPPED);
 
@@ -143,6 +187,51 @@ TEST_F(VmmServiceTest, StartStopDeleteAndCpus) {
   v1::DeleteVmResponse deleted;
   ASSERT_TRUE(service_.DeleteVm(&context_, &del, &deleted).ok());
   EXPECT_EQ(service_.DeleteVm(&context_, &del, &deleted).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(LoggedStatusTest, BoundsAndEscapesTheMessage) {
+  EXPECT_EQ(LoggedStatus(absl::NotFoundError("no VM named \"a\"")),
+            "NOT_FOUND: no VM named \\\"a\\\"");
+  const std::string huge = "kernel_path " + std::string(3 << 20, 'a');
+  const std::string line = LoggedStatus(absl::InvalidArgumentError(huge));
+  EXPECT_EQ(line, "INVALID_ARGUMENT: " + huge.substr(0, kMaxLoggedMessage) + "...(3145740 bytes)");
+  EXPECT_EQ(LoggedStatus(absl::InternalError(std::string("a\nb\0", 4))), "INTERNAL: a\\nb\\x00");
+}
+
+TEST(ValidateTest, ScaleWaitMustBeAScaleWait) {
+  for (int wait : {0, 1, 2, 3}) EXPECT_THAT(ValidateScaleWait(wait), IsOk());
+  EXPECT_THAT(ValidateScaleWait(99),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "wait 99 is not a ScaleWait: use SCALE_WAIT_NONE (1, or 0 = unspecified), "
+                       "SCALE_WAIT_ENABLED (2) or SCALE_WAIT_ONLINE (3)"));
+  EXPECT_THAT(ValidateScaleWait(-1), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(CreateCapsTest, VmCountAndMemoryBudget) {
+  std::vector<vmm::VmInfo> vms(2);
+  vms[0].spec.memory_mib = 1024;
+  vms[1].spec.memory_mib = 2048;
+  EXPECT_THAT(CheckCreateCaps({}, vms, ~uint64_t{0}), IsOk());  // no caps
+  ServiceOptions options;
+  options.max_vms = 2;
+  EXPECT_THAT(CheckCreateCaps(options, vms, 1),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "this vmmd holds 2 VMs, its cap (vmmd --max_vms=2); delete one first"));
+  options.max_vms = 0;
+  options.memory_budget_mib = 4096;
+  EXPECT_THAT(CheckCreateCaps(options, vms, 1024), IsOk());
+  EXPECT_THAT(CheckCreateCaps(options, vms, 1025),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "guest memory budget: the VM asks 1025 MiB but only 1024 MiB of 4096 MiB "
+                       "are free (3072 MiB used by 2 VMs; budget vmmd --memory_budget_mib=4096 x "
+                       "--memory_overcommit=1)"));
+  options.memory_overcommit = 2.0;
+  EXPECT_THAT(CheckCreateCaps(options, vms, 5120), IsOk());
+  EXPECT_THAT(CheckCreateCaps(options, vms, ~uint64_t{0}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  vms[1].spec.memory_mib = ~uint64_t{0};  // sums saturate
+  EXPECT_THAT(CheckCreateCaps(options, vms, 1),
+              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::HasSubstr("only 0 MiB")));
 }
 
 }  // namespace

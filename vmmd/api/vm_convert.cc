@@ -155,7 +155,6 @@ vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
   out.memory_mib = spec.memory_mib();
   out.boot_vcpus = spec.boot_vcpus();
   out.max_vcpus = spec.max_vcpus();
-  out.console_log_path = spec.console_log_path();
   return out;
 }
 
@@ -169,7 +168,6 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec) {
   out.set_memory_mib(spec.memory_mib);
   out.set_boot_vcpus(spec.boot_vcpus);
   out.set_max_vcpus(spec.max_vcpus);
-  out.set_console_log_path(spec.console_log_path);
   return out;
 }
 
@@ -178,6 +176,7 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
   *out.mutable_spec() = VmSpecToProto(info.spec);
   out.set_state(VmStateToProto(info.state));
   out.set_state_reason(info.state_reason);
+  out.set_console_log_path(info.console_log_path);
   // "Never" (an infinite time) stays unset.
   if (IsFinite(info.created_at)) TimeToProto(info.created_at, out.mutable_created_at());
   if (IsFinite(info.started_at)) TimeToProto(info.started_at, out.mutable_started_at());

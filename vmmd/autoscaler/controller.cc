@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/common/log.h"
+#include "core/common/thread.h"
 
 namespace vmmd::autoscaler {
 namespace {
@@ -104,7 +105,7 @@ Controller::~Controller() {
   for (auto& [name, t] : trackers_) {
     if (t.job != nullptr) {
       t.job->context.TryCancel();
-      t.job->thread.join();
+      if (t.job->thread.joinable()) t.job->thread.join();
     }
   }
 }
@@ -121,7 +122,13 @@ void Controller::Wake() {
 }
 
 void Controller::Run() {
-  watcher_ = std::thread([this] { Watch(); });
+  // Without the watcher (a host out of threads), the periodic ticks still see every change.
+  if (absl::StatusOr<std::thread> t = StartThread("autoscaler watch", [this] { Watch(); });
+      t.ok()) {
+    watcher_ = *std::move(t);
+  } else {
+    LogError("autoscale: no event watch: %s", t.status().ToString());
+  }
   while (true) {
     Tick();
     absl::MutexLock lock(&mu_);
@@ -207,7 +214,7 @@ void Controller::Tick() {
 // A finished scale: its result, and the back-off after an error.
 void Controller::Reap(const std::string& name, Tracker& t) {
   if (t.job == nullptr || !t.job->done.load()) return;
-  t.job->thread.join();
+  if (t.job->thread.joinable()) t.job->thread.join();
   const ScaleJob& job = *t.job;
   const char* direction = job.to >= job.from ? "up" : "down";
   t.last_scale_time = job.started;
@@ -254,12 +261,20 @@ void Controller::StartScale(const std::string& name, Tracker& t, uint32_t from, 
   const absl::Duration timeout = options_.scale_timeout;
   request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(timeout));
   ScaleJob* raw = job.get();
-  job->thread = std::thread([this, raw, request] {
-    v1::ScaleVCPUsResponse response;
-    raw->status = stub_->ScaleVCPUs(&raw->context, request, &response);
-    raw->done.store(true);
-    Wake();
-  });
+  absl::StatusOr<std::thread> thread =
+      StartThread(absl::StrFormat("ScaleVCPUs of %s", name), [this, raw, request] {
+        v1::ScaleVCPUsResponse response;
+        raw->status = stub_->ScaleVCPUs(&raw->context, request, &response);
+        raw->done.store(true);
+        Wake();
+      });
+  if (thread.ok()) {
+    job->thread = *std::move(thread);
+  } else {  // the job fails like a refused call, and is retried with a back-off
+    job->status =
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(thread.status().message()));
+    job->done.store(true);
+  }
   t.job = std::move(job);
   t.recommender->RecordScale(absl::Now(), from, to);
 }

@@ -19,14 +19,24 @@
 #include "absl/time/time.h"
 #include "core/common/log.h"
 #include "core/common/log_level.h"
+#include "core/common/signals.h"
+#include "core/common/thread.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "vmmd/autoscaler/autoscaler_metrics.h"
 #include "vmmd/autoscaler/controller.h"
 #include "vmmd/endpoint/defaults.h"
+#include "vmmd/endpoint/transport.h"
 #include "vmmd/http/server.h"
 
 ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath, "vmmd's API socket");
+ABSL_FLAG(std::string, server, "",
+          "vmmd's API: unix:PATH or tcp://HOST:PORT (instead of --socket); over TCP mutual TLS "
+          "with --tls_ca, --tls_cert and --tls_key, or --insecure to a loopback address");
+ABSL_FLAG(std::string, tls_cert, "", "tcp: this client's certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "tcp: this client's private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "", "tcp: the CA that signed vmmd's certificate (PEM)");
+ABSL_FLAG(bool, insecure, false, "tcp: plaintext, to a loopback address only");
 ABSL_FLAG(std::string, metrics_address, "",
           "HOST:PORT to serve this autoscaler's Prometheus metrics on at /metrics, with "
           "/healthz and /readyz (ready while vmmd's API answers), e.g. 127.0.0.1:9478. Empty: "
@@ -62,7 +72,9 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
       "Autoscales the vCPUs of vmmd's VMs by the policy each carries.\n"
-      "Usage: vmm-autoscaler [--socket=PATH] [--metrics_address=HOST:PORT] [--interval=5s]\n"
+      "Usage: vmm-autoscaler [--socket=PATH | --server=unix:PATH|tcp://HOST:PORT\n"
+      "                       [--tls_ca=FILE --tls_cert=FILE --tls_key=FILE | --insecure]]\n"
+      "                      [--metrics_address=HOST:PORT] [--interval=5s]\n"
       "                      [--max_steal=0.2] [--dry_run] [--scale_timeout=60s]\n"
       "                      [--startup_delay=60s]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
@@ -93,9 +105,22 @@ int main(int argc, char** argv) {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   options.reporter = std::string("vmm-autoscaler/") + host;
-  std::string socket = absl::GetFlag(FLAGS_socket);
-  if (socket.empty()) return UsageError("--socket must not be empty");
-  if (!absl::StartsWith(socket, "unix:")) socket = "unix:" + socket;
+  const std::string server_flag = absl::GetFlag(FLAGS_server);
+  if (!server_flag.empty() && absl::GetFlag(FLAGS_socket) != vmmd::endpoint::kDefaultSocketPath) {
+    return UsageError("--server and --socket name the same thing: give one");
+  }
+  absl::StatusOr<vmmd::endpoint::Address> api =
+      server_flag.empty() ? vmmd::endpoint::ParseAddress(absl::GetFlag(FLAGS_socket), "--socket")
+                          : vmmd::endpoint::ParseAddress(server_flag, "--server");
+  if (!api.ok()) return UsageError(std::string(api.status().message()));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      vmmd::endpoint::ChannelCredentialsFor(*api,
+                                            {.cert = absl::GetFlag(FLAGS_tls_cert),
+                                             .key = absl::GetFlag(FLAGS_tls_key),
+                                             .ca = absl::GetFlag(FLAGS_tls_ca)},
+                                            absl::GetFlag(FLAGS_insecure));
+  if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
+  const std::string socket = api->ToString();
 
   // SIGINT/SIGTERM are taken by sigwait below; every thread started after this inherits the mask.
   sigset_t signals;
@@ -103,10 +128,15 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // vmmd going away mid-call must cost a write EPIPE, not this process its life.
+  if (absl::Status s = vmmd::IgnoreSigpipe(); !s.ok()) {
+    std::fprintf(stderr, "vmm-autoscaler: %s\n", s.ToString().c_str());
+    return 1;
+  }
 
   vmmd::autoscaler::AutoscalerMetrics metrics;
-  vmmd::autoscaler::Controller controller(
-      grpc::CreateChannel(socket, grpc::InsecureChannelCredentials()), options, &metrics);
+  vmmd::autoscaler::Controller controller(grpc::CreateChannel(api->GrpcTarget(), *credentials),
+                                          options, &metrics);
   std::unique_ptr<vmmd::http::MetricsServer> server;
   const std::string address = absl::GetFlag(FLAGS_metrics_address);
   if (!address.empty()) {
@@ -123,11 +153,16 @@ int main(int argc, char** argv) {
   }
   vmmd::LogInfo("vmm-autoscaler: watching %s every %s%s", socket,
                 absl::FormatDuration(options.interval), options.dry_run ? " (dry run)" : "");
-  std::thread loop([&controller] { controller.Run(); });
+  absl::StatusOr<std::thread> loop =
+      vmmd::StartThread("autoscaler loop", [&controller] { controller.Run(); });
+  if (!loop.ok()) {
+    std::fprintf(stderr, "vmm-autoscaler: %s\n", loop.status().ToString().c_str());
+    return 1;
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   vmmd::LogInfo("vmm-autoscaler: signal %d, stopping", sig);
   controller.Stop();
-  loop.join();
+  loop->join();
   return 0;
 }

@@ -9,8 +9,9 @@
 
 namespace vmmd::hw {
 
-Ged::Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers)
-    : irq_(irq), at_(at), handlers_(std::move(handlers)) {}
+Ged::Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers,
+         bool power_button)
+    : irq_(irq), at_(at), handlers_(std::move(handlers)), power_button_(power_button) {}
 
 void Ged::Read(uint64_t offset, absl::Span<uint8_t> data) {
   uint32_t value = 0;
@@ -57,6 +58,12 @@ absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
   using namespace acpi::aml;  // NOLINT(build/namespaces)
   uint32_t seen = 0;
   std::vector<acpi::AmlTerm> evt{Store(Path("ESEL"), Local(0))};
+  if (power_button_) {
+    seen |= ged::kEventPowerButton;
+    evt.push_back(
+        If(LEqual(And(Local(0), Int(ged::kEventPowerButton)), Int(ged::kEventPowerButton)),
+           {Notify(Path(ged::kPowerButtonPath), Int(ged::kPowerButtonNotifyCode))}));
+  }
   for (const GedEventHandler& h : handlers_) {
     if (h.event == 0 || (h.event & (h.event - 1)) != 0 || (seen & h.event) != 0) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -66,6 +73,12 @@ absl::Status Ged::DescribeAml(acpi::AmlScope& sb) const {
     evt.push_back(If(LEqual(And(Local(0), Int(h.event)), Int(h.event)), {Call(h.method)}));
   }
   // clang-format off
+  if (power_button_) {
+    sb.Add(Device("PWRB", {
+        Name("_HID", String("PNP0C0C")),
+        Name("_UID", Zero()),
+    }));
+  }
   sb.Add(Device("GED", {
       Name("_HID", String("ACPI0013")),
       Name("_UID", Zero()),

@@ -14,6 +14,10 @@
 //     OperationRegion (EREG, SystemMemory, base, 4), Field ESEL (DWordAcc),
 //     Method (_EVT, 1, Serialized) { Local0 = ESEL; If ((Local0 & bit) == bit) { method () } ... }
 //     }
+// and, when built with `power_button`, the ACPI power button it signals (Linux's button driver
+// turns Notify 0x80 on PNP0C0C into KEY_POWER; systemd-logind or acpid then power off):
+//   Device (PWRB) { _HID "PNP0C0C", _UID 0 }
+//   ... in _EVT: If ((Local0 & 0x2) == 0x2) { Notify (\_SB.PWRB, 0x80) }
 //
 // Thread safety: all methods may be called concurrently. The IrqLine is pulsed without the
 // device lock held.
@@ -41,6 +45,10 @@ inline constexpr uint64_t kRegionSize = 4;
 inline constexpr uint32_t kEventPowerButton = 1u << 1;
 inline constexpr uint32_t kEventCpuHotplug = 1u << 3;
 
+// The power button the GED signals (constructed with `power_button`), and what it is told.
+inline constexpr char kPowerButtonPath[] = "\\_SB.PWRB";
+inline constexpr uint32_t kPowerButtonNotifyCode = 0x80;  // ACPI 6.5 table 5.166: pressed
+
 }  // namespace ged
 
 // `_EVT` calls `method` (an absolute AML path, no arguments) when `event` (one bit) is pending.
@@ -58,8 +66,10 @@ class Ged final : public core::BusDevice, public acpi::AmlDescribed {
   };
 
   // `irq` (may be null: no interrupt) is not owned and must outlive the device. `at` (window
-  // and SPI) is only used for the AML; `handlers` are what _EVT calls.
-  Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers);
+  // and SPI) is only used for the AML; `handlers` are what _EVT calls. With `power_button`, the
+  // GED also describes \_SB.PWRB and _EVT notifies it on ged::kEventPowerButton.
+  Ged(core::IrqLine* irq, const core::DevicePlacement& at, std::vector<GedEventHandler> handlers,
+      bool power_button = false);
   Ged(const Ged&) = delete;
   Ged& operator=(const Ged&) = delete;
 
@@ -72,14 +82,15 @@ class Ged final : public core::BusDevice, public acpi::AmlDescribed {
   uint32_t PendingEvents() const;
   Stats GetStats() const;
 
-  // INVALID_ARGUMENT for a handler whose event is not exactly one bit, or a bit handled twice;
-  // FAILED_PRECONDITION without an SPI.
+  // INVALID_ARGUMENT for a handler whose event is not exactly one bit, or a bit handled twice
+  // (the power button handles ged::kEventPowerButton); FAILED_PRECONDITION without an SPI.
   absl::Status DescribeAml(acpi::AmlScope& sb) const override;
 
  private:
   core::IrqLine* const irq_;
   const core::DevicePlacement at_;
   const std::vector<GedEventHandler> handlers_;
+  const bool power_button_;
 
   mutable absl::Mutex mu_;
   uint32_t pending_ ABSL_GUARDED_BY(mu_) = 0;

@@ -163,6 +163,54 @@ TEST(GedAmlTest, EvtCallsTheHandlerOfEverySetBit) {
   }
 }
 
+// With the power button, the DSDT holds \_SB.PWRB (PNP0C0C, what Linux's ACPI button driver
+// binds) and _EVT notifies it 0x80 (pressed) for the power-button bit only.
+TEST(GedAmlTest, PowerButtonIsDescribedAndNotifiedOnItsBit) {
+  ScanStub stub;
+  Ged ged(nullptr, kAt, {{ged::kEventCpuHotplug, "\\_SB.TEST.SCAN"}}, /*power_button=*/true);
+  const acpi::AmlDescribed* devices[] = {&stub, &ged};
+  absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(devices);
+  ASSERT_THAT(dsdt, IsOk());
+  absl::StatusOr<acpi::testing::TempDir> dir = acpi::testing::TempDir::Create();
+  ASSERT_THAT(dir, IsOk());
+  absl::StatusOr<acpi::testing::Disassembly> d = acpi::testing::Disassemble(*dir, "dsdt", *dsdt);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(acpi::testing::DisassemblyProblems(*d), IsEmpty()) << d->run.output << d->dsl;
+  EXPECT_THAT(d->dsl, HasSubstr("Device (PWRB)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Name (_HID, \"PNP0C0C\""));
+  EXPECT_THAT(d->dsl, HasSubstr("Notify (\\_SB.PWRB, 0x80)"));
+  struct Case {
+    uint8_t fill;
+    std::vector<std::string> notifies;
+    uint64_t scans;
+  };
+  for (const Case& c : {Case{0x00, {}, 0}, Case{0x02, {"PWRB=0x80"}, 0}, Case{0x08, {}, 1},
+                        Case{0x0A, {"PWRB=0x80"}, 1}}) {
+    absl::StatusOr<acpi::testing::TempDir> run_dir = acpi::testing::TempDir::Create();
+    ASSERT_THAT(run_dir, IsOk());
+    absl::StatusOr<acpi::testing::ToolRun> run = acpi::testing::AcpiExec(
+        *run_dir, {*dsdt}, "execute \\_SB.GED._EVT 0x29; execute \\_SB.TEST.CNTC", c.fill);
+    ASSERT_THAT(run, IsOk());
+    std::vector<acpi::testing::Evaluation> evals = acpi::testing::ParseAcpiExec(run->output);
+    ASSERT_EQ(evals.size(), 2u) << run->output;
+    EXPECT_EQ(evals[0].notifies, c.notifies) << "fill 0x" << std::hex << int{c.fill};
+    EXPECT_THAT(evals[0].problems, IsEmpty()) << run->output;
+    EXPECT_EQ(evals[1].integer, c.scans) << run->output;
+  }
+}
+
+// Without the power button there is no PWRB, and nothing notifies it.
+TEST(GedAmlTest, NoPowerButtonByDefault) {
+  Ged ged(nullptr, kAt, {{ged::kEventCpuHotplug, "\\_SB.SCAN"}});
+  acpi::AmlScope sb("\\_SB");
+  ASSERT_THAT(ged.DescribeAml(sb), IsOk());
+  ASSERT_EQ(sb.terms().size(), 1u);
+  Ged with(nullptr, kAt, {{ged::kEventCpuHotplug, "\\_SB.SCAN"}}, /*power_button=*/true);
+  acpi::AmlScope sb2("\\_SB");
+  ASSERT_THAT(with.DescribeAml(sb2), IsOk());
+  EXPECT_EQ(sb2.terms().size(), 2u);
+}
+
 TEST(GedAmlTest, RejectsBadHandlers) {
   acpi::AmlScope sb("\\_SB");
   EXPECT_THAT(Ged(nullptr, kAt, {{0x3, "\\X"}}).DescribeAml(sb),
@@ -171,6 +219,10 @@ TEST(GedAmlTest, RejectsBadHandlers) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Ged(nullptr, kAt, {{8, "\\X"}, {8, "\\Y"}}).DescribeAml(sb),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  // The power button owns its bit.
+  EXPECT_THAT(
+      Ged(nullptr, kAt, {{ged::kEventPowerButton, "\\X"}}, /*power_button=*/true).DescribeAml(sb),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0x2")));
   EXPECT_THAT(sb.terms(), IsEmpty());
   // A bad method path surfaces when the DSDT is encoded.
   Ged bad_path(nullptr, kAt, {{8, "\\_SB.TOOLONG.X"}});

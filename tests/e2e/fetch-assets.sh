@@ -6,6 +6,8 @@
 #   OUT_DIR/kernel-*/config      their kernel configs; kernel-*/version the exact package
 #   OUT_DIR/kernel-6.12/modules/ the modules L1 loads for its network (virtio_net and what it
 #                                needs), decompressed: the real-Prometheus scenario uses them
+#   OUT_DIR/kernel-6.12/guest-modules/<release>/  the L2 guest's modules (evdev, for /init to
+#                                read the ACPI power button), decompressed
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
 # The .debs are cached outside the clone, keyed by package and version, in
@@ -25,6 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 stamp=$out/.fetched.v2
 # L1's network modules, in load order (paths inside the kernel package's module tree).
 net_modules=(net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko)
+# The L2 guest's modules (6.12 only): evdev, so /init sees the ACPI power button's KEY_POWER
+# (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off.
+guest_modules=(drivers/input/evdev.ko)
 
 log() { echo "fetch-assets: $*" >&2; }
 die() { echo "fetch-assets: error: $*" >&2; exit 1; }
@@ -119,6 +124,34 @@ fetch() {
   log "assets ready in $out ($(tr '\n' ';' <"$out/versions.txt"))"
 }
 
+# Unpacks the guest modules of the kernel in DIR (its cached .deb, named by DIR/version) into
+# DIR/guest-modules/<release>/.
+extract_guest_modules() {
+  local dir=$1 deb tmp rel m src
+  set -- $(cat "$dir/version")
+  deb=$(download "$1" "$2")
+  tmp=$(mktemp -d "$out/.unpack.XXXXXX")
+  dpkg-deb -x "$deb" "$tmp"
+  rel=$(ls -d "$tmp"/lib/modules/*/kernel "$tmp"/usr/lib/modules/*/kernel 2>/dev/null |
+    head -n1) || true
+  [ -n "$rel" ] || die "no lib/modules/*/kernel in $deb"
+  rel=$(basename "$(dirname "$rel")")
+  rm -rf "$dir/guest-modules"
+  mkdir -p "$dir/guest-modules/$rel"
+  for m in "${guest_modules[@]}"; do
+    src=$(ls "$tmp"/lib/modules/*/kernel/"$m"* "$tmp"/usr/lib/modules/*/kernel/"$m"* 2>/dev/null |
+      head -n1) || true
+    [ -n "$src" ] || die "no module $m in $deb"
+    case "$src" in
+      *.xz) xz -dc "$src" >"$dir/guest-modules/$rel/$(basename "$m")" ;;
+      *.zst) zstd -qdc "$src" >"$dir/guest-modules/$rel/$(basename "$m")" ;;
+      *) cp "$src" "$dir/guest-modules/$rel/$(basename "$m")" ;;
+    esac
+  done
+  rm -rf "$tmp"
+  log "guest modules for $rel: ${guest_modules[*]##*/}"
+}
+
 # L2 guest initramfs: /bin/busybox (+ sh link), /init, empty mount points. Applets are linked
 # at boot by /init (busybox --install -s), which keeps the cpio small.
 build_guest_initrd() {
@@ -128,6 +161,8 @@ build_guest_initrd() {
   cp "$out/busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   install -m 0755 "$here/guest/init" "$root/init"
+  mkdir -p "$root/lib/modules"
+  cp -r "$out/kernel-6.12/guest-modules/." "$root/lib/modules/"
   # The online rule vmmd ships for busybox guests (deploy/guest/mdev, docs/guest-setup.md).
   mkdir -p "$root/etc/mdev"
   install -m 0644 "$here/../../deploy/guest/mdev/mdev.conf" "$root/etc/mdev.conf"
@@ -146,8 +181,9 @@ if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel
    [ ! -f "$out/kernel-6.12/modules/order" ] || [ ! -f "$out/busybox" ]; then
   fetch
 fi
+[ -d "$out/kernel-6.12/guest-modules" ] || extract_guest_modules "$out/kernel-6.12"
 guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
-  "$here/../../deploy/guest/mdev/cpu-online")
+  "$here/../../deploy/guest/mdev/cpu-online" "$out/kernel-6.12/guest-modules")
 stale=0
 for f in "${guest_sources[@]}"; do [ "$f" -nt "$out/guest-initrd.cpio" ] && stale=1; done
 if [ ! -f "$out/guest-initrd.cpio" ] || [ $stale = 1 ]; then

@@ -31,7 +31,8 @@ absl::StatusOr<std::shared_ptr<hw::Ged>> AddCpuHotplugDevices(DeviceTable& devic
     return std::make_shared<hw::Ged>(
         at.irq, at.placement,
         std::vector<hw::GedEventHandler>{
-            {hw::ged::kEventCpuHotplug, std::string(hw::cpu_hotplug::kScanMethodPath)}});
+            {hw::ged::kEventCpuHotplug, std::string(hw::cpu_hotplug::kScanMethodPath)}},
+        /*power_button=*/true);
   });
 }
 

@@ -32,7 +32,9 @@ struct MachineShape {
 std::vector<core::RedistributorRegion> RedistributorRegions(uint32_t possible);
 
 // The CPU-hotplug register block (its status comes from `backend`, the vCPU manager) and the
-// GED whose CPU-hotplug event makes the guest run the block's scan method. Returns the GED.
+// GED whose CPU-hotplug event makes the guest run the block's scan method, and which also
+// carries the ACPI power button (\_SB.PWRB, notified on the power-button event: the graceful
+// StopVm). Returns the GED.
 absl::StatusOr<std::shared_ptr<hw::Ged>> AddCpuHotplugDevices(DeviceTable& devices,
                                                               core::CpuHotplugBackend* backend);
 

@@ -152,7 +152,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, PlatformTablesTest,
                          });
 
 // The composition root wires the GED's CPU-hotplug event to \_SB.CPUS.CSCN: _EVT runs the scan
-// for that bit only. The GED register is overlaid like the block (\TESL, set by \TEVT).
+// for that bit only; the power-button bit notifies \_SB.PWRB 0x80 (the graceful StopVm). The GED
+// register is overlaid like the block (\TESL, set by \TEVT).
 TEST(PlatformTablesTest, GedCpuEventRunsTheScan) {
   Board b(1, 4);
   absl::StatusOr<std::vector<uint8_t>> dsdt = acpi::BuildDsdt(b.platform.dsdt_devices);
@@ -180,7 +181,7 @@ TEST(PlatformTablesTest, GedCpuEventRunsTheScan) {
   // clang-format on
   ASSERT_EQ(evals.size(), 7u);
   EXPECT_THAT(evals[2].notifies, IsEmpty());
-  EXPECT_THAT(evals[4].notifies, IsEmpty());
+  EXPECT_EQ(evals[4].notifies, std::vector<std::string>{"PWRB=0x80"});
   EXPECT_EQ(evals[6].notifies, hw::testing::Repeated("C003=0x01", 2 * 4 + 2));
 }
 
@@ -214,6 +215,10 @@ TEST(PlatformTablesTest, TheTablesDescribeTheBoardRows) {
   EXPECT_THAT(d->dsl, HasSubstr("OperationRegion (PRST, SystemMemory, 0x090C0000, 0x0C)"));
   EXPECT_THAT(d->dsl, HasSubstr("OperationRegion (EREG, SystemMemory, 0x09080000, 0x04)"));
   EXPECT_THAT(d->dsl, HasSubstr("0x00000029,"));  // GED: GSIV 41
+  // The power button the GED notifies (Linux's ACPI button driver binds PNP0C0C).
+  EXPECT_THAT(d->dsl, HasSubstr("Device (PWRB)"));
+  EXPECT_THAT(d->dsl, HasSubstr("Name (_HID, \"PNP0C0C\""));
+  EXPECT_THAT(d->dsl, HasSubstr("Notify (\\_SB.PWRB, 0x80)"));
   // Without the console there is no SPCR to write.
   DeviceTable empty(kBoardDevices, nullptr);
   EXPECT_THAT(BoardAcpiPlatform(b.shape, empty),

@@ -1,6 +1,7 @@
 # vmmd — the two commands of the README, and the steps they are made of.
 #   make demo   a real arm64 guest under vmmd, in the nested arm64 KVM bed
-#   make test   every test: unit + integration (x86_64) and the end-to-end scenarios (nested bed)
+#   make test   every test: unit + integration (x86_64), the same under ASan+UBSan plus the fuzz
+#               targets (build/sanitize), and the end-to-end scenarios (nested bed)
 # Each step installs or fetches what it needs first and is a no-op when already done.
 
 SHELL := /bin/bash
@@ -9,9 +10,12 @@ BUILD := $(ROOT)/build
 NATIVE := $(BUILD)/native
 ARM64 := $(BUILD)/arm64
 CROSS := $(BUILD)/cross
+SANITIZE := $(BUILD)/sanitize
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build build-arm64 cross-sysroot image e2e-assets test unit-test bench demo clean
+.PHONY: all deps build build-arm64 build-sanitize cross-sysroot image e2e-assets test unit-test \
+  sanitize-test fuzz bench demo clean
 
 all: build
 
@@ -22,6 +26,16 @@ build: deps
 	@cmake -S . -B $(NATIVE) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(NATIVE) -j $(JOBS)
 
+# The clang ASan+UBSan tree (VMMD_SANITIZE, docs/testing.md "Sanitizers and fuzzing"): only the
+# test binaries (GoogleTest suites, the vmmctl the integration tests run, the libFuzzer targets
+# of tests/fuzz). -O1 with line tables keeps it quick to build and its reports symbolized.
+build-sanitize: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(SANITIZE) -G Ninja -DVMMD_SANITIZE=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld \
+	  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+	@cmake --build $(SANITIZE) -j $(JOBS) --target vmmd_test_binaries
+
 cross-sysroot: deps
 	@deploy/host/fetch-cross-sysroot.sh $(CROSS)
 
@@ -29,7 +43,7 @@ build-arm64: cross-sysroot
 	@cmake -S . -B $(ARM64) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMMD_BUILD_TESTS=OFF \
 	  -DCMAKE_TOOLCHAIN_FILE=$(ROOT)/cmake/toolchain-aarch64.cmake \
 	  -DVMMD_CROSS_SYSROOT=$(CROSS)/sysroot -DVMMD_UAPI_INCLUDE=$(CROSS)/uapi/usr/include >/dev/null
-	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl vmm-autoscaler
+	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl vmm-autoscaler e2e-driver
 
 # The arm64 container image, no registry or base image needed (deploy/image/README.md):
 # build/image/vmmd-oci (OCI layout) and build/image/vmmd-arm64.oci.tar, tagged with the version.
@@ -49,8 +63,23 @@ bench: build
 	@$(NATIVE)/bin/metrics_scrape_bench
 	@$(NATIVE)/bin/autoscaler_bench
 
-test: build build-arm64 e2e-assets image
-	@ctest --test-dir $(NATIVE) --output-on-failure
+# Unit and integration tests under ASan+UBSan, and each fuzz target for 20 s from its seeds.
+sanitize-test: build-sanitize
+	@ctest --test-dir $(SANITIZE) -L 'unit|integration|fuzz' --output-on-failure -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS (default 300) from its seeds, JOBS at a time; prints the
+# executions, exec/s and coverage (cov:, ft:) of each. Corpora and logs:
+# build/sanitize/tests/fuzz/fuzz-runs/.
+fuzz: build-sanitize
+	@tests/fuzz/fuzz-all.sh $(SANITIZE) $(FUZZ_SECONDS) $(JOBS)
+
+# Both trees run even if the first fails, each ending with its own ctest summary line.
+test: build build-arm64 e2e-assets image build-sanitize
+	@rc=0; echo "== build/native: unit, integration, end-to-end =="; \
+	  ctest --test-dir $(NATIVE) --output-on-failure || rc=1; \
+	  echo "== build/sanitize (ASan+UBSan): unit, integration, fuzz =="; \
+	  ctest --test-dir $(SANITIZE) -L 'unit|integration|fuzz' --output-on-failure -j $(JOBS) || rc=1; \
+	  exit $$rc
 
 demo: build-arm64 e2e-assets
 	@tests/e2e/l1-run tests/e2e/demo.sh

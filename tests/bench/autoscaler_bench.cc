@@ -59,6 +59,7 @@ int Run() {
     testing::FakeHypervisor hv;
     DaemonOptions options;
     options.socket_path = dir.path() + "/vmmd.sock";
+    options.image_dirs = {dir.path()};
     auto daemon = Daemon::Start(&hv, options);
     if (!daemon.ok()) {
       std::fprintf(stderr, "Daemon: %s\n", daemon.status().ToString().c_str());

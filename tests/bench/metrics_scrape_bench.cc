@@ -33,6 +33,7 @@
 #include "tests/bench/bench_util.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/support/image_dirs.h"
 #include "tests/support/scrape.h"
 #include "vmmd/api/api_stats.h"
 #include "vmmd/http/server.h"
@@ -136,7 +137,8 @@ int Run() {
   std::vector<std::string> load_lines;
   for (int n : counts) {
     testing::FakeHypervisor hv;
-    auto mgr = std::make_unique<vmm::VmManager>(&hv);
+    auto mgr = std::make_unique<vmm::VmManager>(
+        &hv, testing::WithImageDirs<vmm::VmManagerOptions>({dir.path()}));
     api::ApiStats api;
     const google::protobuf::ServiceDescriptor* svc =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(

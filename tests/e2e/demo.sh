@@ -23,12 +23,12 @@ start_vmmd --metrics_address=127.0.0.1:9477
 say "Creating VM 'demo': stock edk2 firmware + Debian's 6.12 kernel, 2 vCPUs at boot, 4 possible, 512 MiB"
 show vmmctl create demo --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" \
   --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE" --memory-mib "$GUEST_MEMORY_UEFI_MIB" \
-  --vcpus 2 --max-vcpus 4 --console-log /tmp/demo.console
+  --vcpus 2 --max-vcpus 4
 say "Starting it (UEFI boots, then Linux with vmmd's ACPI tables)"
 t0=$(now_ms)
 show vmmctl start demo
 log "(waiting for the guest's /init to report...)"
-wait_for_line /tmp/demo.console '^@@GUEST-UP ' 240 demo >/dev/null
+wait_for_line "$(console_file demo)" '^@@GUEST-UP ' 240 demo >/dev/null
 log "guest userspace reached in $(($(now_ms) - t0)) ms"
 
 say "What vmmd shows: every possible vCPU exists in KVM; 2-3 are PARKED (an fd, no thread)"
@@ -72,23 +72,23 @@ log "(--max_steal=0.6: this emulated host has 2 CPUs, so busy vCPUs always wait 
 log " --startup_delay=45s: a booting guest is busy, which is not load)"
 show vmmctl create auto --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" \
   --initrd "$GUEST_INITRD" --cmdline "$GUEST_CMDLINE vmmd.e2e.burst=30,60,3" \
-  --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 1 --max-vcpus 4 --console-log /tmp/auto.console \
+  --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 1 --max-vcpus 4 \
   --autoscale=auto --min=1 --max=4 --target-utilization=0.6 --scale-down-stabilization=20 \
   --step-period=5
 show vmmctl start auto
-wait_for_line /tmp/auto.console '^@@GUEST-UP ' 240 auto >/dev/null
+wait_for_line "$(console_file auto)" '^@@GUEST-UP ' 240 auto >/dev/null
 log "(guest up with 1 vCPU; in 30 s it starts 3 busy loops for 60 s, then idles)"
-wait_for_line /tmp/auto.console '^@@BURST start' 60 auto >/dev/null
+wait_for_line "$(console_file auto)" '^@@BURST start' 60 auto >/dev/null
 say "Load: 3 busy loops. vmmctl top every 5 s (UTIL: busy share of the online vCPUs)"
 i=0
 while [ $i -lt 12 ]; do
   vmmctl --socket "$VMMD_SOCK" top --once --interval=5 | grep -E '^(NAME|auto) ' >&9 || true
   guest_view_auto=$(guest_cpus auto)
   log "   guest: online=$(field "$guest_view_auto" online)"
-  grep -q '^@@BURST stop' /tmp/auto.console && break
+  grep -q '^@@BURST stop' "$(console_file auto)" && break
   i=$((i + 1))
 done
-wait_for_line /tmp/auto.console '^@@BURST stop' 90 auto >/dev/null
+wait_for_line "$(console_file auto)" '^@@BURST stop' 90 auto >/dev/null
 say "Idle again: after the 20 s scale-down window it shrinks, one vCPU per 5 s"
 i=0
 while [ $i -lt 12 ]; do

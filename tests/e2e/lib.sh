@@ -1,6 +1,7 @@
 # Helpers for the end-to-end scenario scripts. They run inside L1 under busybox ash (no bash),
 # sourced as `. /e2e/lib.sh`. Markers the runner and the reader look for:
-#   @@FAIL <why>        then the tails of /tmp/vmmd.log and /tmp/*.console; the script exits 1
+#   @@FAIL <why>        then the tails of /tmp/vmmd.log and every VM's console log; the script
+#                       exits 1
 #   @@PASS <what>       one per check that held
 #   @@TIME <phase> <ms> phase timings (benchmarks report numbers; nothing asserts on them)
 # A failing helper exits the whole script, also from inside $(...).
@@ -8,6 +9,10 @@
 VMMD_SOCK=${VMMD_SOCK:-/run/vmmd/vmmd.sock}
 VMMD_LOG=/tmp/vmmd.log
 VMMD_PID=
+# vmmd's --state_dir (its default): each VM's console log is $VMMD_STATE/<vm>/console.log
+# (console_file).
+VMMD_STATE=/var/lib/vmmd
+# The guest files below are under /guest, the --image_dir start_vmmd gives vmmd.
 GUEST_KERNEL=/guest/Image
 GUEST_KERNEL_61=/guest/Image-6.1
 GUEST_INITRD=/guest/initrd.cpio
@@ -45,7 +50,7 @@ fail() {
       echo "---- tail of $VMMD_LOG"
       tail -n 40 "$VMMD_LOG"
     fi
-    for f in /tmp/*.console; do
+    for f in "$VMMD_STATE"/*/console.log; do
       [ -f "$f" ] || continue
       echo "---- tail of $f"
       tail -n 15 "$f"
@@ -68,14 +73,15 @@ fail() {
 
 pass() { log "@@PASS $*"; }
 
-# Starts vmmd in the background (log: /tmp/vmmd.log) and waits until it answers `vmmctl list`.
+# Starts vmmd in the background (log: /tmp/vmmd.log; --image_dir=/guest, where the guest files
+# are; more flags from the arguments) and waits until it answers `vmmctl list`.
 start_vmmd() {
   local t0 i=0 rc=0
   [ -c /dev/kvm ] || fail "no /dev/kvm in L1"
   command -v vmmd >/dev/null || fail "vmmd is not in this L1 initramfs (was it built?)"
   mkdir -p "$(dirname "$VMMD_SOCK")"
   t0=$(now_ms)
-  vmmd --socket "$VMMD_SOCK" "$@" >"$VMMD_LOG" 2>&1 &
+  vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >"$VMMD_LOG" 2>&1 &
   VMMD_PID=$!
   while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
     if ! kill -0 "$VMMD_PID" 2>/dev/null; then
@@ -211,24 +217,23 @@ list_names() {
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
 # create_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [vmmctl create options...]: a DT-booted test
-# guest (256 MiB, console in /tmp/NAME.console).
+# guest (256 MiB, console in $(console_file NAME)).
 create_vm() {
   local n=$1 v=$2 m=$3 x=${4:-}
   shift 3
   [ $# -eq 0 ] || shift
   ctl create "$n" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
-    --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib 256 --vcpus "$v" --max-vcpus "$m" \
-    --console-log "/tmp/$n.console" "$@"
+    --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib 256 --vcpus "$v" --max-vcpus "$m" "$@"
 }
 
 # create_uefi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL]: a UEFI + ACPI test guest: stock
 # edk2 (/guest/QEMU_EFI.fd) boots KERNEL (default /guest/Image) with the test initramfs and
-# vmmd's ACPI tables; 512 MiB; console in /tmp/NAME.console.
+# vmmd's ACPI tables; 512 MiB; console in $(console_file NAME).
 create_uefi_vm() {
   local n=$1 v=$2 m=$3 x=${4:-} k=${5:-$GUEST_KERNEL}
   ctl create "$n" --firmware "$GUEST_FIRMWARE" --kernel "$k" --initrd "$GUEST_INITRD" \
     --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus "$v" \
-    --max-vcpus "$m" --console-log "/tmp/$n.console"
+    --max-vcpus "$m"
 }
 
 # ---- vCPU hotplug -------------------------------------------------------------------------
@@ -236,8 +241,13 @@ create_uefi_vm() {
 # cpu_range N: the kernel's list notation for CPUs 0..N-1 ("0", "0-3").
 cpu_range() { if [ "$1" = 1 ]; then echo 0; else echo "0-$(($1 - 1))"; fi; }
 
+# console_file VM: the file that holds the guest's console output: vmmd writes it in the VM's
+# state directory (`vmmctl console VM` prints it; console.log.1 holds older output once it
+# reaches 16 MiB).
+console_file() { echo "$VMMD_STATE/$1/console.log"; }
+
 # guest_cpus VM: the guest's latest report of its own sysfs (@@GUEST-UP or @@CPUS line).
-guest_cpus() { grep -aE '^@@(GUEST-UP|CPUS) ' "/tmp/$1.console" 2>/dev/null | tail -n1 | tr -d '\r'; }
+guest_cpus() { grep -aE '^@@(GUEST-UP|CPUS) ' "$(console_file "$1")" 2>/dev/null | tail -n1 | tr -d '\r'; }
 
 # expect_guest_cpus VM ONLINE ENABLED TIMEOUT_S: waits until the guest's own
 # /sys/devices/system/cpu/{online,enabled} (its latest report) read exactly ONLINE and ENABLED.

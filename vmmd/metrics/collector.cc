@@ -91,10 +91,10 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
   MetricFamily* max =
       out.Add("vmmd_vm_max_vcpus", "Possible vCPUs of a VM (all created in KVM at start).",
               MetricType::Gauge);
-  MetricFamily* target =
-      out.Add("vmmd_vm_target_vcpus",
-              "The target of a VM's last accepted ScaleVCPUs (boot vCPUs after each start).",
-              MetricType::Gauge);
+  MetricFamily* target = out.Add(
+      "vmmd_vm_target_vcpus",
+      "The target of a VM's last accepted ScaleVCPUs (its size: kept across resets and restarts).",
+      MetricType::Gauge);
   MetricFamily* online = out.Add("vmmd_vm_online_vcpus",
                                  "vCPUs in the guest's online set (PSCI on).", MetricType::Gauge);
   MetricFamily* memory = out.Add("vmmd_vm_memory_bytes", "Guest RAM of a VM.", MetricType::Gauge);

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/image_dirs.h"
 #include "tests/support/scrape.h"
 #include "tests/support/status_matchers.h"
 #include "vmmd/http/server.h"
@@ -179,7 +180,9 @@ class LiveTest : public ::testing::Test {
   std::map<std::string, double> Scrape() { return Samples(Text(collector_.Collect())); }
 
   ::vmmd::testing::FakeHypervisor hv_;
-  std::unique_ptr<vmm::VmManager> mgr_ = std::make_unique<vmm::VmManager>(&hv_);
+  // The test files live in a directory under /tmp: /tmp is the image directory.
+  std::unique_ptr<vmm::VmManager> mgr_ = std::make_unique<vmm::VmManager>(
+      &hv_, ::vmmd::testing::WithImageDirs<vmm::VmManagerOptions>({"/tmp"}));
   api::ApiStats api_;
   Collector collector_{mgr_.get(), &api_, ThisBuild(), HostFacts{}};
   std::string dir_;
@@ -224,7 +227,7 @@ TEST_F(LiveTest, SeriesFollowTheVmsAndCountersSurviveARestart) {
     ASSERT_TRUE(s.count(series)) << series;
     EXPECT_GE(s[series], value) << series;
   }
-  EXPECT_EQ(s[R"(vmmd_vm_target_vcpus{vm="a"})"], 2);  // a start boots the boot vCPUs
+  EXPECT_EQ(s[R"(vmmd_vm_target_vcpus{vm="a"})"], 3);  // a start boots at the scaled size
   EXPECT_EQ(s[R"(vmmd_vm_transitions_total{vm="a",to="stopped"})"], 1);
   // Deleting a VM removes its series; the same name starts from zero (a new VM).
   ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());

@@ -1,5 +1,6 @@
 #include "vmmd/vmm/machine.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/arch/aarch64/layout.h"
@@ -21,7 +22,7 @@ Machine::Machine() = default;
 
 Machine::~Machine() { Stop(); }
 
-absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
+absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, VmSpecFiles files,
                                                         core::Hypervisor* hypervisor,
                                                         std::shared_ptr<core::VcpuEventSink> sink,
                                                         const MachineOptions& options) {
@@ -31,6 +32,9 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
         "host KVM lacks the SMCCC filter (Linux >= 6.4): cannot control PSCI CPU_ON");
   }
   const uint32_t max_vcpus = EffectiveMaxVcpus(spec);
+  // A device tree describes only the boot vCPUs: nothing above them without firmware.
+  const uint32_t plugged =
+      spec.firmware_path.empty() ? spec.boot_vcpus : std::min(options.plugged_vcpus, max_vcpus);
   auto m = std::unique_ptr<Machine>(new Machine());
   m->shape_.pmu = caps.pmu_v3;
   m->shape_.boot_vcpus = spec.boot_vcpus;
@@ -54,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
     VMMD_RETURN_IF_ERROR(vcpu->Init(f));
     VMMD_ASSIGN_OR_RETURN(uint64_t mpidr, vcpu->GetReg(core::Reg::kMpidrEl1));
     m->shape_.mpidrs.push_back(mpidr);
-    setups.push_back(core::VcpuSetup{std::move(vcpu), mpidr, id < spec.boot_vcpus});
+    setups.push_back(core::VcpuSetup{std::move(vcpu), mpidr, id < spec.boot_vcpus, id < plugged});
   }
 
   // PSCI CPU_ON/CPU_OFF to vmmd, before anything runs.
@@ -81,20 +85,20 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec,
                                                   m->sink_.get());
 
   m->devices_ = std::make_unique<DeviceTable>(kBoardDevices, m->vm_.get());
-  VMMD_RETURN_IF_ERROR(m->AddCommonDevices(spec));
-  if (spec.firmware_path.empty()) {
-    VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec));
+  VMMD_RETURN_IF_ERROR(m->AddCommonDevices(options));
+  if (!files.firmware.has_value()) {
+    VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec, files));
   } else {
-    VMMD_RETURN_IF_ERROR(m->LoadFirmwareBoot(spec, options));
+    VMMD_RETURN_IF_ERROR(m->LoadFirmwareBoot(spec, files, options));
   }
   // The bus map is derived from the complete table.
   VMMD_RETURN_IF_ERROR(m->devices_->MapOnto(m->bus_));
   return m;
 }
 
-absl::Status Machine::AddCommonDevices(const VmSpec& spec) {
-  if (!spec.console_log_path.empty()) {
-    VMMD_ASSIGN_OR_RETURN(console_, hw::ConsoleLog::Open(spec.console_log_path));
+absl::Status Machine::AddCommonDevices(const MachineOptions& options) {
+  if (!options.console_dir.empty()) {
+    VMMD_ASSIGN_OR_RETURN(console_, hw::ConsoleLog::Open(options.console_dir));
   }
   hw::ConsoleLog* console = console_.get();
   VMMD_ASSIGN_OR_RETURN(uart_, devices_->Add(board::kPl011, [console](const DeviceSite& at) {
@@ -123,6 +127,16 @@ absl::StatusOr<core::ScalePlan> Machine::Scale(uint32_t target) {
     LogDebug("GED: CPU hotplug event raised (scale %u -> %u)", plan.previous, plan.target);
   }
   return plan;
+}
+
+absl::Status Machine::PressPowerButton() {
+  if (ged_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this VM boots its kernel directly with a device tree: it has no ACPI power button");
+  }
+  ged_->RaiseEvent(hw::ged::kEventPowerButton);
+  LogDebug("GED: power button pressed");
+  return absl::OkStatus();
 }
 
 absl::Status Machine::Start() { return vcpus_->StartBootVcpu(entry_, entry_x0_); }

@@ -20,6 +20,7 @@
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/device_table.h"
 #include "vmmd/vmm/platform.h"
+#include "vmmd/vmm/vm_spec_validation.h"
 #include "vmmd/vmm/vm_types.h"
 
 namespace vmmd::hw {
@@ -35,14 +36,21 @@ struct MachineOptions {
   // The UEFI variable store of a firmware-booted VM (created on first use). Empty: a volatile
   // store, formatted by the firmware on every boot.
   std::string vars_path;
+  // The directory of the guest's console log (hw::ConsoleLog::Open: console.log, rotated to
+  // console.log.1). Empty: the console output is dropped.
+  std::string console_dir;
+  // vCPUs available to the guest from the start: the boot vCPUs and, above them, those the VM
+  // was scaled to before (core::VcpuSetup::plugged). At most max_vcpus; below boot_vcpus (0)
+  // means boot_vcpus. Only a firmware-booted VM can have more than its boot vCPUs.
+  uint32_t plugged_vcpus = 0;
 };
 
 class Machine {
  public:
   // Creates the KVM VM with all max_vcpus vCPUs, the vGIC, the SMCCC filter and the devices,
-  // and loads the guest. Nothing runs yet. `sink` receives guest events (the machine keeps it
-  // alive).
-  static absl::StatusOr<std::unique_ptr<Machine>> Build(const VmSpec& spec,
+  // and loads the guest from `files` (the spec's files, already open: nothing is opened by
+  // name). Nothing runs yet. `sink` receives guest events (the machine keeps it alive).
+  static absl::StatusOr<std::unique_ptr<Machine>> Build(const VmSpec& spec, VmSpecFiles files,
                                                         core::Hypervisor* hypervisor,
                                                         std::shared_ptr<core::VcpuEventSink> sink,
                                                         const MachineOptions& options = {});
@@ -64,6 +72,11 @@ class Machine {
     return vcpus_->AwaitScale(generation, wait, deadline, outcome);
   }
   uint32_t PluggedCount() const { return vcpus_->PluggedCount(); }
+  // Whether the guest has an ACPI power button (a firmware boot; a device tree has none).
+  bool HasPowerButton() const { return ged_ != nullptr; }
+  // Presses the ACPI power button: raises the GED's power-button event, which the guest's _EVT
+  // turns into Notify (\_SB.PWRB, 0x80). FAILED_PRECONDITION without one (HasPowerButton).
+  absl::Status PressPowerButton();
 
   std::vector<core::VcpuInfo> Snapshot() const { return vcpus_->Snapshot(); }
   uint32_t OnlineCount() const { return vcpus_->OnlineCount(); }
@@ -74,9 +87,10 @@ class Machine {
   Machine();
 
   // The devices every VM has (PL011, PL031); then the boot path's own.
-  absl::Status AddCommonDevices(const VmSpec& spec);
-  absl::Status LoadDirectBoot(const VmSpec& spec);
-  absl::Status LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options);
+  absl::Status AddCommonDevices(const MachineOptions& options);
+  absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
+  absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
+                                const MachineOptions& options);
   core::aarch64::BoardFdtConfig FdtConfig() const;
 
   // Declaration order is teardown order reversed: the vCPUs go first, guest RAM last.
@@ -87,7 +101,7 @@ class Machine {
   std::unique_ptr<hw::ConsoleLog> console_;  // outlives the PL011 that writes to it
   std::unique_ptr<DeviceTable> devices_;
   std::shared_ptr<hw::Pl011> uart_;
-  std::shared_ptr<hw::Ged> ged_;          // firmware boot: raises the CPU-hotplug event
+  std::shared_ptr<hw::Ged> ged_;  // firmware boot: raises the CPU-hotplug and power-button events
   std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
   core::Bus bus_;

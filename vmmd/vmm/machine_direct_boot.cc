@@ -1,6 +1,8 @@
 // Direct kernel boot: Image + initrd + a device tree; vCPU 0 enters the kernel with x0 = DTB.
+#include "absl/strings/str_cat.h"
 #include "core/arch/aarch64/fdt_builder.h"
 #include "core/arch/aarch64/kernel_loader.h"
+#include "core/common/bounded_echo.h"
 #include "core/common/status_macros.h"
 #include "vmmd/vmm/machine.h"
 
@@ -8,9 +10,17 @@ namespace vmmd::vmm {
 
 namespace a64 = core::aarch64;
 
-absl::Status Machine::LoadDirectBoot(const VmSpec& spec) {
-  VMMD_ASSIGN_OR_RETURN(a64::DirectBootLayout layout,
-                        a64::LoadKernelAndInitrd(*memory_, spec.kernel_path, spec.initrd_path));
+absl::Status Machine::LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
+  const a64::BootFile kernel{files.kernel.fd.get(),
+                             absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")};
+  a64::BootFile initrd;
+  if (files.initrd.has_value()) {
+    initrd = {files.initrd->fd.get(),
+              absl::StrCat("initrd_path \"", BoundedEcho(spec.initrd_path), "\"")};
+  }
+  VMMD_ASSIGN_OR_RETURN(
+      a64::DirectBootLayout layout,
+      a64::LoadKernelAndInitrd(*memory_, kernel, files.initrd.has_value() ? &initrd : nullptr));
   a64::BoardFdtConfig fdt = FdtConfig();
   fdt.cmdline = spec.cmdline;
   if (layout.initrd_size != 0) fdt.initrd = a64::FdtInitrd{layout.initrd_addr, layout.initrd_size};

@@ -6,9 +6,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "acpi/acpi_tables.h"
 #include "core/arch/aarch64/fdt_builder.h"
+#include "core/common/bounded_echo.h"
 #include "core/common/status_macros.h"
 #include "hw/flash/cfi_flash.h"
 #include "hw/flash/flash_storage.h"
@@ -29,10 +31,14 @@ constexpr uint64_t kFirmwareFdtMaxSize = 1 << 20;
 
 }  // namespace
 
-absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, const MachineOptions& options) {
+absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
+                                       const MachineOptions& options) {
   // flash0: the firmware, executed in place from a read-only memslot; stray stores trap.
-  VMMD_ASSIGN_OR_RETURN(std::unique_ptr<hw::FlashStorage> code,
-                        hw::FlashStorage::LoadImage(spec.firmware_path, board::kFlash0.size));
+  VMMD_ASSIGN_OR_RETURN(
+      std::unique_ptr<hw::FlashStorage> code,
+      hw::FlashStorage::LoadImage(std::move(files.firmware->fd),
+                                  absl::StrCat("\"", BoundedEcho(spec.firmware_path), "\""),
+                                  board::kFlash0.size));
   VMMD_ASSIGN_OR_RETURN(std::shared_ptr<hw::CfiFlash> flash0,
                         devices_->Add(board::kFlash0, [&code](const DeviceSite& at) {
                           return std::make_shared<hw::CfiFlash>(std::move(code), at.placement,
@@ -75,10 +81,16 @@ absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, const MachineOptions&
 
   // fw_cfg: what the firmware loads (kernel, initrd and command line by the legacy keys).
   hw::FwCfgItems items;
-  VMMD_ASSIGN_OR_RETURN(auto kernel, hw::OpenFileBlob(spec.kernel_path));
+  VMMD_ASSIGN_OR_RETURN(
+      auto kernel,
+      hw::OpenFileBlob(std::move(files.kernel.fd),
+                       absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")));
   VMMD_RETURN_IF_ERROR(items.SetKernel(std::move(kernel)));
-  if (!spec.initrd_path.empty()) {
-    VMMD_ASSIGN_OR_RETURN(auto initrd, hw::OpenFileBlob(spec.initrd_path));
+  if (files.initrd.has_value()) {
+    VMMD_ASSIGN_OR_RETURN(
+        auto initrd,
+        hw::OpenFileBlob(std::move(files.initrd->fd),
+                         absl::StrCat("initrd_path \"", BoundedEcho(spec.initrd_path), "\"")));
     VMMD_RETURN_IF_ERROR(items.SetInitrd(std::move(initrd)));
   }
   VMMD_RETURN_IF_ERROR(items.SetCmdline(spec.cmdline));

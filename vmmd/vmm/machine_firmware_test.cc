@@ -5,13 +5,16 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
+#include "vmmd/vmm/board.h"
 #include "vmmd/vmm/vm_manager.h"
 
 namespace vmmd::vmm {
@@ -38,7 +41,8 @@ class MachineFirmwareTest : public ::testing::Test {
     WriteFile(dir_ + "/QEMU_EFI.fd", 4096, 0xAA);
     WriteFile(dir_ + "/Image", 8192, 0x11);
     WriteFile(dir_ + "/initrd", 1000, 0x22);
-    mgr_ = std::make_unique<VmManager>(&hv_, VmManagerOptions{dir_ + "/state"});
+    mgr_ = std::make_unique<VmManager>(
+        &hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({dir_}, dir_ + "/state"));
     VmSpec s;
     s.name = "fw";
     s.kernel_path = dir_ + "/Image";
@@ -201,7 +205,8 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   ASSERT_EQ(report.size(), 1u);
   EXPECT_EQ(report[0].info.target_vcpus, 3u);
   EXPECT_EQ(report[0].info.online_vcpus, 2u);  // vCPU 0 and 2 (1 was never started here)
-  const VmStats& st = report[0].stats;
+  // A copy: `report` is replaced below.
+  const VmStats st = report[0].stats;
   EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kTaken).count(), 1u);
   EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kEnabled).count(), 1u);
   EXPECT_EQ(st.vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
@@ -215,8 +220,8 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   EXPECT_GT(st.exits, 0u);
   EXPECT_EQ(st.exits, st.mmio_exits + st.hypercall_exits);
 
-  // A stop and a start keep every counter and every vCPU's CPU time; the target is the boot
-  // count again.
+  // A stop and a start keep every counter and every vCPU's CPU time, and the size: the target
+  // stays 3 and vCPU 2 comes back ENABLED.
   const std::vector<core::VcpuInfo> before = report[0].vcpus;
   EXPECT_GT(before[0].busy_ns, 0u);
   EXPECT_GT(before[2].busy_ns, 0u);
@@ -224,7 +229,8 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
   report = mgr_->Report().vms;
   ASSERT_EQ(report.size(), 1u);
-  EXPECT_EQ(report[0].info.target_vcpus, 2u);
+  EXPECT_EQ(report[0].info.target_vcpus, 3u);
+  EXPECT_EQ(report[0].vcpus[2].state, core::VcpuState::kEnabled);
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_GE(report[0].vcpus[i].busy_ns, before[i].busy_ns) << "vCPU " << i;
     EXPECT_GE(report[0].vcpus[i].delay_ns, before[i].delay_ns) << "vCPU " << i;
@@ -243,6 +249,54 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
   EXPECT_EQ(after.all_vcpus.phase(core::HotplugPhase::kOnline).count(), 1u);
   EXPECT_EQ(after.all_vcpus.phase(core::HotplugPhase::kTaken).count(), 1u);
   EXPECT_EQ(after.all_vcpus.cpu_on.granted, 1u);
+}
+
+// A guest reset rebuilds the machine at the size the VM was scaled to: the hot-added vCPUs are
+// ENABLED from the start (_STA enabled, no event pending) and the booting guest's CPU_ON on them
+// succeeds, as for a boot vCPU; they stay removable.
+TEST_F(MachineFirmwareTest, AGuestResetKeepsTheScaledVcpus) {
+  ASSERT_THAT(mgr_->ScaleVcpus("fw", 4, core::ScaleWait::kNone, absl::Now() + kWait), IsOk());
+  const size_t machines = hv_.vms().size();
+  v0_->PushExit(ScriptedExit{core::SystemEventExit{core::SystemEventExit::Type::kReset, 2}, {}});
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline &&
+         (hv_.vms().size() == machines || hv_.vms().back()->vcpu(0) == nullptr ||
+          hv_.vms().back()->vcpu(0)->run_count() == 0)) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(hv_.vms().size(), machines + 1);
+  v0_ = hv_.vms().back()->vcpu(0);
+  ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
+  absl::StatusOr<VmInfo> info = mgr_->GetVm("fw");
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state, VmState::kRunning);
+  EXPECT_EQ(info->restarts, 1u);
+  EXPECT_EQ(info->target_vcpus, 4u);
+  absl::StatusOr<std::vector<core::VcpuInfo>> cpus = mgr_->GetCpuState("fw");
+  ASSERT_THAT(cpus, IsOk());
+  EXPECT_EQ(cpus->at(1).state, core::VcpuState::kOffline);  // a boot vCPU, not yet started
+  EXPECT_EQ(cpus->at(2).state, core::VcpuState::kEnabled);
+  EXPECT_EQ(cpus->at(3).state, core::VcpuState::kEnabled);
+  EXPECT_EQ(cpus->at(4).state, core::VcpuState::kParked);
+  // What the guest's boot-time scan reads: present | enabled, no insert event, for 2 and 3.
+  for (uint32_t cpu = 0; cpu < 6; ++cpu) {
+    Store(0x090C'0000, 4, cpu);
+    EXPECT_EQ(Load(0x090C'0004, 1), cpu < 4 ? 0x21u : 0x20u) << "vCPU " << cpu;
+  }
+  EXPECT_EQ(Load(0x0908'0000, 4), 0u);  // no GED event pending
+  // The booting guest powers vCPU 3 on: SUCCESS, and a wait for ONLINE sees it.
+  const uint64_t runs = v0_->run_count();
+  v0_->PushExit(
+      ScriptedExit{core::HypercallExit{0xC400'0003, false},
+                   {{core::Reg::kX1, 3}, {core::Reg::kX2, 0x4100'0000}, {core::Reg::kX3, 0}}});
+  ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+  EXPECT_EQ(v0_->reg(core::Reg::kX0), 0u);
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, core::VcpuState::kOnline);
+  // Still removable: a scale down takes the highest hot-added one away.
+  absl::StatusOr<ScaleResult> down =
+      mgr_->ScaleVcpus("fw", 3, core::ScaleWait::kNone, absl::Now() + kWait);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_EQ(down->vcpus[3].state, core::VcpuState::kRemoving);
 }
 
 TEST_F(MachineFirmwareTest, ScaleRefusals) {
@@ -265,6 +319,28 @@ TEST_F(MachineFirmwareTest, ScaleRefusals) {
   d.max_vcpus = 2;
   ASSERT_THAT(mgr_->CreateVm(d), IsOk());
   ASSERT_THAT(mgr_->StartVm("direct"), ::testing::Not(IsOk()));  // not an arm64 Image
+}
+
+// What the guest writes to its UART lands in <state_dir>/<vm>/console.log, across a restart,
+// and DeleteVm removes it with the VM's directory.
+TEST_F(MachineFirmwareTest, TheGuestsConsoleGoesToItsStateDirectory) {
+  const std::string log = dir_ + "/state/fw/console.log";
+  auto read = [&log] {
+    std::ifstream in(log, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(mgr_->GetVm("fw")->console_log_path, log);
+  for (char c : std::string("boot 1\n")) Store(board::kPl011.base, 1, static_cast<uint8_t>(c));
+  EXPECT_EQ(read(), "boot 1\n");
+  ASSERT_THAT(mgr_->StopVm("fw"), IsOk());
+  ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
+  v0_ = hv_.vms().back()->vcpu(0);
+  ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
+  for (char c : std::string("boot 2\n")) Store(board::kPl011.base, 1, static_cast<uint8_t>(c));
+  EXPECT_EQ(read(), "boot 1\nboot 2\n");
+  ASSERT_THAT(mgr_->DeleteVm("fw"), IsOk());
+  struct stat st {};
+  EXPECT_NE(stat(log.c_str(), &st), 0);
 }
 
 TEST_F(MachineFirmwareTest, DeleteRemovesTheVariableStore) {

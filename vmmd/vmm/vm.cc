@@ -6,37 +6,43 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
+#include "core/common/thread.h"
+#include "hw/pl011/console_log.h"
 #include "vmmd/vmm/autoscale_policy.h"
 #include "vmmd/vmm/machine.h"
+#include "vmmd/vmm/vm_spec_validation.h"
 
 namespace vmmd::vmm {
 
 Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events,
-       AutoscalePolicy autoscale)
+       AutoscalePolicy autoscale, std::shared_ptr<const ConfinedDirs> image_dirs,
+       RestartPolicy restart)
     : spec_(std::move(spec)),
       hypervisor_(hypervisor),
       state_dir_(std::move(state_dir)),
       hub_(events),
-      created_at_(absl::Now()) {
+      image_dirs_(std::move(image_dirs)),
+      created_at_(absl::Now()),
+      restart_policy_(restart) {
   absl::MutexLock lock(&mu_);
   target_vcpus_ = spec_.boot_vcpus;
   autoscale_ = autoscale;
   carried_cpu_.resize(spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus);
-  controller_ = std::thread([this] { ControllerLoop(); });
 }
 
 Vm::~Vm() { Shutdown(); }
 
 void Vm::Sink::OnGuestSystemEvent(uint32_t vcpu, const core::SystemEventExit& event) {
-  vm_->Post(GuestEvent{generation_, vcpu, false, event, absl::OkStatus()});
+  channel_->Post(GuestEvent{generation_, vcpu, false, event, absl::OkStatus()});
 }
 
 void Vm::Sink::OnVcpuFailed(uint32_t vcpu, const absl::Status& status) {
-  vm_->Post(GuestEvent{generation_, vcpu, true, core::SystemEventExit{}, status});
+  channel_->Post(GuestEvent{generation_, vcpu, true, core::SystemEventExit{}, status});
 }
 
 void Vm::Sink::OnVcpuTransition(const core::VcpuTransition& t) {
@@ -58,11 +64,16 @@ absl::Status Vm::TransitionLocked(VmEvent event, std::string reason) {
     return absl::FailedPreconditionError(
         absl::StrFormat("VM %s %s", spec_.name, next.status().message()));
   }
-  const VmState state = *next;
-  state_ = state;
+  state_ = *next;
+  ++carried_.transitions_to(state_);
+  NoteLocked(std::move(reason));
+  return absl::OkStatus();
+}
+
+void Vm::NoteLocked(std::string reason) {
+  const VmState state = state_;
   reason_ = std::move(reason);
-  ++carried_.transitions_to(state);
-  if (hub_ == nullptr) return absl::OkStatus();
+  if (hub_ == nullptr) return;
   WatchEvent e;
   e.time = absl::Now();
   e.vm = spec_.name;
@@ -70,69 +81,134 @@ absl::Status Vm::TransitionLocked(VmEvent event, std::string reason) {
   e.vm_state = state;
   e.detail = reason_;
   hub_->Publish(std::move(e));
+}
+
+absl::Status Vm::EnsureControllerLocked() {
+  if (channel_ != nullptr) return absl::OkStatus();
+  // A controller that ended on its own (the guest stopped the VM) returns without any lock.
+  if (controller_.joinable()) controller_.join();
+  auto channel = std::make_shared<Channel>();
+  absl::StatusOr<std::thread> thread =
+      StartThread(absl::StrFormat("controller of VM %s", spec_.name),
+                  [this, channel] { ControllerLoop(channel); });
+  if (!thread.ok()) return thread.status();
+  channel_ = std::move(channel);
+  controller_ = *std::move(thread);
   return absl::OkStatus();
 }
 
-void Vm::Post(GuestEvent event) {
-  absl::MutexLock lock(&events_mu_);
-  events_.push_back(std::move(event));
+void Vm::EndControllerLocked() {
+  restart_pending_ = false;
+  if (channel_ != nullptr) {
+    absl::MutexLock lock(&channel_->mu);
+    channel_->quit = true;
+  }
+  channel_.reset();
 }
 
-void Vm::ControllerLoop() {
+void Vm::ControllerLoop(const std::shared_ptr<Channel>& channel) {
   while (true) {
     GuestEvent event;
+    bool restart_due = false;
     {
-      absl::MutexLock lock(&events_mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(events_mu_) {
-        return quit_ || !events_.empty();
+      absl::MutexLock lock(&channel->mu);
+      auto ready = [&channel]() ABSL_SHARED_LOCKS_REQUIRED(channel->mu) {
+        return channel->quit || !channel->events.empty();
       };
-      events_mu_.Await(absl::Condition(&ready));
-      if (quit_) return;
-      event = std::move(events_.front());
-      events_.pop_front();
+      channel->mu.AwaitWithDeadline(absl::Condition(&ready), channel->restart_at);
+      if (channel->quit) return;
+      if (!channel->events.empty()) {
+        event = std::move(channel->events.front());
+        channel->events.pop_front();
+      } else if (absl::Now() >= channel->restart_at) {
+        channel->restart_at = absl::InfiniteFuture();
+        restart_due = true;
+      } else {
+        continue;
+      }
     }
-    HandleGuestEvent(event);
+    if (!(restart_due ? RestartAfterBackoff(channel) : HandleGuestEvent(channel, event))) return;
   }
 }
 
-void Vm::HandleGuestEvent(const GuestEvent& event) {
+bool Vm::HandleGuestEvent(const std::shared_ptr<Channel>& channel, const GuestEvent& event) {
   absl::MutexLock op(&op_mu_);
-  if (shut_down_ || event.generation != generation_) return;  // from a machine already gone
+  // From a machine already gone: Stop or Shutdown has told this thread to end meanwhile.
+  if (shut_down_ || event.generation != generation_) return true;
   {
     absl::MutexLock lock(&mu_);
-    if (state_ != VmState::kRunning) return;
+    if (state_ != VmState::kRunning) return true;
   }
+  bool go_on = false;
   if (event.failed) {
     LogError("%s: vCPU %u failed: %s", spec_.name, event.vcpu, event.status.ToString());
     (void)TearDownLocked(/*failed=*/true, absl::StrFormat("vCPU %u failed: %s", event.vcpu,
                                                           event.status.ToString()));
-    return;
-  }
-  switch (event.event.type) {
-    case core::SystemEventExit::Type::kShutdown:
-      LogInfo("%s: guest powered off", spec_.name);
-      (void)TearDownLocked(/*failed=*/false, "guest powered off");
-      return;
-    case core::SystemEventExit::Type::kReset: {
-      LogInfo("%s: guest requested a reset; restarting", spec_.name);
-      (void)TearDownLocked(/*failed=*/false, "guest reset");
-      {
-        absl::MutexLock lock(&mu_);
-        ++restarts_;
-      }
-      if (absl::Status s = BootLocked(); !s.ok()) {
-        LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
-      }
-      return;
+  } else {
+    switch (event.event.type) {
+      case core::SystemEventExit::Type::kShutdown:
+        LogInfo("%s: guest powered off", spec_.name);
+        (void)TearDownLocked(/*failed=*/false, "guest powered off");
+        break;
+      case core::SystemEventExit::Type::kReset:
+        go_on = HandleResetLocked(channel);
+        break;
+      case core::SystemEventExit::Type::kCrash:
+        (void)TearDownLocked(/*failed=*/true, "guest crashed (PSCI system event CRASH)");
+        break;
+      case core::SystemEventExit::Type::kOther:
+        (void)TearDownLocked(/*failed=*/true, absl::StrFormat("unexpected guest system event %u",
+                                                              event.event.raw_type));
+        break;
     }
-    case core::SystemEventExit::Type::kCrash:
-      (void)TearDownLocked(/*failed=*/true, "guest crashed (PSCI system event CRASH)");
-      return;
-    case core::SystemEventExit::Type::kOther:
-      (void)TearDownLocked(/*failed=*/true, absl::StrFormat("unexpected guest system event %u",
-                                                            event.event.raw_type));
-      return;
   }
+  if (!go_on && channel_ == channel) {
+    EndControllerLocked();  // the VM stopped: this thread ends; the next Start or Shutdown joins it
+  }
+  return go_on;
+}
+
+bool Vm::HandleResetLocked(const std::shared_ptr<Channel>& channel) {
+  const RestartDecision decision = DecideRestart(restart_policy_, absl::Now(), &resets_);
+  if (!decision.restart) {
+    LogError("%s: %s", spec_.name, decision.reason);
+    (void)TearDownLocked(/*failed=*/true, decision.reason);
+    return false;
+  }
+  LogInfo("%s: guest requested a reset; restarting%s", spec_.name,
+          decision.delay == absl::ZeroDuration()
+              ? ""
+              : absl::StrFormat(" in %s (reset %u within %s)", absl::FormatDuration(decision.delay),
+                                decision.resets, absl::FormatDuration(restart_policy_.window)));
+  (void)TearDownLocked(/*failed=*/false, decision.reason);
+  {
+    absl::MutexLock lock(&mu_);
+    ++restarts_;
+  }
+  if (decision.delay > absl::ZeroDuration()) {
+    restart_pending_ = true;
+    absl::MutexLock lock(&channel->mu);
+    channel->restart_at = absl::Now() + decision.delay;
+    return true;
+  }
+  if (absl::Status s = BootLocked(); !s.ok()) {
+    LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
+    return false;
+  }
+  return true;
+}
+
+bool Vm::RestartAfterBackoff(const std::shared_ptr<Channel>& channel) {
+  absl::MutexLock op(&op_mu_);
+  // Cancelled (Stop, Shutdown) or overtaken (Start): nothing to do here.
+  if (shut_down_ || !restart_pending_ || channel_ != channel) return true;
+  restart_pending_ = false;
+  if (absl::Status s = BootLocked(); !s.ok()) {
+    LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
+    EndControllerLocked();
+    return false;
+  }
+  return true;
 }
 
 absl::Status Vm::BootLocked() {
@@ -140,11 +216,19 @@ absl::Status Vm::BootLocked() {
     absl::MutexLock lock(&mu_);
     VMMD_RETURN_IF_ERROR(TransitionLocked(VmEvent::kStart, ""));
   }
+  restart_pending_ = false;
   ++generation_;
-  auto sink = std::make_shared<Sink>(this, generation_);
+  // The controller thread first: a host out of threads fails the start before any KVM work.
+  absl::Status status = EnsureControllerLocked();
+  auto sink = std::make_shared<Sink>(this, generation_, channel_);
   MachineOptions options;
-  absl::Status status = absl::OkStatus();
-  if (!state_dir_.empty() && !spec_.firmware_path.empty()) {
+  // The spec's files are opened again, under the image directories as at CreateVm: one swapped
+  // since (for a symlink, a FIFO, a directory...) is refused here.
+  static const ConfinedDirs kNoDirs;
+  absl::StatusOr<VmSpecFiles> files =
+      OpenVmSpecFiles(spec_, image_dirs_ != nullptr ? *image_dirs_ : kNoDirs);
+  if (status.ok()) status = files.status();
+  if (status.ok() && !state_dir_.empty()) {
     // <state_dir>/<name>: the root may not exist yet on a fresh host.
     const std::string root = state_dir_.substr(0, state_dir_.rfind('/'));
     for (const std::string& dir : {root, state_dir_}) {
@@ -153,10 +237,18 @@ absl::Status Vm::BootLocked() {
         break;
       }
     }
-    options.vars_path = state_dir_ + "/efivars.fd";
+    options.console_dir = state_dir_;
+    if (!spec_.firmware_path.empty()) options.vars_path = state_dir_ + "/efivars.fd";
+  }
+  {
+    // The VM comes back at the size it was scaled to (Machine::Build keeps a device-tree VM at
+    // its boot vCPUs).
+    absl::MutexLock lock(&mu_);
+    options.plugged_vcpus = target_vcpus_;
   }
   absl::StatusOr<std::unique_ptr<Machine>> machine =
-      status.ok() ? Machine::Build(spec_, hypervisor_, std::move(sink), options) : status;
+      status.ok() ? Machine::Build(spec_, std::move(*files), hypervisor_, std::move(sink), options)
+                  : status;
   status = machine.ok() ? (*machine)->Start() : machine.status();
   absl::MutexLock lock(&mu_);
   if (!status.ok()) {
@@ -167,7 +259,6 @@ absl::Status Vm::BootLocked() {
     return status;
   }
   machine_ = std::move(*machine);
-  target_vcpus_ = spec_.boot_vcpus;
   (void)TransitionLocked(VmEvent::kBooted, "");
   started_at_ = absl::Now();
   LogInfo("%s: running (%u of %u vCPUs at boot, %u MiB)", spec_.name, spec_.boot_vcpus,
@@ -196,9 +287,24 @@ absl::Status Vm::TearDownLocked(bool failed, std::string reason) {
 }
 
 absl::Status Vm::Start() {
-  absl::MutexLock op(&op_mu_);
-  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
-  return BootLocked();
+  std::thread ended;  // joined without op_mu_: it may be waiting for op_mu_ right now
+  absl::Status status;
+  {
+    absl::MutexLock op(&op_mu_);
+    if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+    status = BootLocked();
+    bool stopped = false;
+    {
+      absl::MutexLock lock(&mu_);
+      stopped = machine_ == nullptr;
+    }
+    if (!status.ok() && stopped) {
+      EndControllerLocked();
+      ended = std::move(controller_);
+    }
+  }
+  if (ended.joinable()) ended.join();
+  return status;
 }
 
 absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait,
@@ -245,13 +351,8 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait
   return ScaleResult{plan.previous, plan.target, WithCarried(machine->Snapshot(), carried)};
 }
 
-absl::Status Vm::Stop() {
-  absl::MutexLock op(&op_mu_);
-  if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
-  return TearDownLocked(/*failed=*/false, "stopped by request");
-}
-
 void Vm::Shutdown() {
+  std::thread ended;  // joined without op_mu_: it may be waiting for op_mu_ right now
   {
     absl::MutexLock op(&op_mu_);
     if (!shut_down_) {
@@ -263,19 +364,19 @@ void Vm::Shutdown() {
       }
       if (running) (void)TearDownLocked(/*failed=*/false, "deleted");
     }
+    EndControllerLocked();
+    ended = std::move(controller_);
   }
-  {
-    absl::MutexLock lock(&events_mu_);
-    quit_ = true;
-  }
-  if (controller_.joinable()) controller_.join();
+  if (ended.joinable()) ended.join();
 }
 
 void Vm::RemoveState() {
   if (state_dir_.empty()) return;
-  const std::string vars = state_dir_ + "/efivars.fd";
-  if (unlink(vars.c_str()) != 0 && errno != ENOENT) {
-    LogWarning("%s: removing %s: %s", spec_.name, vars, ErrnoStatus(errno, "unlink").message());
+  for (const char* name : {"efivars.fd", hw::ConsoleLog::kFileName, hw::ConsoleLog::kRotatedName}) {
+    const std::string file = absl::StrCat(state_dir_, "/", name);
+    if (unlink(file.c_str()) != 0 && errno != ENOENT) {
+      LogWarning("%s: removing %s: %s", spec_.name, file, ErrnoStatus(errno, "unlink").message());
+    }
   }
   if (rmdir(state_dir_.c_str()) != 0 && errno != ENOENT) {
     LogWarning("%s: removing %s: %s", spec_.name, state_dir_, ErrnoStatus(errno, "rmdir").message());
@@ -370,6 +471,9 @@ VmInfo Vm::Info() const {
   info.target_vcpus = target_vcpus_;
   info.autoscale = autoscale_;
   info.autoscale_status = autoscale_status_;
+  if (!state_dir_.empty()) {
+    info.console_log_path = absl::StrCat(state_dir_, "/", hw::ConsoleLog::kFileName);
+  }
   if (machine_ != nullptr) {
     info.online_vcpus = machine_->OnlineCount();
     info.unmapped_mmio = machine_->UnmappedMmio();

@@ -2,6 +2,10 @@
 // readers take only mu_, so a slow start never blocks GetVm/ListVms. Guest-initiated events
 // (power off, reset, a failed vCPU) arrive on vCPU threads and are handled on the VM's own
 // controller thread, which may stop the machine (joining vCPU threads) without deadlock.
+// The controller thread exists only while the VM runs (or waits to restart after a guest
+// reset, vm_restart.h): Start creates it, and it ends when the VM stops — Stop and Shutdown
+// join it, a guest-initiated stop ends it from inside and the next Start or Shutdown joins it.
+// A created or stopped VM costs no thread.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +18,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/common/confined_dir.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
+#include "vmmd/vmm/vm_restart.h"
 #include "vmmd/vmm/vm_state.h"
 #include "vmmd/vmm/vm_stats.h"
 #include "vmmd/vmm/vm_types.h"
@@ -24,6 +31,23 @@
 namespace vmmd::vmm {
 
 class Machine;
+
+// How Stop stops a running VM.
+struct StopOptions {
+  // Zero: at once (every vCPU is stopped). Otherwise, for a VM with an ACPI power button (a
+  // firmware boot), the button is pressed and the guest has this long to power off before it
+  // is stopped anyway; a direct-boot VM (device tree, no ACPI) is stopped at once.
+  absl::Duration grace = absl::ZeroDuration();
+};
+// The API's default grace and its bound.
+inline constexpr absl::Duration kDefaultStopGrace = absl::Seconds(30);
+inline constexpr absl::Duration kMaxStopGrace = absl::Minutes(10);
+
+// A pressed power button (Vm::RequestPowerOff): the machine that was asked to power off, kept
+// alive until the wait for it ends. Empty: nothing was pressed.
+struct PowerOffRequest {
+  std::shared_ptr<Machine> machine;
+};
 
 struct ScaleResult {
   uint32_t previous = 0;  // vCPUs available to the guest before the request
@@ -35,8 +59,11 @@ class Vm {
  public:
   // `state_dir`: where this VM keeps persistent state (see VmManagerOptions); may be empty.
   // `autoscale`: the VM's policy, already resolved (ResolveAutoscalePolicy).
+  // `image_dirs`: where every start opens the spec's files again (null: none, so a start fails).
+  // `restart`: what a guest reset leads to (vm_restart.h).
   Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir = "",
-     EventHub* events = nullptr, AutoscalePolicy autoscale = {});
+     EventHub* events = nullptr, AutoscalePolicy autoscale = {},
+     std::shared_ptr<const ConfinedDirs> image_dirs = nullptr, RestartPolicy restart = {});
   ~Vm();  // Shutdown()
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -44,10 +71,21 @@ class Vm {
   const std::string& name() const { return spec_.name; }
 
   // FAILED_PRECONDITION unless CREATED, STOPPED or FAILED. On a build error the VM is FAILED
-  // (with the reason) and the error is returned.
+  // (with the reason) and the error is returned; RESOURCE_EXHAUSTED "cannot create a thread:
+  // ..." when the host has no thread for the controller or the boot vCPU.
   absl::Status Start();
-  // FAILED_PRECONDITION unless RUNNING.
-  absl::Status Stop();
+  // FAILED_PRECONDITION unless RUNNING or waiting to restart after a guest reset (which is
+  // then cancelled). With a grace (StopOptions), presses the ACPI power button and waits —
+  // holding no VM lock, so GetVm, ListVms, a forced Stop and Shutdown go on meanwhile — until
+  // the guest powers off (OK; the reason stays "guest powered off") or the grace has passed,
+  // then stops the VM anyway (the reason says it was forced).
+  absl::Status Stop(StopOptions options = {});
+  // The two halves of a graceful stop, for stopping many VMs in parallel (VmManager::StopAll):
+  // presses the power button of a RUNNING VM that has one (else returns an empty request;
+  // NOT_FOUND after Shutdown), then waits until the pressed machine is gone (the guest powered
+  // off, or the VM was stopped otherwise: true) or `deadline` (false). Neither stops the VM.
+  absl::StatusOr<PowerOffRequest> RequestPowerOff(absl::Duration grace);
+  bool AwaitPowerOff(PowerOffRequest request, absl::Time deadline);
   // Stops everything, including the controller thread; afterwards every call fails NOT_FOUND.
   void Shutdown();
 
@@ -80,9 +118,23 @@ class Vm {
   };
   // Forwards a machine's vCPU events to the controller queue, tagged with its generation so
   // events from a machine that is already gone are ignored.
+  // The controller's queue: one per controller thread, shared with the Sinks of the machines it
+  // serves, so a thread that is ending never takes the events of its successor.
+  struct Channel {
+    absl::Mutex mu;
+    std::deque<GuestEvent> events ABSL_GUARDED_BY(mu);
+    bool quit ABSL_GUARDED_BY(mu) = false;
+    // When a restart after a guest reset is due (InfiniteFuture: none pending).
+    absl::Time restart_at ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+    void Post(GuestEvent event) {
+      absl::MutexLock lock(&mu);
+      events.push_back(std::move(event));
+    }
+  };
   class Sink : public core::VcpuEventSink {
    public:
-    Sink(Vm* vm, uint64_t generation) : vm_(vm), generation_(generation) {}
+    Sink(Vm* vm, uint64_t generation, std::shared_ptr<Channel> channel)
+        : vm_(vm), generation_(generation), channel_(std::move(channel)) {}
     void OnGuestSystemEvent(uint32_t vcpu, const core::SystemEventExit& event) override;
     void OnVcpuFailed(uint32_t vcpu, const absl::Status& status) override;
     void OnVcpuTransition(const core::VcpuTransition& transition) override;
@@ -90,13 +142,26 @@ class Vm {
    private:
     Vm* const vm_;
     const uint64_t generation_;
+    const std::shared_ptr<Channel> channel_;
   };
 
-  void Post(GuestEvent event);
-  void ControllerLoop();
-  void HandleGuestEvent(const GuestEvent& event);
+  void ControllerLoop(const std::shared_ptr<Channel>& channel);
+  // Both return whether the controller thread goes on (false once the VM has stopped).
+  bool HandleGuestEvent(const std::shared_ptr<Channel>& channel, const GuestEvent& event);
+  bool RestartAfterBackoff(const std::shared_ptr<Channel>& channel);
+  // A reset: rebuilds the machine now, after a back-off, or stops the VM FAILED (vm_restart.h).
+  bool HandleResetLocked(const std::shared_ptr<Channel>& channel)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Starts the controller thread unless one runs (joining one that has ended).
+  absl::Status EnsureControllerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Tells the controller to end (and cancels a pending restart); its thread stays in
+  // controller_ to be joined — without op_mu_ unless it is known to have left HandleGuestEvent.
+  void EndControllerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // Start: builds and starts a machine (FAILED_PRECONDITION unless CREATED, STOPPED or FAILED).
   absl::Status BootLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // Stop's second half: stops the VM with `reason` (or cancels a pending restart). After a
+  // pressed power button (`pressed`), a VM that is no longer RUNNING is OK: it powered off.
+  absl::Status FinishStop(bool pressed, std::string reason);
   // Halt: stops and frees the machine, then Halted (or Crashed when `failed`), with `reason`.
   // FAILED_PRECONDITION unless RUNNING.
   absl::Status TearDownLocked(bool failed, std::string reason)
@@ -111,11 +176,14 @@ class Vm {
   // `reason` and publishes it; the refusal names the VM.
   absl::Status TransitionLocked(VmEvent event, std::string reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `reason` for the current state and publishes it.
+  void NoteLocked(std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const VmSpec spec_;
   core::Hypervisor* const hypervisor_;
   const std::string state_dir_;
   EventHub* const hub_;  // may be null
+  const std::shared_ptr<const ConfinedDirs> image_dirs_;
 
   absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;
@@ -128,7 +196,8 @@ class Vm {
   absl::Time started_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time stopped_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint32_t restarts_ ABSL_GUARDED_BY(mu_) = 0;
-  // The target of the last accepted ScaleVCPUs (boot_vcpus after each start).
+  // The target of the last accepted ScaleVCPUs (boot_vcpus until the first): kept across guest
+  // resets and restarts, whose new machine starts with that many vCPUs plugged.
   uint32_t target_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
   AutoscalePolicy autoscale_ ABSL_GUARDED_BY(mu_);
   AutoscaleStatus autoscale_status_ ABSL_GUARDED_BY(mu_);
@@ -138,10 +207,14 @@ class Vm {
   // Shared: a ScaleVCPUs waiter keeps the machine alive while it waits outside the locks.
   std::shared_ptr<Machine> machine_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex events_mu_;
-  std::deque<GuestEvent> events_ ABSL_GUARDED_BY(events_mu_);
-  bool quit_ ABSL_GUARDED_BY(events_mu_) = false;
-  std::thread controller_;
+  const RestartPolicy restart_policy_;
+  // Guest resets within the policy's window; a restart waiting for its back-off.
+  std::deque<absl::Time> resets_ ABSL_GUARDED_BY(op_mu_);
+  bool restart_pending_ ABSL_GUARDED_BY(op_mu_) = false;
+  // The controller: a thread and its queue while the VM runs (channel_ null otherwise; the
+  // thread may then still need joining).
+  std::shared_ptr<Channel> channel_ ABSL_GUARDED_BY(op_mu_);
+  std::thread controller_ ABSL_GUARDED_BY(op_mu_);
 };
 
 }  // namespace vmmd::vmm

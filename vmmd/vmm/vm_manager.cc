@@ -26,13 +26,19 @@ absl::StatusOr<std::shared_ptr<Vm>> VmManager::Find(std::string_view name) {
   return it->second;
 }
 
+absl::Status VmManager::ValidateSpecFields(const VmSpec& spec) const {
+  return ValidateVmSpecFields(spec, hypervisor_->capabilities(), HostPhysicalMemoryBytes());
+}
+
 absl::Status VmManager::CreateVm(const VmSpec& spec, const AutoscalePolicy& autoscale) {
   if (absl::Status s = ValidateVmSpecFields(spec, hypervisor_->capabilities(),
                                             HostPhysicalMemoryBytes());
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckVmSpecFiles(spec); !s.ok()) return s;
+  static const ConfinedDirs kNoDirs;
+  const ConfinedDirs& image_dirs = options_.image_dirs ? *options_.image_dirs : kNoDirs;
+  if (absl::Status s = OpenVmSpecFiles(spec, image_dirs).status(); !s.ok()) return s;
   VmSpec stored = spec;
   stored.max_vcpus = EffectiveMaxVcpus(spec);
   absl::StatusOr<AutoscalePolicy> policy = ResolveAutoscalePolicy(autoscale, stored);
@@ -42,8 +48,9 @@ absl::Status VmManager::CreateVm(const VmSpec& spec, const AutoscalePolicy& auto
     return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
   }
   std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
-  vms_.emplace(spec.name, std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir),
-                                               &events_, *policy));
+  vms_.emplace(spec.name,
+               std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir), &events_,
+                                    *policy, options_.image_dirs, options_.restart));
   LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
           EffectiveMaxVcpus(spec), spec.memory_mib);
   return absl::OkStatus();
@@ -67,10 +74,10 @@ absl::Status VmManager::StartVm(std::string_view name) {
   return (*vm)->Start();
 }
 
-absl::Status VmManager::StopVm(std::string_view name) {
+absl::Status VmManager::StopVm(std::string_view name, StopOptions options) {
   absl::StatusOr<std::shared_ptr<Vm>> vm = Find(name);
   if (!vm.ok()) return vm.status();
-  return (*vm)->Stop();
+  return (*vm)->Stop(options);
 }
 
 absl::Status VmManager::DeleteVm(std::string_view name) {
@@ -173,11 +180,25 @@ absl::StatusOr<std::unique_ptr<EventStream>> VmManager::Watch(std::string_view n
   return std::make_unique<EventStream>(std::move(live), now);
 }
 
-void VmManager::StopAll() {
+void VmManager::StopAll(absl::Duration grace) {
   std::vector<std::shared_ptr<Vm>> vms;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [name, vm] : vms_) vms.push_back(vm);
+  }
+  if (grace > absl::ZeroDuration()) {
+    // Every button first, then one wait for all: the VMs power off in parallel.
+    std::vector<PowerOffRequest> pressed;
+    pressed.reserve(vms.size());
+    for (auto& vm : vms) pressed.push_back(vm->RequestPowerOff(grace).value_or(PowerOffRequest{}));
+    const absl::Time deadline = absl::Now() + grace;
+    for (size_t i = 0; i < vms.size(); ++i) {
+      if (pressed[i].machine == nullptr) continue;
+      if (!vms[i]->AwaitPowerOff(std::move(pressed[i]), deadline)) {
+        LogWarning("%s: the guest did not power off within %s of the ACPI power button; forced",
+                   vms[i]->name(), absl::FormatDuration(grace));
+      }
+    }
   }
   for (auto& vm : vms) vm->Shutdown();
   events_.Shutdown();

@@ -2,6 +2,7 @@
 // VM never blocks another. Every method returns a precise canonical code:
 //   INVALID_ARGUMENT  a spec field is wrong (the message names the field and the fix)
 //   NOT_FOUND         no VM of that name, or a spec file that does not exist
+//   PERMISSION_DENIED a spec file outside the image directories, behind a symlink, unreadable
 //   ALREADY_EXISTS    CreateVm with a name in use
 //   FAILED_PRECONDITION  the VM's state does not allow the call (e.g. StartVm while RUNNING)
 //   RESOURCE_EXHAUSTED   the host cannot give what the spec asks (memory, vCPUs)
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "core/common/confined_dir.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
@@ -43,10 +45,16 @@ struct ManagerReport {
 };
 
 struct VmManagerOptions {
-  // Per-VM persistent state (a firmware-booted VM's UEFI variables) lives in
-  // <state_dir>/<vm name>/, created on first start and removed by DeleteVm. Empty: nothing
-  // persists across VM restarts.
+  // Per-VM persistent state lives in <state_dir>/<vm name>/ (mode 0700), created on first
+  // start and removed with its contents by DeleteVm: a firmware-booted VM's UEFI variables
+  // (efivars.fd) and every VM's console log (console.log, rotated to console.log.1; hw/pl011
+  // console_log.h). Empty: nothing persists across VM restarts and console output is dropped.
   std::string state_dir;
+  // The only directories a spec's kernel_path, initrd_path and firmware_path may name files in
+  // (confined_dir.h gives the rules and codes). Null: none, so every such path is refused.
+  std::shared_ptr<const ConfinedDirs> image_dirs;
+  // What a guest reset leads to (vm_restart.h: back-off, cap); tests shorten it.
+  RestartPolicy restart;
 };
 
 class VmManager {
@@ -58,11 +66,15 @@ class VmManager {
 
   // Validates and records the VM (state CREATED) with its autoscaling policy (default: OFF).
   // No KVM resources until StartVm.
+  // The checks of CreateVm that need no file: INVALID_ARGUMENT for a field out of range,
+  // RESOURCE_EXHAUSTED beyond the host (ValidateVmSpecFields).
+  absl::Status ValidateSpecFields(const VmSpec& spec) const;
   absl::Status CreateVm(const VmSpec& spec, const AutoscalePolicy& autoscale = {});
   // Builds the VM in KVM (all max_vcpus vCPUs, vGIC, devices) and runs the boot vCPU.
   absl::Status StartVm(std::string_view name);
-  // Stops every vCPU and frees the KVM VM; the VM stays listed (state STOPPED).
-  absl::Status StopVm(std::string_view name);
+  // Stops every vCPU and frees the KVM VM; the VM stays listed (state STOPPED). With a grace,
+  // the guest is asked first through the ACPI power button (Vm::Stop).
+  absl::Status StopVm(std::string_view name, StopOptions options = {});
   // Stops the VM if needed and forgets it.
   absl::Status DeleteVm(std::string_view name);
   absl::StatusOr<VmInfo> GetVm(std::string_view name);
@@ -83,8 +95,11 @@ class VmManager {
   absl::StatusOr<std::unique_ptr<EventStream>> Watch(std::string_view name);
   // Lifecycle events of every VM.
   EventHub& events() { return events_; }
-  // Stops every VM (daemon shutdown).
-  void StopAll();
+  // Stops every VM (daemon shutdown). With a grace, first presses every running VM's ACPI
+  // power button at once and waits, for all of them together, until each has powered off or the
+  // grace has passed (so the whole stop takes at most about one grace, however many VMs); then
+  // stops the rest at once.
+  void StopAll(absl::Duration grace = absl::ZeroDuration());
 
  private:
   absl::StatusOr<std::shared_ptr<Vm>> Find(std::string_view name);

@@ -1,17 +1,21 @@
 #include "vmmd/vmm/vm_manager.h"
 
 #include <libfdt.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
 
 namespace vmmd::vmm {
@@ -67,7 +71,6 @@ class VmManagerTest : public ::testing::Test {
     s.memory_mib = 128;
     s.boot_vcpus = boot;
     s.max_vcpus = max;
-    s.console_log_path = dir_ + "/" + name + ".console";
     return s;
   }
 
@@ -82,7 +85,9 @@ class VmManagerTest : public ::testing::Test {
   }
 
   FakeHypervisor hv_;
-  std::unique_ptr<VmManager> mgr_ = std::make_unique<VmManager>(&hv_);
+  // The test files live in a directory under /tmp: /tmp is the image directory.
+  std::unique_ptr<VmManager> mgr_ =
+      std::make_unique<VmManager>(&hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({"/tmp"}));
   std::string dir_;
   std::string kernel_;
 };
@@ -248,6 +253,107 @@ TEST_F(VmManagerTest, StartFailureLeavesAFailedVmThatCanStartLater) {
   EXPECT_TRUE(hv_.vms()[0]->destroyed());
   ASSERT_THAT(mgr_->StartVm("a"), IsOk());
   EXPECT_EQ(mgr_->GetVm("a")->state, VmState::kRunning);
+}
+
+TEST_F(VmManagerTest, FilesMustBeUnderAnImageDirectory) {
+  ASSERT_EQ(::mkdir((dir_ + "/images").c_str(), 0755), 0);
+  mgr_ = std::make_unique<VmManager>(
+      &hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({dir_ + "/images"}));
+  EXPECT_THAT(mgr_->CreateVm(Spec("a")),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("kernel_path \"" + kernel_ +
+                                 "\" is not under an image "
+                                 "directory: vmmd opens only files under " +
+                                 dir_ + "/images")));
+  // No image directory configured: nothing can be named.
+  mgr_ = std::make_unique<VmManager>(&hv_);
+  EXPECT_THAT(mgr_->CreateVm(Spec("a")), StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_TRUE(mgr_->ListVms().empty());
+}
+
+// CreateVm checked the file; it is swapped before StartVm: the start opens it again, confined,
+// and refuses what it finds now. Nothing reaches KVM.
+TEST_F(VmManagerTest, AFileSwappedAfterCreateIsRefusedAtStart) {
+  const std::string secret = dir_ + "-secret";
+  std::ofstream(secret) << "host secret";
+  struct Swap {
+    const char* what;
+    std::function<void(const std::string&)> make;
+    absl::StatusCode code;
+    const char* message;
+  };
+  const std::vector<Swap> swaps = {
+      {"symlink out",
+       [&](const std::string& p) { ASSERT_EQ(::symlink(secret.c_str(), p.c_str()), 0); },
+       absl::StatusCode::kPermissionDenied, "a symbolic link is on the way"},
+      {"FIFO", [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); },
+       absl::StatusCode::kInvalidArgument, "is not a regular file (it is a FIFO)"},
+      {"directory", [](const std::string& p) { ASSERT_EQ(::mkdir(p.c_str(), 0700), 0); },
+       absl::StatusCode::kInvalidArgument, "is not a regular file (it is a directory)"},
+  };
+  for (const Swap& swap : swaps) {
+    SCOPED_TRACE(swap.what);
+    ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+    const std::string initrd = dir_ + "/initrd.cpio";
+    ASSERT_EQ(::rename(initrd.c_str(), (initrd + ".saved").c_str()), 0);
+    swap.make(initrd);
+    const size_t vms = hv_.vms().size();
+    EXPECT_THAT(mgr_->StartVm("a"),
+                StatusIs(swap.code, HasSubstr("initrd_path \"" + initrd + "\"")));
+    EXPECT_THAT(mgr_->StartVm("a"), StatusIs(swap.code, HasSubstr(swap.message)));
+    EXPECT_EQ(hv_.vms().size(), vms);  // refused before anything was built
+    auto info = mgr_->GetVm("a");
+    EXPECT_EQ(info->state, VmState::kFailed);
+    std::system(("rm -rf " + initrd).c_str());
+    ASSERT_EQ(::rename((initrd + ".saved").c_str(), initrd.c_str()), 0);
+    ASSERT_THAT(mgr_->StartVm("a"), IsOk());  // the real file again
+    ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());
+  }
+  ::unlink(secret.c_str());
+}
+
+// The console log is vmmd's: <state_dir>/<name>/console.log, reported by GetVm, gone with
+// DeleteVm.
+TEST_F(VmManagerTest, TheConsoleLogLivesInTheVmsStateDirectory) {
+  const std::string state = dir_ + "/state";
+  mgr_ = std::make_unique<VmManager>(
+      &hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({"/tmp"}, state));
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  EXPECT_EQ(mgr_->GetVm("a")->console_log_path, state + "/a/console.log");
+  ASSERT_THAT(mgr_->StartVm("a"), IsOk());
+  struct stat st {};
+  ASSERT_EQ(::stat((state + "/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(::stat((state + "/a/console.log").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  std::ofstream(state + "/a/console.log.1") << "older output";
+  ASSERT_THAT(mgr_->DeleteVm("a"), IsOk());
+  EXPECT_NE(::stat((state + "/a").c_str(), &st), 0);  // files and directory removed
+  // Without a state directory there is no log.
+  mgr_ =
+      std::make_unique<VmManager>(&hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({"/tmp"}));
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  EXPECT_EQ(mgr_->GetVm("b")->console_log_path, "");
+  EXPECT_THAT(mgr_->StartVm("b"), IsOk());
+}
+
+// A console.log planted as a symlink to a host file is refused, never written through.
+TEST_F(VmManagerTest, AConsoleLogSymlinkIsRefused) {
+  const std::string state = dir_ + "/state";
+  mgr_ = std::make_unique<VmManager>(
+      &hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({"/tmp"}, state));
+  ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
+  ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((state + "/a").c_str(), 0700), 0);
+  const std::string victim = dir_ + "/victim";
+  std::ofstream(victim) << "host file\n";
+  ASSERT_EQ(::symlink(victim.c_str(), (state + "/a/console.log").c_str()), 0);
+  EXPECT_THAT(mgr_->StartVm("a"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("symbolic link")));
+  std::ifstream in(victim);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "host file\n");
 }
 
 TEST_F(VmManagerTest, DeleteStopsARunningVm) {

@@ -1,16 +1,16 @@
 #include "vmmd/vmm/vm_spec_validation.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "core/arch/aarch64/layout.h"
-#include "core/common/errno_status.h"
+#include "core/common/bounded_echo.h"
+#include "core/common/status_macros.h"
 #include "vmmd/vmm/board.h"
 
 namespace vmmd::vmm {
@@ -25,37 +25,30 @@ bool IsDnsLabel(const std::string& name) {
   return name.front() != '-' && name.back() != '-';
 }
 
+// Syntax only: the image directories decide the rest when the file is opened.
 absl::Status CheckPathField(const std::string& value, const char* field, bool required) {
   if (value.empty()) {
     if (!required) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrFormat("%s is required", field));
   }
-  if (value.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s \"%s\" must be an absolute path on the vmmd host", field, value));
+  if (value.size() > kMaxPathBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s \"%s\" is %u bytes; a path has at most %u", field, BoundedEcho(value),
+                        value.size(), kMaxPathBytes));
   }
-  if (value.size() > 4095 || value.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s is not a valid path", field));
-  }
-  return absl::OkStatus();
+  return CheckCanonicalPath(value, field);
 }
 
-absl::Status CheckReadableFile(const std::string& path, const char* field) {
-  if (path.empty()) return absl::OkStatus();
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    return ErrnoStatus(errno, absl::StrFormat("%s %s", field, path));
+absl::StatusOr<std::optional<ConfinedFile>> OpenSpecFile(const std::string& path, const char* field,
+                                                         const ConfinedDirs& image_dirs) {
+  if (path.empty()) return std::nullopt;
+  absl::StatusOr<ConfinedFile> file = image_dirs.OpenFile(path, field);
+  if (!file.ok()) return file.status();
+  if (file->size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s \"%s\" is empty", field, BoundedEcho(path)));
   }
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s %s is not a regular file", field, path));
-  }
-  if (access(path.c_str(), R_OK) != 0) {
-    return ErrnoStatus(errno, absl::StrFormat("%s %s", field, path));
-  }
-  if (st.st_size == 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s %s is empty", field, path));
-  }
-  return absl::OkStatus();
+  return std::optional<ConfinedFile>(std::move(*file));
 }
 
 }  // namespace
@@ -78,10 +71,8 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
   }
   if (absl::Status s = CheckPathField(spec.kernel_path, "kernel_path", true); !s.ok()) return s;
   if (absl::Status s = CheckPathField(spec.initrd_path, "initrd_path", false); !s.ok()) return s;
-  if (absl::Status s = CheckPathField(spec.firmware_path, "firmware_path", false); !s.ok()) return s;
-  if (absl::Status s = CheckPathField(spec.console_log_path, "console_log_path", false); !s.ok()) {
+  if (absl::Status s = CheckPathField(spec.firmware_path, "firmware_path", false); !s.ok())
     return s;
-  }
   if (spec.cmdline.size() > kMaxCmdlineBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cmdline is %u bytes; the arm64 kernel accepts at most %u", spec.cmdline.size(),
@@ -121,32 +112,21 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
   return absl::OkStatus();
 }
 
-absl::Status CheckVmSpecFiles(const VmSpec& spec) {
-  if (absl::Status s = CheckReadableFile(spec.kernel_path, "kernel_path"); !s.ok()) return s;
-  if (absl::Status s = CheckReadableFile(spec.initrd_path, "initrd_path"); !s.ok()) return s;
-  if (absl::Status s = CheckReadableFile(spec.firmware_path, "firmware_path"); !s.ok()) return s;
-  if (!spec.firmware_path.empty()) {
-    struct stat st {};
-    if (stat(spec.firmware_path.c_str(), &st) == 0 &&
-        static_cast<uint64_t>(st.st_size) > board::kFlash0.size) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("firmware_path %s is %d bytes; flash0 holds at most %u",
-                          spec.firmware_path, st.st_size, board::kFlash0.size));
-    }
+absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDirs& image_dirs) {
+  VmSpecFiles files;
+  VMMD_ASSIGN_OR_RETURN(std::optional<ConfinedFile> kernel,
+                        OpenSpecFile(spec.kernel_path, "kernel_path", image_dirs));
+  if (!kernel.has_value()) return absl::InvalidArgumentError("kernel_path is required");
+  files.kernel = std::move(*kernel);
+  VMMD_ASSIGN_OR_RETURN(files.initrd, OpenSpecFile(spec.initrd_path, "initrd_path", image_dirs));
+  VMMD_ASSIGN_OR_RETURN(files.firmware,
+                        OpenSpecFile(spec.firmware_path, "firmware_path", image_dirs));
+  if (files.firmware.has_value() && files.firmware->size > board::kFlash0.size) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "firmware_path \"%s\" is %u bytes; flash0 holds at most %u",
+        BoundedEcho(spec.firmware_path), files.firmware->size, board::kFlash0.size));
   }
-  if (!spec.console_log_path.empty()) {
-    const size_t slash = spec.console_log_path.rfind('/');
-    const std::string dir(spec.console_log_path, 0, slash == 0 ? 1 : slash);
-    struct stat st {};
-    if (stat(dir.c_str(), &st) != 0) {
-      return ErrnoStatus(errno, absl::StrFormat("console_log_path directory %s", dir));
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("console_log_path: %s is not a directory", dir));
-    }
-  }
-  return absl::OkStatus();
+  return files;
 }
 
 }  // namespace vmmd::vmm

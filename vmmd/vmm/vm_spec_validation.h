@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/common/confined_dir.h"
 #include "core/hypervisor/hypervisor.h"
 #include "vmmd/vmm/vm_types.h"
 
@@ -14,15 +17,27 @@ namespace vmmd::vmm {
 inline constexpr uint32_t kMaxVcpusPerVm = 512;
 inline constexpr uint64_t kMinMemoryMib = 64;
 inline constexpr size_t kMaxCmdlineBytes = 2047;  // arm64 COMMAND_LINE_SIZE is 2048 with NUL
+inline constexpr size_t kMaxPathBytes = 4095;     // PATH_MAX with its NUL
 
 // Pure checks of the fields (no filesystem access). `host_memory_bytes` is the host's
 // physical memory.
 absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabilities& caps,
                                   uint64_t host_memory_bytes);
 
-// The files the spec names exist and are readable regular files (NOT_FOUND /
-// PERMISSION_DENIED / INVALID_ARGUMENT), and the console log's directory exists.
-absl::Status CheckVmSpecFiles(const VmSpec& spec);
+// The files a spec names, open for reading (confined_dir.h): every read of a guest's kernel,
+// initrd and firmware goes through these fds.
+struct VmSpecFiles {
+  ConfinedFile kernel;
+  std::optional<ConfinedFile> initrd;
+  std::optional<ConfinedFile> firmware;
+};
+
+// Opens kernel_path, initrd_path and firmware_path under `image_dirs` (ConfinedDirs::OpenFile:
+// INVALID_ARGUMENT for a relative or non-canonical path or one that is not a regular file,
+// PERMISSION_DENIED outside the directories, through a symbolic link or unreadable, NOT_FOUND
+// if missing), then checks what the boot needs: INVALID_ARGUMENT for an empty file or a
+// firmware larger than flash0. CreateVm calls it to validate, every StartVm to boot.
+absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDirs& image_dirs);
 
 // max_vcpus with its default applied (0 means "same as boot_vcpus").
 inline uint32_t EffectiveMaxVcpus(const VmSpec& spec) {

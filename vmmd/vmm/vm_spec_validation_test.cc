@@ -1,5 +1,12 @@
 #include "vmmd/vmm/vm_spec_validation.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/support/status_matchers.h"
@@ -107,19 +114,112 @@ TEST(VmSpecValidationTest, PathsAndCmdline) {
   EXPECT_THAT(Check(s), IsOk());
 }
 
-TEST(VmSpecValidationTest, Files) {
+TEST(VmSpecValidationTest, PathsAreCanonicalAndBounded) {
   VmSpec s = Good();
-  s.kernel_path = "/nonexistent/Image";
-  EXPECT_THAT(CheckVmSpecFiles(s), StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/Image")));
-  s.kernel_path = "/";
-  EXPECT_THAT(CheckVmSpecFiles(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a regular file")));
-  s.kernel_path = "/proc/self/exe";
-  s.console_log_path = "/nonexistent-dir/c.log";
-  EXPECT_THAT(CheckVmSpecFiles(s), StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent-dir")));
-  s.console_log_path = "/tmp/c.log";
-  EXPECT_THAT(CheckVmSpecFiles(s), IsOk());
-  s.firmware_path = "/nonexistent/QEMU_EFI.fd";
-  EXPECT_THAT(CheckVmSpecFiles(s), StatusIs(absl::StatusCode::kNotFound, HasSubstr("firmware_path")));
+  for (const char* bad : {"/guest/../etc/shadow", "/guest/./Image", "/guest//Image", "/guest/"}) {
+    s.kernel_path = bad;
+    EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("kernel_path \"" + std::string(bad) + "\"")))
+        << bad;
+  }
+  s = Good();
+  s.kernel_path = "/" + std::string(4094, 'a');
+  EXPECT_THAT(Check(s), IsOk());  // 4095 bytes: the limit
+  s.kernel_path = "/" + std::string(3 << 20, 'a');
+  const absl::Status huge = Check(s);
+  EXPECT_THAT(huge, StatusIs(absl::StatusCode::kInvalidArgument,
+                             HasSubstr("is 3145729 bytes; a path has at most 4095")));
+  EXPECT_LT(huge.message().size(), 600u);  // the path is echoed bounded
+}
+
+class VmSpecFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vmmd-spec-files-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    images_ = dir_ + "/images";
+    ASSERT_EQ(::mkdir(images_.c_str(), 0755), 0);
+    std::ofstream(images_ + "/Image") << "kernel";
+    std::ofstream(images_ + "/initrd") << "initrd";
+    std::ofstream(images_ + "/QEMU_EFI.fd") << "firmware";
+    std::ofstream(dir_ + "/secret") << "host";
+    absl::StatusOr<ConfinedDirs> dirs = ConfinedDirs::Open({images_}, "--image_dir");
+    ASSERT_TRUE(dirs.ok()) << dirs.status();
+    dirs_ = std::move(*dirs);
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  VmSpec Spec() const {
+    VmSpec s = Good();
+    s.kernel_path = images_ + "/Image";
+    s.initrd_path = images_ + "/initrd";
+    s.firmware_path = images_ + "/QEMU_EFI.fd";
+    return s;
+  }
+
+  std::string dir_, images_;
+  ConfinedDirs dirs_;
+};
+
+TEST_F(VmSpecFilesTest, OpensEveryFile) {
+  absl::StatusOr<VmSpecFiles> files = OpenVmSpecFiles(Spec(), dirs_);
+  ASSERT_THAT(files, IsOk());
+  EXPECT_EQ(files->kernel.size, 6u);
+  ASSERT_TRUE(files->initrd.has_value());
+  EXPECT_EQ(files->initrd->size, 6u);
+  ASSERT_TRUE(files->firmware.has_value());
+  EXPECT_EQ(files->firmware->size, 8u);
+  VmSpec s = Spec();
+  s.initrd_path.clear();
+  s.firmware_path.clear();
+  files = OpenVmSpecFiles(s, dirs_);
+  ASSERT_THAT(files, IsOk());
+  EXPECT_FALSE(files->initrd.has_value());
+  EXPECT_FALSE(files->firmware.has_value());
+}
+
+TEST_F(VmSpecFilesTest, EachFieldIsConfined) {
+  VmSpec s = Spec();
+  s.kernel_path = dir_ + "/secret";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("kernel_path \"" + dir_ +
+                                 "/secret\" is not under an image "
+                                 "directory: vmmd opens only files under " +
+                                 images_ + " (its --image_dir flag)")));
+  s = Spec();
+  ASSERT_EQ(::symlink((dir_ + "/secret").c_str(), (images_ + "/link").c_str()), 0);
+  s.initrd_path = images_ + "/link";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("initrd_path \"" + images_ + "/link\": a symbolic link")));
+  s = Spec();
+  s.firmware_path = images_ + "/missing.fd";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("firmware_path")));
+  s = Spec();
+  ASSERT_EQ(::mkfifo((images_ + "/fifo").c_str(), 0600), 0);
+  s.kernel_path = images_ + "/fifo";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a regular file")));
+  // No image directory at all.
+  EXPECT_THAT(OpenVmSpecFiles(Spec(), ConfinedDirs()),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("only files under none")));
+}
+
+TEST_F(VmSpecFilesTest, EmptyAndOversizedFiles) {
+  VmSpec s = Spec();
+  std::ofstream(images_ + "/empty").flush();
+  s.initrd_path = images_ + "/empty";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("initrd_path \"" + images_ + "/empty\" is empty")));
+  s = Spec();
+  ASSERT_EQ(::truncate((images_ + "/QEMU_EFI.fd").c_str(), (64 << 20) + 1), 0);
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is 67108865 bytes; flash0 holds at most 67108864")));
 }
 
 }  // namespace

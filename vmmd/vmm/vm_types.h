@@ -21,7 +21,8 @@ struct VmSpec {
   uint64_t memory_mib = 0;
   uint32_t boot_vcpus = 0;       // vCPUs online at boot (ids 0..boot_vcpus-1)
   uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
-  std::string console_log_path;  // optional: the guest's PL011 output (bounded)
+
+  bool operator==(const VmSpec&) const = default;
 };
 
 // A VM's autoscaling policy (autoscale_policy.h has the rules and defaults).
@@ -71,6 +72,9 @@ struct VmInfo {
   uint64_t unmapped_mmio = 0;
   AutoscalePolicy autoscale;         // effective values
   AutoscaleStatus autoscale_status;  // present=false until an autoscaler reports
+  // Where vmmd writes the guest's console (<state_dir>/<name>/console.log); empty without a
+  // state directory (the output is dropped).
+  std::string console_log_path;
 };
 
 }  // namespace vmmd::vmm

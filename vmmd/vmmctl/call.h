@@ -58,6 +58,8 @@ Request Named(const Invocation& inv) {
 // scale / events (stream.cc): the RPC plus the WatchEvents stream that reports progress.
 Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress);
 Outcome ExecuteEvents(const Invocation& inv, const ProgressFn& progress);
+// console (console.cc): GetVm for the log's path, then the file read on this host.
+Outcome ExecuteConsole(const Invocation& inv, const ProgressFn& progress);
 // top (top_run.cc): a frame through `progress` every interval, until SIGINT/SIGTERM or the
 // frame count.
 Outcome ExecuteTop(const Invocation& inv, const ProgressFn& progress);

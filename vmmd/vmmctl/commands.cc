@@ -17,7 +17,8 @@ namespace vmmd::vmmctl {
 namespace {
 
 constexpr absl::string_view kUnixScheme = "unix:";
-constexpr absl::string_view kGlobalFlags[] = {"socket", "json", "timeout"};
+constexpr absl::string_view kGlobalFlags[] = {"socket", "server",   "tls_cert", "tls_key",
+                                              "tls_ca", "insecure", "json",     "timeout"};
 
 std::string Absolute(const std::string& path, const std::string& cwd) {
   if (path.empty() || path[0] == '/') return path;
@@ -117,7 +118,6 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
   spec.set_memory_mib(flags.memory_mib);
   spec.set_boot_vcpus(flags.vcpus);
   spec.set_max_vcpus(flags.max_vcpus);
-  spec.set_console_log_path(Absolute(flags.console_log, cwd));
   if (flags.given.contains("autoscale")) {
     absl::StatusOr<v1::AutoscalePolicy> p =
         PolicyFromFlags(flags, "create", "autoscale", flags.autoscale);
@@ -150,6 +150,23 @@ absl::Status PrepareScale(const FlagValues& flags, const std::string&, Invocatio
   inv.scale_timeout = flags.timeout_set ? inv.timeout : absl::Seconds(60);
   if (inv.scale_timeout > absl::Hours(1)) return Usage("scale: --timeout must be at most 3600");
   inv.timeout = inv.scale_timeout + absl::Seconds(10);
+  return absl::OkStatus();
+}
+
+absl::Status PrepareStop(const FlagValues& flags, const std::string&, Invocation& inv) {
+  inv.force = flags.force;
+  if (inv.force) {
+    if (flags.timeout_set) {
+      return Usage(
+          "stop: --timeout is how long the guest may take to power off; --force does "
+          "not wait for it: drop one");
+    }
+    return absl::OkStatus();
+  }
+  // --timeout is how long the guest may take to power off; the call gets a margin on top.
+  inv.stop_timeout = flags.timeout_set ? inv.timeout : absl::Seconds(30);
+  if (inv.stop_timeout > absl::Minutes(10)) return Usage("stop: --timeout must be at most 600");
+  inv.timeout = inv.stop_timeout + absl::Seconds(10);
   return absl::OkStatus();
 }
 
@@ -186,12 +203,12 @@ std::vector<Command> BuildTable() {
   t.push_back({
       .name = "create",
       .flags = {"kernel", "initrd", "cmdline", "firmware", "memory_mib", "vcpus", "max_vcpus",
-                "console_log", "autoscale", "min", "max", "target_utilization", "tolerance",
+                "autoscale", "min", "max", "target_utilization", "tolerance",
                 "scale_up_stabilization", "scale_down_stabilization", "scale_up_step",
                 "scale_down_step", "step_period"},
       .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
       .usage = "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
-               "              --memory-mib=N --vcpus=N --max-vcpus=N [--console-log=FILE]\n"
+               "              --memory-mib=N --vcpus=N --max-vcpus=N\n"
                "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
       .prepare = PrepareCreate,
       .run =
@@ -216,13 +233,23 @@ std::vector<Command> BuildTable() {
   });
   t.push_back({
       .name = "stop",
-      .usage = "  stop NAME     stop a running VM (it stays listed)\n",
-      .prepare = NoFlags,
+      .flags = {"force"},
+      .usage = "  stop NAME [--force] [--timeout=SECONDS]\n"
+               "                stop a running VM (it stays listed): press its ACPI power button\n"
+               "                and wait up to --timeout (default 30, at most 600) for the guest\n"
+               "                to power off, then stop it anyway; --force (or a VM booted\n"
+               "                without firmware): at once\n",
+      .prepare = PrepareStop,
       .run =
           [](const Invocation& inv, const ProgressFn&) {
+            v1::StopVmRequest request = Named<v1::StopVmRequest>(inv);
+            if (inv.force) {
+              request.set_force(true);
+            } else {
+              SetSeconds(absl::ToDoubleSeconds(inv.stop_timeout), request.mutable_timeout());
+            }
             return CallUnary<v1::StopVmRequest, v1::Vm>(
-                inv, &Stub::StopVm, Named<v1::StopVmRequest>(inv),
-                [&](const v1::Vm& vm) { return Confirm(inv, vm); });
+                inv, &Stub::StopVm, request, [&](const v1::Vm& vm) { return Confirm(inv, vm); });
           },
   });
   t.push_back({
@@ -319,6 +346,21 @@ std::vector<Command> BuildTable() {
           },
   });
   t.push_back({
+      .name = "console",
+      .flags = {"follow"},
+      .usage = "  console NAME [--follow]\n"
+               "                print the VM's console log (kept by vmmd on its host; root\n"
+               "                only); --follow: keep printing as it grows, across rotations,\n"
+               "                until Ctrl-C (or --timeout when given)\n",
+      .prepare =
+          [](const FlagValues& flags, const std::string&, Invocation& inv) {
+            inv.follow = flags.follow;
+            inv.follow_deadline = flags.timeout_set;
+            return absl::OkStatus();
+          },
+      .run = ExecuteConsole,
+  });
+  t.push_back({
       .name = "events",
       .name_arg = NameArg::kOptional,
       .usage = "  events [NAME] stream VM and vCPU lifecycle events (all VMs without NAME)\n",
@@ -372,15 +414,19 @@ std::string UsageText() {
   std::string commands;
   for (const Command& c : Commands()) absl::StrAppend(&commands, c.usage);
   return absl::StrCat(
-      "Usage: vmmctl [--socket=PATH] [--json] [--timeout=SECONDS] COMMAND [ARGS]\n"
+      "Usage: vmmctl [--socket=PATH | --server=unix:PATH|tcp://HOST:PORT] [--json]\n"
+      "              [--timeout=SECONDS] COMMAND [ARGS]\n"
       "Commands:\n",
       commands,
       "Flags:\n"
       "  --socket=PATH      vmmd's API socket (default ",
       endpoint::kDefaultSocketPath,
       ")\n"
+      "  --server=ADDRESS   unix:PATH or tcp://HOST:PORT (instead of --socket); over TCP\n"
+      "                     mutual TLS: --tls_ca=FILE (vmmd's CA), --tls_cert=FILE and\n"
+      "                     --tls_key=FILE (this client's), or --insecure (loopback only)\n"
       "  --json             print the response message as JSON (proto field names)\n"
-      "  --timeout=SECONDS  deadline of the call (default 30; scale: how long to wait)\n"
+      "  --timeout=SECONDS  deadline of the call (default 30; scale, stop: how long to wait)\n"
       "Relative FILE paths are made absolute against the current directory.\n");
 }
 
@@ -418,11 +464,23 @@ absl::StatusOr<Invocation> BuildInvocation(const ParsedArgs& args, const FlagVal
   if (flags.socket.empty() || SocketPath(flags.socket).empty()) {
     return Usage("--socket must not be empty");
   }
+  if (args.flags_set.contains("server") && args.flags_set.contains("socket")) {
+    return Usage("--server and --socket name the same thing: give one");
+  }
+  const bool server_given = args.flags_set.contains("server");
+  absl::StatusOr<endpoint::Address> address = endpoint::ParseAddress(
+      server_given ? flags.server : flags.socket, server_given ? "--server" : "--socket");
+  if (!address.ok()) return Usage(address.status().message());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      endpoint::ChannelCredentialsFor(*address, flags.tls, flags.insecure);
+  if (!credentials.ok()) return Usage(credentials.status().message());
+  inv.address = *address;
+  inv.credentials = *std::move(credentials);
   if (!std::isfinite(flags.timeout_seconds) || flags.timeout_seconds <= 0 ||
       flags.timeout_seconds > 1e6) {
     return Usage("--timeout must be a number of seconds in (0, 1000000]");
   }
-  inv.socket = flags.socket;
+  inv.socket = server_given ? address->ToString() : flags.socket;
   inv.timeout = absl::Seconds(flags.timeout_seconds);
   inv.json = flags.json;
   FlagValues given = flags;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "vmmd/endpoint/transport.h"
 #include "vmmd/v1/vmm.pb.h"
 #include "vmmd/vmmctl/args.h"
 #include "vmmd/vmmctl/top.h"
@@ -21,11 +24,16 @@ namespace vmmd::vmmctl {
 // The values of vmmctl's flags (read from absl by main()).
 struct FlagValues {
   std::string socket;
+  // --server=unix:PATH|tcp://HOST:PORT (wins over --socket) and its TLS (endpoint/transport.h).
+  std::string server;
+  endpoint::TlsFiles tls;
+  bool insecure = false;
   bool json = false;
   double timeout_seconds = 30;
   bool timeout_set = false;     // --timeout given explicitly
   std::string wait = "online";  // scale: online | enabled | none
-  std::string kernel, initrd, cmdline, firmware, console_log;
+  bool force = false;           // stop: at once, without the ACPI power button
+  std::string kernel, initrd, cmdline, firmware;
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t max_vcpus = 0;
@@ -34,6 +42,8 @@ struct FlagValues {
   uint32_t min = 0, max = 0, scale_up_step = 0, scale_down_step = 0;
   double target_utilization = 0, tolerance = 0;
   double scale_up_stabilization = 0, scale_down_stabilization = 0, step_period = 0;  // seconds
+  // console
+  bool follow = false;
   // top
   double interval = 2;  // seconds
   uint32_t count = 0;
@@ -52,15 +62,24 @@ struct Invocation {
   // create (with --autoscale) and autoscale
   bool has_policy = false;
   v1::AutoscalePolicy policy;
-  std::string socket;      // as given (a path, or "unix:PATH")
+  std::string socket;         // where vmmd is, for messages: a path, "unix:PATH" or "tcp://H:P"
+  endpoint::Address address;  // where vmmd is
+  // How to reach it (mTLS over TCP); null: insecure (a Unix socket).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   absl::Duration timeout;  // the call's deadline (scale: the wait plus a margin)
   bool json = false;
   // scale
   uint32_t target_vcpus = 0;
   v1::ScaleWait wait = v1::SCALE_WAIT_ONLINE;
   absl::Duration scale_timeout = absl::Seconds(60);
+  // stop: at once (force), or how long the guest may take to power off after the power button
+  bool force = false;
+  absl::Duration stop_timeout = absl::Seconds(30);
   // events: stream until interrupted, or until --timeout if it was given
   bool events_deadline = false;
+  // console: keep printing as the log grows; until --timeout if it was given
+  bool follow = false;
+  bool follow_deadline = false;
   // top (json above; clear_screen is decided from `terminal`)
   TopOptions top;
   // stdout is a terminal (main sets it): top clears the screen before each frame.

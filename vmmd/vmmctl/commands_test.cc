@@ -34,7 +34,6 @@ FlagValues CreateFlags() {
   flags.initrd = "/abs/initrd";
   flags.cmdline = "console=ttyAMA0";
   flags.firmware = "fw.fd";
-  flags.console_log = "";
   flags.memory_mib = 256;
   flags.vcpus = 2;
   flags.max_vcpus = 4;
@@ -54,7 +53,6 @@ TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
   EXPECT_EQ(inv->spec.kernel_path(), "/home/me/images/Image");
   EXPECT_EQ(inv->spec.initrd_path(), "/abs/initrd");
   EXPECT_EQ(inv->spec.firmware_path(), "/home/me/fw.fd");
-  EXPECT_EQ(inv->spec.console_log_path(), "");
   EXPECT_EQ(inv->spec.cmdline(), "console=ttyAMA0");
   EXPECT_EQ(inv->spec.memory_mib(), 256u);
   EXPECT_EQ(inv->spec.boot_vcpus(), 2u);
@@ -84,6 +82,28 @@ TEST(BuildInvocationTest, NameCommands) {
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          std::string(cmd) + ": unexpected argument 'b'"));
   }
+}
+
+TEST(BuildInvocationTest, ConsoleFollowsOnRequest) {
+  absl::StatusOr<Invocation> inv = BuildInvocation(Args({"console", "vm1"}), Flags(), "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->name, "vm1");
+  EXPECT_FALSE(inv->follow);
+  FlagValues flags = Flags();
+  flags.follow = true;
+  inv = BuildInvocation(Args({"console", "vm1"}, {"follow"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->follow);
+  EXPECT_FALSE(inv->follow_deadline);  // until interrupted
+  flags.timeout_set = true;
+  inv = BuildInvocation(Args({"console", "vm1"}, {"follow", "timeout"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->follow_deadline);
+  // create no longer takes a console path.
+  EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, {"console_log"}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(BuildInvocation(Args({"console"}), Flags(), "/"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(BuildInvocationTest, ListTakesNoName) {
@@ -125,8 +145,9 @@ TEST(BuildInvocationTest, GlobalFlags) {
 // accepted on the command line and refused (naming its commands) elsewhere.
 TEST(CommandTableTest, EveryRowIsCompleteAndItsFlagsAreKnown) {
   const std::vector<std::string> known = KnownFlags();
-  EXPECT_EQ(std::vector<std::string>(known.begin(), known.begin() + 3),
-            (std::vector<std::string>{"socket", "json", "timeout"}));
+  EXPECT_EQ(std::vector<std::string>(known.begin(), known.begin() + 8),
+            (std::vector<std::string>{"socket", "server", "tls_cert", "tls_key", "tls_ca",
+                                      "insecure", "json", "timeout"}));
   const std::string usage = UsageText();
   for (const Command& c : Commands()) {
     SCOPED_TRACE(std::string(c.name));
@@ -181,6 +202,39 @@ TEST(BuildInvocationScaleTest, DefaultsAndWaitValues) {
   inv = BuildInvocation(Args({"scale", "vm1"}, {"vcpus", "wait"}), flags, "/");
   ASSERT_TRUE(inv.ok());
   EXPECT_EQ(inv->wait, v1::SCALE_WAIT_NONE);
+}
+
+// stop: --timeout is the guest's time to power off (the call gets 10 s more); --force does not
+// wait, so it takes no --timeout.
+TEST(BuildInvocationStopTest, TimeoutAndForce) {
+  FlagValues flags = Flags();
+  auto inv = BuildInvocation(Args({"stop", "vm1"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_FALSE(inv->force);
+  EXPECT_EQ(inv->stop_timeout, absl::Seconds(30));
+  EXPECT_EQ(inv->timeout, absl::Seconds(40));  // the call outlives the wait
+  flags.timeout_seconds = 90;
+  flags.timeout_set = true;
+  inv = BuildInvocation(Args({"stop", "vm1"}, {"timeout"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->stop_timeout, absl::Seconds(90));
+  EXPECT_EQ(inv->timeout, absl::Seconds(100));
+  flags.timeout_seconds = 601;
+  EXPECT_EQ(BuildInvocation(Args({"stop", "vm1"}, {"timeout"}), flags, "/").status().message(),
+            "stop: --timeout must be at most 600");
+  flags = Flags();
+  flags.force = true;
+  inv = BuildInvocation(Args({"stop", "vm1"}, {"force"}), flags, "/");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_TRUE(inv->force);
+  EXPECT_EQ(inv->timeout, absl::Seconds(30));  // the call's default deadline
+  flags.timeout_set = true;
+  EXPECT_EQ(
+      BuildInvocation(Args({"stop", "vm1"}, {"force", "timeout"}), flags, "/").status().message(),
+      "stop: --timeout is how long the guest may take to power off; --force does not wait "
+      "for it: drop one");
+  EXPECT_EQ(BuildInvocation(Args({"start", "vm1"}, {"force"}), Flags(), "/").status().message(),
+            "start: --force is only for stop");
 }
 
 TEST(BuildInvocationScaleTest, UsageErrors) {

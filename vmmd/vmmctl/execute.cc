@@ -17,12 +17,20 @@ namespace vmmd::vmmctl {
 namespace {
 
 std::string SocketPath(const Invocation& inv) {
+  if (inv.address.kind == endpoint::Address::Kind::kUnix && !inv.address.path.empty()) {
+    return inv.address.path;
+  }
   return absl::StartsWith(inv.socket, "unix:") ? inv.socket.substr(5) : inv.socket;
 }
 
 }  // namespace
 
 std::shared_ptr<grpc::Channel> Connect(const Invocation& inv) {
+  if (inv.address.kind == endpoint::Address::Kind::kTcp) {
+    return grpc::CreateChannel(inv.address.GrpcTarget(), inv.credentials != nullptr
+                                                             ? inv.credentials
+                                                             : grpc::InsecureChannelCredentials());
+  }
   return grpc::CreateChannel(absl::StrCat("unix:", SocketPath(inv)),
                              grpc::InsecureChannelCredentials());
 }
@@ -33,7 +41,9 @@ std::string ErrorMessage(const Invocation& inv, grpc::Channel& channel,
   const bool connected = channel.GetState(false) == GRPC_CHANNEL_READY;
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !connected) {
     // Never connected: say where we looked and why it failed, in plain words if we can.
-    const int err = endpoint::ProbeUnixSocket(SocketPath(inv));
+    const int err = inv.address.kind == endpoint::Address::Kind::kTcp
+                        ? 0
+                        : endpoint::ProbeUnixSocket(SocketPath(inv));
     message = absl::StrCat("cannot reach vmmd at ", inv.socket, ": ",
                            err != 0 ? std::strerror(err) : message);
   } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !connected) {

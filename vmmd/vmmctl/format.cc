@@ -106,7 +106,7 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("initrd", spec.initrd_path());
   line("cmdline", spec.cmdline());
   line("firmware", spec.firmware_path());
-  line("console_log", spec.console_log_path());
+  line("console_log", vm.console_log_path());
   line("created", TimestampLabel(vm.has_created_at(), vm.created_at()));
   line("started", TimestampLabel(vm.has_started_at(), vm.started_at()));
   line("stopped", TimestampLabel(vm.has_stopped_at(), vm.stopped_at()));

@@ -24,6 +24,7 @@ v1::Vm SampleVm() {
   vm.set_online_vcpus(2);
   vm.set_target_vcpus(3);
   vm.set_unmapped_mmio(5);
+  vm.set_console_log_path("/var/lib/vmmd/vm1/console.log");
   v1::AutoscalePolicy* p = vm.mutable_autoscale();
   p->set_mode(v1::AUTOSCALE_MODE_OFF);
   p->set_min_vcpus(2);
@@ -101,7 +102,7 @@ TEST(FormatTest, VmDetails) {
             "initrd: -\n"
             "cmdline: console=ttyAMA0 quiet\n"
             "firmware: -\n"
-            "console_log: -\n"
+            "console_log: /var/lib/vmmd/vm1/console.log\n"
             "created: 2023-11-14T22:13:20Z\n"
             "started: 2023-11-14T22:13:21Z\n"
             "stopped: -\n"

@@ -15,6 +15,12 @@
 #include "vmmd/vmmctl/commands.h"
 
 ABSL_FLAG(std::string, socket, vmmd::endpoint::kDefaultSocketPath, "vmmd's API socket");
+ABSL_FLAG(std::string, server, "",
+          "vmmd's API: unix:PATH or tcp://HOST:PORT (instead of --socket)");
+ABSL_FLAG(std::string, tls_cert, "", "tcp: this client's certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "tcp: this client's private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "", "tcp: the CA that signed vmmd's certificate (PEM)");
+ABSL_FLAG(bool, insecure, false, "tcp: plaintext, to a loopback address only");
 ABSL_FLAG(bool, json, false, "print the response message as JSON");
 ABSL_FLAG(double, timeout, 30, "deadline of the call, in seconds");
 ABSL_FLAG(std::string, kernel, "", "create: arm64 kernel Image");
@@ -24,8 +30,8 @@ ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
 ABSL_FLAG(uint64_t, memory_mib, 0, "create: guest RAM in MiB");
 ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target");
 ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
+ABSL_FLAG(bool, force, false, "stop: at once, without asking the guest");
 ABSL_FLAG(uint32_t, max_vcpus, 0, "create: possible vCPUs");
-ABSL_FLAG(std::string, console_log, "", "create: file for the guest console output");
 ABSL_FLAG(std::string, mode, "", "autoscale: auto, recommend or off");
 ABSL_FLAG(std::string, autoscale, "", "create: autoscale mode (auto, recommend or off)");
 ABSL_FLAG(uint32_t, min, 0, "autoscale: fewest vCPUs");
@@ -41,6 +47,7 @@ ABSL_FLAG(double, interval, 2, "top: seconds between frames");
 ABSL_FLAG(uint32_t, count, 0, "top: frames to print (0: until interrupted)");
 ABSL_FLAG(bool, once, false, "top: one frame after one interval");
 ABSL_FLAG(std::string, sort, "name", "top: name, util, steal or vcpus");
+ABSL_FLAG(bool, follow, false, "console: keep printing as the log grows");
 
 namespace {
 
@@ -62,10 +69,16 @@ int main(int argc, char** argv) {
   }
   vmmd::vmmctl::FlagValues flags;
   flags.socket = absl::GetFlag(FLAGS_socket);
+  flags.server = absl::GetFlag(FLAGS_server);
+  flags.tls = {.cert = absl::GetFlag(FLAGS_tls_cert),
+               .key = absl::GetFlag(FLAGS_tls_key),
+               .ca = absl::GetFlag(FLAGS_tls_ca)};
+  flags.insecure = absl::GetFlag(FLAGS_insecure);
   flags.json = absl::GetFlag(FLAGS_json);
   flags.timeout_seconds = absl::GetFlag(FLAGS_timeout);
   flags.timeout_set = parsed->flags_set.contains("timeout");
   flags.wait = absl::GetFlag(FLAGS_wait);
+  flags.force = absl::GetFlag(FLAGS_force);
   flags.kernel = absl::GetFlag(FLAGS_kernel);
   flags.initrd = absl::GetFlag(FLAGS_initrd);
   flags.cmdline = absl::GetFlag(FLAGS_cmdline);
@@ -73,7 +86,6 @@ int main(int argc, char** argv) {
   flags.memory_mib = absl::GetFlag(FLAGS_memory_mib);
   flags.vcpus = absl::GetFlag(FLAGS_vcpus);
   flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);
-  flags.console_log = absl::GetFlag(FLAGS_console_log);
   flags.mode = absl::GetFlag(FLAGS_mode);
   flags.autoscale = absl::GetFlag(FLAGS_autoscale);
   flags.min = absl::GetFlag(FLAGS_min);
@@ -89,6 +101,7 @@ int main(int argc, char** argv) {
   flags.count = absl::GetFlag(FLAGS_count);
   flags.once = absl::GetFlag(FLAGS_once);
   flags.sort = absl::GetFlag(FLAGS_sort);
+  flags.follow = absl::GetFlag(FLAGS_follow);
 
   std::error_code error;
   const std::filesystem::path cwd = std::filesystem::current_path(error);
@@ -99,10 +112,10 @@ int main(int argc, char** argv) {
 
   const vmmd::vmmctl::Outcome outcome =
       vmmd::vmmctl::Execute(*invocation, [](const std::string& line) {
-        std::fputs(line.c_str(), stdout);
+        std::fwrite(line.data(), 1, line.size(), stdout);  // console output may hold NULs
         std::fflush(stdout);
       });
-  std::fputs(outcome.out.c_str(), stdout);
+  std::fwrite(outcome.out.data(), 1, outcome.out.size(), stdout);  // `console` may print NULs
   std::fputs(outcome.err.c_str(), stderr);
   return outcome.exit_code;
 }

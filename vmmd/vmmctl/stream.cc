@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "core/common/thread.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "vmmd/v1/vmm.grpc.pb.h"
@@ -43,7 +44,8 @@ Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress) {
   std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
       stub->WatchEvents(&watch_context, watch_request);
   absl::Notification live;
-  std::thread watcher([&] {
+  // Progress is optional: without a thread for it (a host out of threads) the scale goes on.
+  absl::StatusOr<std::thread> watcher = StartThread("vmmctl watch", [&] {
     v1::Event event;
     while (reader->Read(&event)) {
       if (event.snapshot()) {
@@ -54,6 +56,10 @@ Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress) {
     }
     if (!live.HasBeenNotified()) live.Notify();  // the stream failed: go on without progress
   });
+  if (!watcher.ok()) {
+    watch_context.TryCancel();
+    live.Notify();
+  }
   live.WaitForNotificationWithTimeout(absl::Seconds(5));
 
   v1::ScaleVCPUsRequest request;
@@ -72,7 +78,7 @@ Outcome ExecuteScale(const Invocation& inv, const ProgressFn& progress) {
   // Let the stream deliver what the daemon published before it answered, then stop it.
   absl::SleepFor(absl::Milliseconds(100));
   watch_context.TryCancel();
-  watcher.join();
+  if (watcher.ok()) watcher->join();
   reader->Finish();
 
   if (!status.ok()) return Failed(status);

@@ -25,7 +25,7 @@ CMD="vmmd.e2e=poweroff"
 wait_up() {
   local end
   end=$(($(now_ms) + 300000))
-  until grep -aq '^@@GUEST-UP ' "/tmp/$1.console" 2>/dev/null; do
+  until grep -aq '^@@GUEST-UP ' "$(console_file "$1")" 2>/dev/null; do
     check_vmmd
     [ "$(now_ms)" -lt "$end" ] || fail "$1: no @@GUEST-UP after 300 s"
     sleep 0.1
@@ -38,7 +38,7 @@ one_run() {
   if [ "$path" = dt ]; then
     ctl create "$vm" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
       --cmdline "$GUEST_CMDLINE $CMD" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 2 \
-      --max-vcpus 6 --console-log "/tmp/$vm.console" >/dev/null
+      --max-vcpus 6 >/dev/null
   else
     create_uefi_vm "$vm" 2 6 "$CMD" >/dev/null
   fi
@@ -47,14 +47,13 @@ one_run() {
   t2=$(now_ms)
   wait_up "$vm"
   t3=$(now_ms)
-  up=$(grep -a -m1 '^@@GUEST-UP ' "/tmp/$vm.console" | tr -d '\r')
+  up=$(grep -a -m1 '^@@GUEST-UP ' "$(console_file "$vm")" | tr -d '\r')
   log "@@BOOT $path $n create=$((t1 - t0)) start=$((t2 - t1)) start_to_up=$((t3 - t1)) total=$((t3 - t0)) guest_uptime=$(field "$up" uptime)"
   echo "$path $((t1 - t0)) $((t3 - t1)) $((t3 - t0))" >>/tmp/boot_times.txt
   [ "$(field "$up" online)" = 0-1 ] || log "@@NOTE $vm: guest online=$(field "$up" online), not 0-1"
   # The guest powers itself off (PSCI SYSTEM_OFF) right after @@GUEST-UP; then the VM goes.
   wait_for_state "$vm" STOPPED 60
-  ctl delete "$vm" >/dev/null
-  rm -f "/tmp/$vm.console"
+  ctl delete "$vm" >/dev/null  # also removes its console log
 }
 
 # summary PATH COLUMN NAME: median/min/max of one column of /tmp/boot_times.txt.

@@ -31,7 +31,7 @@ until vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do check_vmmd; sleep 0.
 
 create_uefi_vm lat 1 2
 ctl start lat
-wait_for_line /tmp/lat.console '^@@GUEST-UP ' 240 lat >/dev/null
+wait_for_line "$(console_file lat)" '^@@GUEST-UP ' 240 lat >/dev/null
 
 # t_after START PATTERN: the log time (seconds, µs precision) of the first line after line
 # START that matches PATTERN (an awk regex), or "" if none.

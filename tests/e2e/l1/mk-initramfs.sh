@@ -2,7 +2,7 @@
 # Builds the L1 initramfs (uncompressed newc cpio: no decompression cost under TCG):
 #   /init                     tests/e2e/l1/init
 #   /bin/busybox (+ sh)       busybox-static:arm64 (applets linked at boot)
-#   /usr/bin/vmmd, vmmctl, vmm-autoscaler   the cross-built binaries + their shared-library closure
+#   /usr/bin/vmmd, vmmctl, vmm-autoscaler, e2e-driver   the cross-built binaries + their shared-library closure
 #                             (/usr/lib/aarch64-linux-gnu/*, /lib/ld-linux-aarch64.so.1), packed
 #                             by deploy/host/elf-closure.sh (as is the container image)
 #   /usr/bin/<program>        each of $L1_EXTRA_BINS, with its closure likewise
@@ -54,7 +54,7 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$root/etc/hosts"
 
 # ---- vmmd, vmmctl, vmm-autoscaler and their shared-library closure (deploy/host/elf-closure.sh)
 bins=() missing=()
-for b in vmmd vmmctl vmm-autoscaler; do
+for b in vmmd vmmctl vmm-autoscaler e2e-driver; do
   if [ -x "$bindir/$b" ]; then bins+=("$bindir/$b"); else missing+=("$b"); fi
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -29,7 +29,7 @@ create_uefi_vm grow 1 4 "vmmd.e2e.burst=30,60,3"
 ctl autoscale grow --mode=auto --min=1 --max=4 --target-utilization=0.6 \
   --scale-down-stabilization=20 --step-period=5 >/dev/null
 ctl start grow
-wait_for_line /tmp/grow.console '^@@GUEST-UP ' 240 grow >/dev/null
+wait_for_line "$(console_file grow)" '^@@GUEST-UP ' 240 grow >/dev/null
 expect_guest_cpus grow 0 0 5
 pass "grow booted with 1 of 4 vCPUs under AUTO 1..4, target 0.6 (its busy boot not counted)"
 
@@ -37,7 +37,7 @@ pass "grow booted with 1 of 4 vCPUs under AUTO 1..4, target 0.6 (its busy boot n
 sleep 10
 [ "$(field "$(guest_cpus grow)" online)" = 0 ] || fail "idle grow changed: $(guest_cpus grow)"
 
-wait_for_line /tmp/grow.console '^@@BURST start' 60 grow >/dev/null
+wait_for_line "$(console_file grow)" '^@@BURST start' 60 grow >/dev/null
 t_load=$(now_ms)
 # Grows: >= 3 online in the guest while the load runs.
 end=$((t_load + 55000))
@@ -61,7 +61,7 @@ log "@@TIME autoscale_load_to_3_online $reached3"
 [ -n "$reached4" ] && log "@@TIME autoscale_load_to_4_online $reached4"
 pass "under load grow grew to $(field "$(guest_cpus grow)" online) online (3 after ${reached3} ms)"
 
-stop=$(wait_for_line /tmp/grow.console '^@@BURST stop' 90 grow | tr -d '\r')
+stop=$(wait_for_line "$(console_file grow)" '^@@BURST stop' 90 grow | tr -d '\r')
 t_idle=$(now_ms)
 [ "$(field "$stop" left)" = 0 ] || fail "the guest's busy loops survived: $stop"
 online=$(field "$(guest_cpus grow)" online)
@@ -100,7 +100,7 @@ pass "the decisions are in GetVm (recommendation 1, last scale ok) and in the au
 create_uefi_vm rec 1 4 "vmmd.e2e.load=0"
 ctl autoscale rec --mode=recommend --min=1 --max=4 --target-utilization=0.6 >/dev/null
 ctl start rec
-wait_for_line /tmp/rec.console '^@@LOAD cpus=0' 240 rec >/dev/null
+wait_for_line "$(console_file rec)" '^@@LOAD cpus=0' 240 rec >/dev/null
 end=$(($(now_ms) + 60000))
 until ctl get rec | grep -q '^recommended_vcpus: 2$'; do
   [ "$(now_ms)" -lt "$end" ] || fail "rec's recommendation: $(ctl get rec | grep -E '^(recommend|utiliz|steal)')"

@@ -11,8 +11,7 @@ I=$GUEST_INITRD
 C="$GUEST_CMDLINE vmmd.e2e=idle"
 good() { echo --kernel "$K" --initrd "$I" --memory-mib 256; }   # (no spaces in these paths)
 
-ctl create good --kernel "$K" --initrd "$I" --cmdline "$C" --memory-mib 256 --vcpus 2 --max-vcpus 4 \
-  --console-log /tmp/good.console
+ctl create good --kernel "$K" --initrd "$I" --cmdline "$C" --memory-mib 256 --vcpus 2 --max-vcpus 4
 pass "good VM created"
 
 # vCPU counts
@@ -21,6 +20,16 @@ expect_error INVALID_ARGUMENT create b2 $(good) --vcpus 0 --max-vcpus 1
 expect_error INVALID_ARGUMENT create b3 $(good) --vcpus 1 --max-vcpus 100000
 # files
 expect_error NOT_FOUND create b4 --kernel /guest/no-such-Image --memory-mib 256 --vcpus 1 --max-vcpus 1
+# only under --image_dir (/guest here), never through a symlink, regular files only
+expect_error PERMISSION_DENIED create b8 --kernel /etc/passwd --memory-mib 256 --vcpus 1 --max-vcpus 1
+expect_error INVALID_ARGUMENT create b9 --kernel /guest/../etc/passwd --memory-mib 256 --vcpus 1 \
+  --max-vcpus 1
+ln -sf /etc/passwd /guest/bad-link 2>/dev/null && {
+  expect_error PERMISSION_DENIED create b10 --kernel /guest/bad-link --memory-mib 256 --vcpus 1 \
+    --max-vcpus 1
+  rm -f /guest/bad-link
+}
+expect_error INVALID_ARGUMENT create b11 --kernel /guest --memory-mib 256 --vcpus 1 --max-vcpus 1
 # names
 expect_error ALREADY_EXISTS create good $(good) --vcpus 1 --max-vcpus 1
 expect_error INVALID_ARGUMENT create Bad_Name $(good) --vcpus 1 --max-vcpus 1
@@ -45,7 +54,7 @@ pass "vmmctl list still works and shows only 'good'"
 
 t0=$(now_ms)
 ctl start good
-up=$(wait_for_line /tmp/good.console '^@@GUEST-UP ' 180 good)
+up=$(wait_for_line "$(console_file good)" '^@@GUEST-UP ' 180 good)
 time_since start_to_guest_up "$t0"
 [ "$(field "$up" online)" = 0-1 ] || fail "good's guest sees online=$(field "$up" online), expected 0-1"
 pass "a good VM still boots (online=0-1)"

@@ -16,7 +16,7 @@ t_start=$(now_ms)
 time_start start
 ctl start vm1
 time_end start
-up=$(wait_for_line /tmp/vm1.console '^@@GUEST-UP ' 180 vm1)
+up=$(wait_for_line "$(console_file vm1)" '^@@GUEST-UP ' 180 vm1)
 time_since start_to_guest_up "$t_start"
 log "guest: $up"
 
@@ -24,10 +24,10 @@ online=$(field "$up" online)
 [ "$online" = 0-1 ] || fail "guest sees online=$online, expected 0-1"
 pass "guest sees online=0-1"
 
-wait_for_line /tmp/vm1.console '^@@DMESG-END' 30 >/dev/null
-if grep -a '^@@DMESG ' /tmp/vm1.console >/dev/null; then
+wait_for_line "$(console_file vm1)" '^@@DMESG-END' 30 >/dev/null
+if grep -a '^@@DMESG ' "$(console_file vm1)" >/dev/null; then
   log "guest kernel errors/warnings:"
-  grep -a '^@@DMESG ' /tmp/vm1.console >&9
+  grep -a '^@@DMESG ' "$(console_file vm1)" >&9
 fi
 
 expect_cpu_states vm1 "0:ONLINE 1:ONLINE 2:PARKED 3:PARKED" 10

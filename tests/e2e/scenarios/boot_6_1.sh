@@ -9,10 +9,10 @@ start_vmmd
 
 ctl create old --kernel "$GUEST_KERNEL_61" --initrd "$GUEST_INITRD" \
   --cmdline "$GUEST_CMDLINE vmmd.e2e=idle vmmd.e2e.dmesg=1" --memory-mib 256 --vcpus 2 \
-  --max-vcpus 4 --console-log /tmp/old.console
+  --max-vcpus 4
 t0=$(now_ms)
 ctl start old
-up=$(wait_for_line /tmp/old.console '^@@GUEST-UP ' 180 old)
+up=$(wait_for_line "$(console_file old)" '^@@GUEST-UP ' 180 old)
 time_since start_to_guest_up "$t0"
 log "guest: $up"
 
@@ -20,10 +20,10 @@ log "guest: $up"
 [ "$(field "$up" enabled)" = - ] || fail "6.1 guest has enabled=$(field "$up" enabled), expected '-' (no such file in 6.1)"
 pass "6.1 guest sees online=0-1 (and has no cpu/enabled)"
 
-wait_for_line /tmp/old.console '^@@DMESG-END' 30 old >/dev/null
-if grep -a '^@@DMESG ' /tmp/old.console >/dev/null; then
+wait_for_line "$(console_file old)" '^@@DMESG-END' 30 old >/dev/null
+if grep -a '^@@DMESG ' "$(console_file old)" >/dev/null; then
   log "guest kernel errors/warnings:"
-  grep -a '^@@DMESG ' /tmp/old.console >&9
+  grep -a '^@@DMESG ' "$(console_file old)" >&9
 fi
 
 expect_cpu_states old "0:ONLINE 1:ONLINE 2:PARKED 3:PARKED" 10

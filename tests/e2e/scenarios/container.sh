@@ -18,6 +18,7 @@ CT=vmmd
 # The vmmd container's command and args in deploy/kubernetes/daemonset.yaml, which make image
 # copies into the image: the container must run exactly these.
 ARGS="/usr/bin/vmmd --socket=/run/vmmd/vmmd.sock --state_dir=/var/lib/vmmd"
+ARGS="$ARGS --image_dir=/var/lib/vmmd/images"
 ARGS="$ARGS --metrics_address=0.0.0.0:9477 --log_level=info"
 
 command -v crun >/dev/null || fail "no crun in this L1 (l1-run packs it for '# l1-run: container')"
@@ -25,7 +26,14 @@ command -v crun >/dev/null || fail "no crun in this L1 (l1-run packs it for '# l
 [ -c /dev/kvm ] || fail "no /dev/kvm in L1"
 # The bundle allows the device 10:232 (KVM's fixed misc minor); stat prints hex.
 [ "$(stat -c %t:%T /dev/kvm)" = a:e8 ] || fail "/dev/kvm is $(stat -c %t:%T /dev/kvm) (hex)"
-mkdir -p /sys/fs/cgroup /run/vmmd /var/lib/vmmd
+mkdir -p /sys/fs/cgroup /run/vmmd /var/lib/vmmd/images
+# The guest files where the DaemonSet's vmmd looks for them (--image_dir=/var/lib/vmmd/images):
+# /guest bound there, as a node would keep its images in the hostPath volume; specs name them
+# by that path.
+mount -o bind /guest /var/lib/vmmd/images || fail "cannot bind /guest on /var/lib/vmmd/images"
+GUEST_KERNEL=/var/lib/vmmd/images/Image
+GUEST_INITRD=/var/lib/vmmd/images/initrd.cpio
+GUEST_FIRMWARE=/var/lib/vmmd/images/QEMU_EFI.fd
 mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2 on /sys/fs/cgroup"
 log "$(crun --version | head -n1); image rootfs $(du -sh "$BUNDLE/rootfs" | cut -f1)"
 
@@ -87,7 +95,7 @@ pass "/dev/kvm works inside (/readyz 200); the image's vmmctl answers inside the
 # A resizable guest, driven from outside through the shared socket.
 create_uefi_vm ct 2 4
 ctl start ct
-up=$(wait_for_line /tmp/ct.console '^@@GUEST-UP ' 240 ct)
+up=$(wait_for_line "$(console_file ct)" '^@@GUEST-UP ' 240 ct)
 log "guest: $up"
 [ "$(field "$up" possible)" = 0-3 ] || fail "guest possible=$(field "$up" possible), expected 0-3"
 expect_guest_cpus ct 0-1 0-1 10

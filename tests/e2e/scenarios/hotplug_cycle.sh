@@ -9,7 +9,7 @@ set -eu
 start_vmmd
 create_uefi_vm hp 1 4
 ctl start hp
-up=$(wait_for_line /tmp/hp.console '^@@GUEST-UP ' 240 hp)
+up=$(wait_for_line "$(console_file hp)" '^@@GUEST-UP ' 240 hp)
 log "guest: $up"
 [ "$(field "$up" possible)" = 0-3 ] || fail "guest possible=$(field "$up" possible), expected 0-3"
 expect_guest_cpus hp 0 0 5
@@ -21,7 +21,7 @@ scale_to hp 2
 check_scaled hp 2 4
 scale_to hp 4
 check_scaled hp 4 4
-grep -aE '^@@CPUS ' /tmp/hp.console >&9
+grep -aE '^@@CPUS ' "$(console_file hp)" >&9
 
 # Idempotent: asking for the current count changes nothing.
 out=$(ctl scale hp --vcpus 4 --wait none)

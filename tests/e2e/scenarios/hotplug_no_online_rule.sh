@@ -8,7 +8,7 @@ set -eu
 start_vmmd
 create_uefi_vm nr 1 4 "vmmd.e2e.autoonline=0"
 ctl start nr
-wait_for_line /tmp/nr.console '^@@GUEST-UP ' 240 nr >/dev/null
+wait_for_line "$(console_file nr)" '^@@GUEST-UP ' 240 nr >/dev/null
 
 scale_to nr 3 --wait enabled
 expect_guest_cpus nr 0 0-2 20

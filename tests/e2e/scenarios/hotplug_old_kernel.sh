@@ -8,7 +8,7 @@ set -eu
 start_vmmd
 create_uefi_vm old 1 3 "" "$GUEST_KERNEL_61"
 ctl start old
-up=$(wait_for_line /tmp/old.console '^@@GUEST-UP ' 240 old)
+up=$(wait_for_line "$(console_file old)" '^@@GUEST-UP ' 240 old)
 log "guest: $up"
 
 t0=$(now_ms)

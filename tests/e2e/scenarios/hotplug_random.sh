@@ -8,7 +8,7 @@ MAX=4
 start_vmmd
 create_uefi_vm rnd 1 $MAX
 ctl start rnd
-wait_for_line /tmp/rnd.console '^@@GUEST-UP ' 240 rnd >/dev/null
+wait_for_line "$(console_file rnd)" '^@@GUEST-UP ' 240 rnd >/dev/null
 seed=$(now_ms)
 log "random seed $seed"
 targets=$(awk -v s="$seed" -v m=$MAX 'BEGIN { srand(s); for (i = 0; i < 20; i++) printf "%d ", 1 + int(rand() * m) }')

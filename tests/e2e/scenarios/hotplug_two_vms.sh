@@ -9,8 +9,8 @@ create_uefi_vm a 1 3
 create_uefi_vm b 1 3
 ctl start a
 ctl start b
-wait_for_line /tmp/a.console '^@@GUEST-UP ' 240 a >/dev/null
-wait_for_line /tmp/b.console '^@@GUEST-UP ' 240 b >/dev/null
+wait_for_line "$(console_file a)" '^@@GUEST-UP ' 240 a >/dev/null
+wait_for_line "$(console_file b)" '^@@GUEST-UP ' 240 b >/dev/null
 
 both() {  # both TARGET_A TARGET_B: concurrent scale requests, both must succeed
   vmmctl scale a --vcpus "$1" --timeout 90 >/tmp/scale-a.out 2>&1 &

@@ -26,8 +26,8 @@ pass "the host's Prometheus scrapes vmmd in L1; KVM traps WFI"
 
 create_uefi_vm load 2 4 "vmmd.e2e.load=0,1"
 ctl start load
-wait_for_line /tmp/load.console '^@@GUEST-UP ' 240 load >/dev/null
-wait_for_line /tmp/load.console '^@@LOAD cpus=0,1' 30 load >/dev/null
+wait_for_line "$(console_file load)" '^@@GUEST-UP ' 240 load >/dev/null
+wait_for_line "$(console_file load)" '^@@LOAD cpus=0,1' 30 load >/dev/null
 prom_wait 'vmmd_vm_online_vcpus{vm="load"}' 2 30
 pass "booted 2 of 4 with busy loops on CPUs 0 and 1"
 

@@ -10,9 +10,9 @@ create_vm vmb 2 2 "vmmd.e2e=idle"
 t0=$(now_ms)
 ctl start vma
 ctl start vmb
-upa=$(wait_for_line /tmp/vma.console '^@@GUEST-UP ' 240 vma)
+upa=$(wait_for_line "$(console_file vma)" '^@@GUEST-UP ' 240 vma)
 time_since start_to_guest_up_first "$t0"
-upb=$(wait_for_line /tmp/vmb.console '^@@GUEST-UP ' 240 vmb)
+upb=$(wait_for_line "$(console_file vmb)" '^@@GUEST-UP ' 240 vmb)
 time_since start_to_guest_up_both "$t0"
 log "vma guest: $upa"
 log "vmb guest: $upb"

@@ -22,7 +22,7 @@ t_start=$(now_ms)
 time_start start
 ctl start u1
 time_end start
-up=$(wait_for_line /tmp/u1.console '^@@GUEST-UP ' 300 u1)
+up=$(wait_for_line "$(console_file u1)" '^@@GUEST-UP ' 300 u1)
 time_since start_to_guest_up "$t_start"
 log "guest: $up"
 # present: 6.12 marks every GICC present (0-5); kernels with the 2026 present-mask change show
@@ -36,7 +36,7 @@ for kv in possible=0-5 enabled=0-1 online=0-1; do
 done
 pass "guest sees possible=0-5 enabled=0-1 online=0-1"
 
-tables=$(wait_for_line /tmp/u1.console '^@@ACPI-TABLES' 30 u1)
+tables=$(wait_for_line "$(console_file u1)" '^@@ACPI-TABLES' 30 u1)
 [ "$tables" = "@@ACPI-TABLES APIC DSDT FACP GTDT PPTT SPCR" ] ||
   fail "guest's /sys/firmware/acpi/tables: '$tables', expected 'APIC DSDT FACP GTDT PPTT SPCR'"
 pass "guest's ACPI tables: ${tables#@@ACPI-TABLES }"
@@ -44,14 +44,14 @@ pass "guest's ACPI tables: ${tables#@@ACPI-TABLES }"
 # The guest prints the dmesg lines matching ACPI Error|ACPI BIOS Error|Firmware Bug|WARNING|BUG
 # before @@DMESG-END (and before @@ACPI-TABLES). The first three fail the test; the others are
 # shown.
-grep -a '^@@DMESG-END' /tmp/u1.console >/dev/null || fail "no @@DMESG-END before @@ACPI-TABLES"
-bad=$(grep -a '^@@DMESG ' /tmp/u1.console | grep -aE 'ACPI Error|ACPI BIOS Error|Firmware Bug' || true)
+grep -a '^@@DMESG-END' "$(console_file u1)" >/dev/null || fail "no @@DMESG-END before @@ACPI-TABLES"
+bad=$(grep -a '^@@DMESG ' "$(console_file u1)" | grep -aE 'ACPI Error|ACPI BIOS Error|Firmware Bug' || true)
 [ -z "$bad" ] || fail "guest dmesg has ACPI/firmware errors:
 $bad"
 pass "guest dmesg: no 'ACPI Error', 'ACPI BIOS Error' or 'Firmware Bug'"
-if grep -a '^@@DMESG ' /tmp/u1.console >/dev/null; then
+if grep -a '^@@DMESG ' "$(console_file u1)" >/dev/null; then
   log "other guest kernel warnings (not failing):"
-  grep -a '^@@DMESG ' /tmp/u1.console >&9
+  grep -a '^@@DMESG ' "$(console_file u1)" >&9
 fi
 
 # The guest tried to start every possible CPU once at boot; vmmd's policy answered.

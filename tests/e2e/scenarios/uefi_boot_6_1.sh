@@ -18,7 +18,7 @@ pass "vmmctl get old: firmware: $fw, kernel: $k"
 
 t0=$(now_ms)
 ctl start old
-up=$(wait_for_line /tmp/old.console '^@@GUEST-UP ' 300 old)
+up=$(wait_for_line "$(console_file old)" '^@@GUEST-UP ' 300 old)
 time_since start_to_guest_up "$t0"
 log "guest: $up"
 
@@ -30,15 +30,15 @@ done
 pass "6.1 guest sees online=0-1 possible=0-1 present=0-1 (and has no cpu/enabled)"
 
 # The same ACPI path as 6.12 (not a DT fallback).
-tables=$(wait_for_line /tmp/old.console '^@@ACPI-TABLES' 30 old)
+tables=$(wait_for_line "$(console_file old)" '^@@ACPI-TABLES' 30 old)
 [ "$tables" = "@@ACPI-TABLES APIC DSDT FACP GTDT PPTT SPCR" ] ||
   fail "6.1 guest's /sys/firmware/acpi/tables: '$tables', expected 'APIC DSDT FACP GTDT PPTT SPCR'"
 pass "6.1 guest booted with ACPI: ${tables#@@ACPI-TABLES }"
 
 # Shown, not asserted: what 6.1 says about the tables it does not fully understand.
-if grep -a '^@@DMESG ' /tmp/old.console >/dev/null; then
+if grep -a '^@@DMESG ' "$(console_file old)" >/dev/null; then
   log "guest kernel errors/warnings:"
-  grep -a '^@@DMESG ' /tmp/old.console >&9
+  grep -a '^@@DMESG ' "$(console_file old)" >&9
 fi
 
 # 6.1 never tried to start vCPUs 2-5 (they are not possible CPUs to it).

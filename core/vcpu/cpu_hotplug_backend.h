@@ -24,6 +24,10 @@ class CpuHotplugBackend {
   virtual uint32_t PossibleCpus() const = 0;
   // The methods below are only called with cpu < PossibleCpus().
   virtual CpuHotplugStatus Status(uint32_t cpu) const = 0;
+  // Status() as the guest reads it from the status byte: a pending event the guest has read
+  // counts as seen (its scan may act on it next), atomically with the answer, so that no later
+  // request withdraws a change the guest is about to carry out.
+  virtual CpuHotplugStatus ReadStatus(uint32_t cpu) = 0;
   virtual uint64_t ArchId(uint32_t cpu) const = 0;  // MPIDR
   // The guest cleared the insert / remove event (it has issued the Notify). Spurious calls
   // (no event pending) must be tolerated: the guest is not trusted.

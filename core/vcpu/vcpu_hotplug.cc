@@ -56,13 +56,13 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
   const absl::Time now = absl::Now();
   std::vector<std::pair<Slot*, VcpuLife>> changes;
   if (target > plan.previous) {
-    // Lowest ids first. A removal the guest has not taken can simply be withdrawn; one the guest
-    // is carrying out (offlining, _EJ0) must finish first.
+    // Lowest ids first. A removal the guest has not read can simply be withdrawn; one it has
+    // seen may already be under way (offlining, _EJ0) and must finish first.
     std::vector<Slot*> candidates;
     std::vector<uint32_t> busy;
     for (auto& s : slots_) {
       if (Plugged(s->life)) continue;
-      if (s->life.state == VcpuState::kRemoving && !RemovePending(s->life)) {
+      if (s->life.state == VcpuState::kRemoving && !RemovalWithdrawable(s->life)) {
         busy.push_back(s->id);
         continue;
       }
@@ -100,6 +100,11 @@ absl::StatusOr<ScalePlan> VcpuManager::Scale(uint32_t target) {
   }
   for (auto& [slot, next] : changes) {
     CommitLocked(slot, next, target > plan.previous ? "api: scale up" : "api: scale down");
+  }
+  // A withdrawal can end a scan the guest is running early (it stops at a round that finds no
+  // event), so while any event is pending the guest is told again: a spare scan finds nothing.
+  for (const auto& s : slots_) {
+    if (InsertPending(s->life) || RemovePending(s->life)) plan.notify_guest = true;
   }
   plan.generation = scale_generation_ = generation;
   return plan;
@@ -252,6 +257,20 @@ CpuHotplugStatus VcpuManager::Status(uint32_t cpu) const {
   return CpuHotplugStatus{.enabled = AcpiEnabled(l),
                           .insert_pending = InsertPending(l),
                           .remove_pending = RemovePending(l)};
+}
+
+CpuHotplugStatus VcpuManager::ReadStatus(uint32_t cpu) {
+  absl::MutexLock lock(&mu_);
+  if (cpu >= slots_.size()) return {};
+  Slot* s = slots_[cpu].get();
+  const CpuHotplugStatus status{.enabled = AcpiEnabled(s->life),
+                                .insert_pending = InsertPending(s->life),
+                                .remove_pending = RemovePending(s->life)};
+  // In the same critical section as the answer: no request can withdraw what the guest read.
+  if (status.insert_pending || status.remove_pending) {
+    (void)ApplyLocked(s, {.event = VcpuEvent::kStatusRead}, "guest read the event");
+  }
+  return status;
 }
 
 uint64_t VcpuManager::ArchId(uint32_t cpu) const {

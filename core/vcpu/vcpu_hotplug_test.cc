@@ -334,6 +334,55 @@ TEST_F(VcpuHotplugTest, WithdrawingATakenInsertEjects) {
   EXPECT_TRUE(mgr_->Status(2).remove_pending);
 }
 
+// The guest's CSCN reads a vCPU's flags, Notifies, then clears them. A newer request that lands
+// between the read and the clear must not take the change back: the guest is already carrying it
+// out. (Seen in the nested bed: a withdrawn removal still offlined and ejected by the guest, its
+// _EJ0 refused, the CPU gone from the guest while vmmd counted it.)
+TEST_F(VcpuHotplugTest, AChangeTheGuestHasReadIsNotWithdrawn) {
+  ASSERT_THAT(mgr_->Scale(3), IsOk());
+  GuestTakesAndRegisters(2);
+  ASSERT_EQ(GuestOnlines(2), 0u);
+  ASSERT_THAT(mgr_->Scale(2), IsOk());
+  EXPECT_TRUE(mgr_->ReadStatus(2).remove_pending);  // the scan reads CRMV = 1
+  EXPECT_TRUE(mgr_->ReadStatus(2).remove_pending);  // reading again changes nothing
+  // The newer target is met with the other parked vCPU; vCPU 2 stays on its way out.
+  auto up = mgr_->Scale(3);
+  ASSERT_THAT(up, IsOk());
+  EXPECT_THAT(up->added, ElementsAre(3));
+  EXPECT_EQ(StateOf(2), VcpuState::kRemoving);
+  EXPECT_THAT(mgr_->Scale(4), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("vCPU(s) 2")));
+  // The guest goes on: Notify(eject), clear, offline, _EJ0 — accepted.
+  mgr_->AckRemove(2);
+  GuestOfflines(2);
+  mgr_->Eject(2);
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+  EXPECT_FALSE(mgr_->Status(2).enabled);
+  EXPECT_EQ(mgr_->PluggedCount(), 3u);
+
+  // An insert the guest has read: a smaller target ejects it instead of withdrawing it, and the
+  // guest is told again so that its scan finds the removal.
+  ASSERT_THAT(mgr_->Scale(4), IsOk());
+  GuestTakesAndRegisters(3);  // vCPU 3's offer from before; 2 is offered now
+  EXPECT_TRUE(mgr_->ReadStatus(2).insert_pending);
+  auto down = mgr_->Scale(3);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_THAT(down->removed, ElementsAre(3));  // highest first: 3 is the one ejected...
+  auto down2 = mgr_->Scale(2);
+  ASSERT_THAT(down2, IsOk());
+  EXPECT_THAT(down2->removed, ElementsAre(2));  // ...and 2, seen, is ejected rather than withdrawn
+  EXPECT_TRUE(down2->notify_guest);
+  EXPECT_EQ(StateOf(2), VcpuState::kRemoving);
+  EXPECT_TRUE(mgr_->Status(2).remove_pending);
+  EXPECT_FALSE(mgr_->Status(2).insert_pending);
+  // The guest finishes its round (a stray clear), registers the CPU, cannot start it, then its
+  // next round takes the removal and ejects it.
+  GuestTakesAndRegisters(2);
+  EXPECT_EQ(GuestOnlines(2), psci::EncodeReturn(psci::Return::kDenied));
+  mgr_->AckRemove(2);
+  mgr_->Eject(2);
+  EXPECT_EQ(StateOf(2), VcpuState::kParked);
+}
+
 }  // namespace
 }  // namespace vmmd::core
 

@@ -151,6 +151,7 @@ class VcpuManager : public CpuHotplugBackend {
   // CpuHotplugBackend (called on vCPU threads, from the guest's AML).
   uint32_t PossibleCpus() const override { return static_cast<uint32_t>(slots_.size()); }
   CpuHotplugStatus Status(uint32_t cpu) const override;
+  CpuHotplugStatus ReadStatus(uint32_t cpu) override;
   uint64_t ArchId(uint32_t cpu) const override;
   void AckInsert(uint32_t cpu) override;
   void AckRemove(uint32_t cpu) override;

@@ -29,6 +29,8 @@ std::string_view VcpuStepName(VcpuStep step) {
       return "none";
     case VcpuStep::kOffered:
       return "offered";
+    case VcpuStep::kInsertSeen:
+      return "insert seen";
     case VcpuStep::kTaken:
       return "taken";
     case VcpuStep::kRegistered:
@@ -37,6 +39,8 @@ std::string_view VcpuStepName(VcpuStep step) {
       return "unsupported";
     case VcpuStep::kEjectRequested:
       return "eject requested";
+    case VcpuStep::kEjectSeen:
+      return "eject seen";
     case VcpuStep::kEjectTaken:
       return "eject taken";
     case VcpuStep::kRefused:
@@ -65,6 +69,8 @@ std::string_view VcpuEventName(VcpuEvent event) {
       return "Ejected";
     case VcpuEvent::kGraceExpired:
       return "GraceExpired";
+    case VcpuEvent::kStatusRead:
+      return "StatusRead";
   }
   return "Unknown";
 }
@@ -181,6 +187,7 @@ absl::StatusOr<VcpuLife> NextBootVcpuLife(const VcpuLife& life, const VcpuInput&
     case VcpuEvent::kInsertTaken:
     case VcpuEvent::kRemoveTaken:
     case VcpuEvent::kGraceExpired:
+    case VcpuEvent::kStatusRead:
       return life;  // boot vCPUs are always enabled
     case VcpuEvent::kUnplug:
     case VcpuEvent::kEjected:
@@ -198,8 +205,8 @@ absl::StatusOr<VcpuLife> Plug(const VcpuLife& life, const VcpuInput& in) {
       next.change = VcpuChange::kAdd;
       return Step(Enter(next, VcpuState::kEnabling, in.now), VcpuStep::kOffered, in.now);
     case VcpuState::kRemoving:
-      // Withdrawing a removal the guest has not taken: back to what the CPU is.
-      if (life.step != VcpuStep::kEjectRequested) {
+      // Withdrawing a removal the guest has not read: back to what the CPU is.
+      if (!RemovalWithdrawable(life)) {
         return Refuse(life, in.event, "the guest is carrying out the removal");
       }
       next.change = VcpuChange::kNone;
@@ -223,8 +230,8 @@ absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
     case VcpuState::kRemoving:
       return life;  // already going or gone: idempotent
     case VcpuState::kEnabling:
-      // Not taken (or the guest cannot take it): withdraw the offer. Taken: the guest may be
-      // registering the CPU right now, so it has to eject it.
+      // Not read (or the guest cannot take it): withdraw the offer. Seen or taken: the guest
+      // may be registering the CPU right now, so it has to eject it.
       if (life.step == VcpuStep::kOffered || life.step == VcpuStep::kUnsupported) {
         next.change = VcpuChange::kNone;  // withdrawn: the guest never had it
         return Step(Enter(next, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
@@ -243,8 +250,8 @@ absl::StatusOr<VcpuLife> Ost(const VcpuLife& life, const VcpuInput& in) {
   VcpuLife next = life;
   next.ost_event = in.ost_event;
   next.ost_status = in.ost_status;
-  const bool adding = life.step == VcpuStep::kOffered || life.step == VcpuStep::kTaken ||
-                      life.step == VcpuStep::kUnsupported;
+  const bool adding =
+      InsertPending(life) || life.step == VcpuStep::kTaken || life.step == VcpuStep::kUnsupported;
   // A failure only means something for a change in flight; any other report is just recorded.
   const bool in_flight =
       adding || life.state == VcpuState::kEnabling || life.state == VcpuState::kRemoving;
@@ -268,11 +275,15 @@ absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& in)
     case VcpuEvent::kUnplug:
       return Unplug(life, in);
     case VcpuEvent::kInsertTaken:
-      if (life.step != VcpuStep::kOffered) return life;  // a stray acknowledgement
+      if (!InsertPending(life)) return life;  // a stray acknowledgement
       return Step(life, VcpuStep::kTaken, in.now);
     case VcpuEvent::kRemoveTaken:
-      if (life.step != VcpuStep::kEjectRequested) return life;
+      if (!RemovePending(life)) return life;
       return Step(life, VcpuStep::kEjectTaken, in.now);
+    case VcpuEvent::kStatusRead:
+      if (life.step == VcpuStep::kOffered) return Step(life, VcpuStep::kInsertSeen, in.now);
+      if (life.step == VcpuStep::kEjectRequested) return Step(life, VcpuStep::kEjectSeen, in.now);
+      return life;
     case VcpuEvent::kOst:
       return Ost(life, in);
     case VcpuEvent::kCpuOn:

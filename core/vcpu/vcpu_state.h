@@ -12,17 +12,25 @@
 //    │   unsupported)   └─Unplug (taken)─┐     Unplug  │      Unplug  │      Unplug  │ │
 //    │                                   ▼             ▼              ▼              │ ▼
 //    └───Ejected (powered off)──────── REMOVING ◀────────────────────────────────────┘─┘
-//                                        └─Plug, the eject not taken yet─▶ ONLINE / OFFLINE
+//                                        └─Plug, the eject not seen yet─▶ ONLINE / OFFLINE
 //
 // Steps of the handshake (ACPI CPU hotplug: GED event, CSCN, Notify, _OST, _EJ0):
 //   kNone            nothing asked of the guest
-//   kOffered         hot-add raised; the guest's scan has not taken it (the block reads CINS = 1)
+//   kOffered         hot-add raised; the guest has not read it yet (the block reads CINS = 1)
+//   kInsertSeen      the guest read CINS = 1: its scan may be about to Notify, so the offer can no
+//                    longer be withdrawn (a smaller target ejects it instead)
 //   kTaken           the scan took it (cleared CINS); the guest is registering the CPU
 //   kRegistered      _OST(Device Check, success): the guest registered the CPU
 //   kUnsupported     taken, but not registered within the grace period (GraceExpired): a kernel
 //                    without arm64 vCPU hotplug (Linux 6.1 takes the event and registers nothing)
-//   kEjectRequested  hot-remove raised; not taken yet (CRMV = 1)
+//   kEjectRequested  hot-remove raised; the guest has not read it yet (CRMV = 1)
+//   kEjectSeen       the guest read CRMV = 1: it may already be offlining the CPU, so the removal
+//                    can no longer be withdrawn; it completes with _EJ0
 //   kEjectTaken      the scan took it; the guest offlines the CPU and calls _EJ0
+//
+// "Seen" closes a race: the scan reads the flag, then Notifies, then clears it. A request that
+// withdrew the change between the read and the clear would leave the guest ejecting a vCPU vmmd
+// kept (its _EJ0 refused, the CPU gone from the guest) or registering one vmmd parked.
 //   kRefused         the guest's _OST reported failure for the change
 //
 // Boot vCPUs are OFFLINE or ONLINE only, always enabled: the hotplug events change nothing for
@@ -42,10 +50,12 @@ enum class VcpuState { kParked, kEnabling, kEnabled, kOnline, kOffline, kRemovin
 enum class VcpuStep {
   kNone,
   kOffered,
+  kInsertSeen,
   kTaken,
   kRegistered,
   kUnsupported,
   kEjectRequested,
+  kEjectSeen,
   kEjectTaken,
   kRefused,
 };
@@ -64,6 +74,7 @@ enum class VcpuEvent {
   kCpuOff,        // guest: PSCI CPU_OFF on this vCPU
   kEjected,       // guest: _EJ0 on this vCPU
   kGraceExpired,  // vmmd: a taken hot-add stayed unregistered for the grace period
+  kStatusRead,    // guest: read this vCPU's status byte (a pending event there is now seen)
 };
 
 // _OST event and status codes (ACPI 6.5 section 6.3.5).
@@ -108,8 +119,16 @@ absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& inp
 
 // What the CPU-hotplug register block shows the guest for this vCPU.
 inline bool AcpiEnabled(const VcpuLife& l) { return l.boot || l.state != VcpuState::kParked; }
-inline bool InsertPending(const VcpuLife& l) { return l.step == VcpuStep::kOffered; }
-inline bool RemovePending(const VcpuLife& l) { return l.step == VcpuStep::kEjectRequested; }
+inline bool InsertPending(const VcpuLife& l) {
+  return l.step == VcpuStep::kOffered || l.step == VcpuStep::kInsertSeen;
+}
+inline bool RemovePending(const VcpuLife& l) {
+  return l.step == VcpuStep::kEjectRequested || l.step == VcpuStep::kEjectSeen;
+}
+// A removal a newer request may still take back: the guest has not read it.
+inline bool RemovalWithdrawable(const VcpuLife& l) {
+  return l.state == VcpuState::kRemoving && l.step == VcpuStep::kEjectRequested;
+}
 // Available to the guest: a boot vCPU, or a hot-added one not being removed.
 inline bool Plugged(const VcpuLife& l) {
   return l.boot || (l.state != VcpuState::kParked && l.state != VcpuState::kRemoving);

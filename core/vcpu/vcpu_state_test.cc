@@ -84,6 +84,9 @@ TEST(VcpuStateTest, HotPluggableVcpuTable) {
   const Shape ejecting_on{S::kRemoving, true, St::kEjectTaken};
   const Shape ejecting_off{S::kRemoving, false, St::kEjectTaken};
   const Shape eject_refused{S::kRemoving, false, St::kRefused};
+  const Shape insert_seen{S::kEnabling, false, St::kInsertSeen};
+  const Shape eject_seen_on{S::kRemoving, true, St::kEjectSeen};
+  const Shape eject_seen_off{S::kRemoving, false, St::kEjectSeen};
   // clang-format off
   RunTable({
       // API: Plug is idempotent; it withdraws a removal the guest has not taken.
@@ -95,6 +98,9 @@ TEST(VcpuStateTest, HotPluggableVcpuTable) {
       {offline, E::kPlug, offline},
       {eject_on, E::kPlug, Shape{S::kOnline, true, St::kNone}},
       {eject_off, E::kPlug, Shape{S::kOffline, false, St::kNone}},
+      {eject_seen_on, E::kPlug, std::nullopt, "carrying out the removal"},
+      {eject_seen_off, E::kPlug, std::nullopt, "carrying out the removal"},
+      {insert_seen, E::kPlug, insert_seen},
       {ejecting_on, E::kPlug, std::nullopt, "carrying out the removal"},
       {eject_refused, E::kPlug, std::nullopt, "carrying out the removal"},
       // API: Unplug withdraws an offer not taken (or that the guest cannot take); anything the
@@ -102,6 +108,8 @@ TEST(VcpuStateTest, HotPluggableVcpuTable) {
       {parked, E::kUnplug, parked},
       {offered, E::kUnplug, parked},
       {unsupported, E::kUnplug, parked},
+      {insert_seen, E::kUnplug, eject_off},
+      {eject_seen_on, E::kUnplug, eject_seen_on},
       {taken, E::kUnplug, eject_off},
       {add_refused, E::kUnplug, eject_off},
       {enabled, E::kUnplug, eject_off},
@@ -116,6 +124,20 @@ TEST(VcpuStateTest, HotPluggableVcpuTable) {
       {eject_on, E::kRemoveTaken, ejecting_on},
       {online, E::kRemoveTaken, online},
       {offered, E::kRemoveTaken, offered},
+      // Guest: reading a pending event makes it seen (no longer withdrawable); the clear that
+      // follows takes it; reading anything else changes nothing.
+      {offered, E::kStatusRead, insert_seen},
+      {insert_seen, E::kStatusRead, insert_seen},
+      {insert_seen, E::kInsertTaken, taken},
+      {eject_on, E::kStatusRead, eject_seen_on},
+      {eject_seen_on, E::kStatusRead, eject_seen_on},
+      {eject_seen_on, E::kRemoveTaken, ejecting_on},
+      {taken, E::kStatusRead, taken},
+      {online, E::kStatusRead, online},
+      {parked, E::kStatusRead, parked},
+      {ejecting_on, E::kStatusRead, ejecting_on},
+      {insert_seen, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
+      {eject_seen_off, E::kEjected, parked},
       // Guest: _OST. Device Check success registers the CPU (late too); failures refuse a
       // change in flight; "eject in progress" (0x84) and stray reports change nothing.
       {taken, E::kOst, enabled, "", kOstDeviceCheck, kOstSuccess},
@@ -175,6 +197,7 @@ TEST(VcpuStateTest, BootVcpuTable) {
       {on, E::kInsertTaken, on},
       {on, E::kRemoveTaken, on},
       {on, E::kGraceExpired, on},
+      {on, E::kStatusRead, on},
       {on, E::kOst, on, "", kOstDeviceCheck, 1},
       {on, E::kUnplug, std::nullopt, "boot vCPUs are permanent"},
       {off, E::kEjected, std::nullopt, "boot vCPUs are permanent"},
@@ -231,7 +254,8 @@ bool Consistent(const VcpuLife& l) {
   if (l.state == S::kOnline && !l.powered) return false;
   if (l.powered && l.state != S::kOnline && l.state != S::kRemoving) return false;
   if (l.state == S::kParked && l.step != St::kNone) return false;
-  if ((l.step == St::kEjectRequested || l.step == St::kEjectTaken) && l.state != S::kRemoving) {
+  if ((l.step == St::kEjectRequested || l.step == St::kEjectSeen || l.step == St::kEjectTaken) &&
+      l.state != S::kRemoving) {
     return false;
   }
   if (l.step == St::kUnsupported && l.state != S::kEnabling) return false;
@@ -246,10 +270,11 @@ bool Consistent(const VcpuLife& l) {
 
 TEST(VcpuStateTest, EveryEventKeepsEveryLifeConsistent) {
   const S states[] = {S::kParked, S::kEnabling, S::kEnabled, S::kOnline, S::kOffline, S::kRemoving};
-  const St steps[] = {St::kNone,        St::kOffered,        St::kTaken,      St::kRegistered,
-                      St::kUnsupported, St::kEjectRequested, St::kEjectTaken, St::kRefused};
-  const E events[] = {E::kPlug,  E::kUnplug, E::kInsertTaken, E::kRemoveTaken, E::kOst,
-                      E::kCpuOn, E::kCpuOff, E::kEjected,     E::kGraceExpired};
+  const St steps[] = {St::kNone,       St::kOffered,     St::kInsertSeen,     St::kTaken,
+                      St::kRegistered, St::kUnsupported, St::kEjectRequested, St::kEjectSeen,
+                      St::kEjectTaken, St::kRefused};
+  const E events[] = {E::kPlug,  E::kUnplug, E::kInsertTaken, E::kRemoveTaken,  E::kOst,
+                      E::kCpuOn, E::kCpuOff, E::kEjected,     E::kGraceExpired, E::kStatusRead};
   const std::pair<uint32_t, uint32_t> osts[] = {
       {kOstDeviceCheck, 0}, {kOstDeviceCheck, 1}, {kOstEjectProcessing, 0x81}, {0x103, 0x84}};
   int checked = 0;
@@ -343,6 +368,9 @@ TEST(VcpuStateTest, NamesAreStable) {
   EXPECT_EQ(VcpuStateName(S::kRemoving), "REMOVING");
   EXPECT_EQ(VcpuStepName(St::kEjectTaken), "eject taken");
   EXPECT_EQ(VcpuEventName(E::kGraceExpired), "GraceExpired");
+  EXPECT_EQ(VcpuEventName(E::kStatusRead), "StatusRead");
+  EXPECT_EQ(VcpuStepName(St::kInsertSeen), "insert seen");
+  EXPECT_EQ(VcpuStepName(St::kEjectSeen), "eject seen");
 }
 
 // A vCPU the VM was scaled to before this boot starts ENABLED and registered: the guest's

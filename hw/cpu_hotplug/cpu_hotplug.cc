@@ -28,7 +28,10 @@ void CpuHotplug::Read(uint64_t offset, absl::Span<uint8_t> data) {
     if (data.size() > kMaxAccess) {
       ++stats_.ignored_reads;
     } else if (SelectorValid()) {
-      const core::CpuHotplugStatus s = backend_->Status(selector_);
+      // Only a read that returns the status byte shows the guest the event flags.
+      const bool shows_status = offset <= kStatusOffset && kStatusOffset - offset < data.size();
+      const core::CpuHotplugStatus s =
+          shows_status ? backend_->ReadStatus(selector_) : backend_->Status(selector_);
       image[kStatusOffset] = static_cast<uint8_t>(
           kStatusPresent | (s.enabled ? kStatusEnabled : 0) |
           (s.insert_pending ? kStatusInsert : 0) | (s.remove_pending ? kStatusRemove : 0));

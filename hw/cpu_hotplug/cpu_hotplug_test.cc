@@ -57,6 +57,24 @@ TEST_F(CpuHotplugTest, StatusBitsComeFromTheBackend) {
   EXPECT_EQ(Read(kStatusOffset, 1), 0x20u);
 }
 
+// Only a read that returns the status byte shows the guest an event, so only such a read tells
+// the backend the guest has seen it (after which vmmd may no longer withdraw the change).
+TEST_F(CpuHotplugTest, AReadOfTheStatusByteMarksItsEventSeen) {
+  backend_.Set(2, {.enabled = true, .insert_pending = true});
+  Select(2);
+  Read(kDataOffset, 4);
+  Read(kSelectorOffset, 4);
+  Read(kStatusOffset + 1, 1);
+  EXPECT_EQ(backend_.seen(2), 0);
+  Read(kSelectorOffset + 2, 4);  // bytes 2..5: covers the status byte
+  EXPECT_EQ(backend_.seen(2), 1);
+  EXPECT_EQ(Read(kStatusOffset, 1), 0x23u);
+  EXPECT_EQ(backend_.seen(2), 2);
+  Select(1);  // nothing pending: nothing seen
+  EXPECT_EQ(Read(kStatusOffset, 1), 0x20u);
+  EXPECT_EQ(backend_.seen(1), 0);
+}
+
 TEST_F(CpuHotplugTest, EveryWriteFlushesTheBackendLogWithTheDeviceUnlocked) {
   uint8_t status_seen_in_flush = 0;
   // Reading the block from the flush takes the device lock: it must not be held any more.

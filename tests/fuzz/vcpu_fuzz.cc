@@ -55,7 +55,7 @@ void RunStateMachine(FuzzReader& in) {
   for (size_t n = 0; n < kMaxSteps && !in.empty(); ++n) {
     const Access a = NextAccess(in, 0);
     VcpuLife& life = lives[a.op & 3];
-    const auto event = static_cast<VcpuEvent>((a.op >> 2) % 9);
+    const auto event = static_cast<VcpuEvent>((a.op >> 2) % 10);
     now += absl::Milliseconds(a.size * (a.value >> 48));
     core::VcpuInput input{.event = event, .now = now};
     if (event == VcpuEvent::kPlug || event == VcpuEvent::kUnplug) input.generation = ++generation;

@@ -267,7 +267,13 @@ TEST_F(MachineFirmwareTest, AGuestResetKeepsTheScaledVcpus) {
   ASSERT_EQ(hv_.vms().size(), machines + 1);
   v0_ = hv_.vms().back()->vcpu(0);
   ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
+  // The restart marks the VM RUNNING once its vCPU threads are started, which may be just after
+  // vCPU 0 first entered the guest.
   absl::StatusOr<VmInfo> info = mgr_->GetVm("fw");
+  while (info.ok() && info->state == VmState::kStarting && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+    info = mgr_->GetVm("fw");
+  }
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->state, VmState::kRunning);
   EXPECT_EQ(info->restarts, 1u);

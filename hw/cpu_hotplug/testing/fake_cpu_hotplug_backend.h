@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,19 @@ class FakeCpuHotplugBackend final : public core::CpuHotplugBackend {
     absl::MutexLock lock(&mu_);
     ++status_reads_;
     return status_.at(cpu);
+  }
+  // Counted per vCPU when an event was pending (not recorded in the calls).
+  core::CpuHotplugStatus ReadStatus(uint32_t cpu) override {
+    absl::MutexLock lock(&mu_);
+    ++status_reads_;
+    const core::CpuHotplugStatus s = status_.at(cpu);
+    if (s.insert_pending || s.remove_pending) ++seen_[cpu];
+    return s;
+  }
+  int seen(uint32_t cpu) const {
+    absl::MutexLock lock(&mu_);
+    auto it = seen_.find(cpu);
+    return it == seen_.end() ? 0 : it->second;
   }
   uint64_t ArchId(uint32_t cpu) const override { return mpidrs_.at(cpu); }
   void AckInsert(uint32_t cpu) override {
@@ -86,6 +100,7 @@ class FakeCpuHotplugBackend final : public core::CpuHotplugBackend {
   uint32_t boot_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<core::CpuHotplugStatus> status_ ABSL_GUARDED_BY(mu_);
   mutable uint64_t status_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint32_t, int> seen_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   int flushes_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<void()> on_flush_ ABSL_GUARDED_BY(mu_);

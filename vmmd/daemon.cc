@@ -67,19 +67,22 @@ absl::StatusOr<gid_t> GroupId(const std::string& name) {
 }  // namespace
 
 Daemon::Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock,
-               std::shared_ptr<const ConfinedDirs> image_dirs)
+               std::shared_ptr<const ConfinedDirs> image_dirs,
+               std::shared_ptr<vmm::VmRecordStore> records)
     : hypervisor_(hypervisor),
       options_(options),
       lock_(std::move(lock)),
-      vms_(std::make_unique<vmm::VmManager>(hypervisor,
-                                            ManagerOptions(options, std::move(image_dirs)))),
+      vms_(std::make_unique<vmm::VmManager>(
+          hypervisor, ManagerOptions(options, std::move(image_dirs), std::move(records)))),
       service_(std::make_unique<api::VmmService>(vms_.get(), options.api)) {}
 
 vmm::VmManagerOptions Daemon::ManagerOptions(const DaemonOptions& options,
-                                             std::shared_ptr<const ConfinedDirs> image_dirs) {
+                                             std::shared_ptr<const ConfinedDirs> image_dirs,
+                                             std::shared_ptr<vmm::VmRecordStore> records) {
   vmm::VmManagerOptions out;
   out.state_dir = options.state_dir;
   out.image_dirs = std::move(image_dirs);
+  out.records = std::move(records);
   return out;
 }
 
@@ -110,8 +113,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervis
     }
     VMMD_RETURN_IF_ERROR(endpoint::CreateDirectories(ParentDirectory(path), kDirectoryMode));
   }
+  std::shared_ptr<vmm::VmRecordStore> records;
   if (!options.state_dir.empty()) {
     VMMD_RETURN_IF_ERROR(endpoint::CreateDirectories(options.state_dir, kStateDirectoryMode));
+    VMMD_ASSIGN_OR_RETURN(records, vmm::VmRecordStore::Open(options.state_dir));
   }
   // Opened once, now: a missing directory or a kernel without openat2 stops the start.
   VMMD_ASSIGN_OR_RETURN(ConfinedDirs image_dirs,
@@ -131,7 +136,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(core::Hypervisor* hypervis
   LogInfo("vmmd: image directories (--image_dir): %s", image_dirs.Describe());
   std::unique_ptr<Daemon> daemon(
       new Daemon(hypervisor, options, std::move(lock),
-                 std::make_shared<const ConfinedDirs>(std::move(image_dirs))));
+                 std::make_shared<const ConfinedDirs>(std::move(image_dirs)), std::move(records)));
+  // The previous process's VMs, before any client can see a partial list.
+  if (!options.state_dir.empty()) {
+    const vmm::RestoreSummary restored = daemon->vms_->Restore();
+    LogInfo("vmmd: %d VM(s) restored from %s: %d started, %d failed", restored.restored,
+            options.state_dir, restored.started, restored.failed);
+  }
   if (!options.metrics_address.empty()) {
     VMMD_RETURN_IF_ERROR(daemon->ServeMetrics(host));
   }

@@ -36,9 +36,10 @@ struct DaemonOptions {
   std::vector<std::string> tcp_listen;
   endpoint::TlsFiles tls;
   bool insecure = false;
-  // Where per-VM persistent state (a firmware-booted VM's UEFI variables, every VM's console
-  // log) lives, one subdirectory per VM; created (0700) at start if missing. Empty: nothing
-  // persists and console output is dropped.
+  // Where per-VM persistent state (each VM's record, a firmware-booted VM's UEFI variables,
+  // every VM's console log) lives, one subdirectory per VM; created (0700) at start if missing.
+  // At start the VMs recorded there are listed again and those that should run are booted
+  // (VmManager::Restore). Empty: nothing persists, console output is dropped.
   std::string state_dir;
   // The only directories whose files a VmSpec may name (kernel, initrd, firmware): absolute,
   // canonical, existing; opened at start (a missing one fails the start). Empty: none, so every
@@ -97,9 +98,11 @@ class Daemon {
 
  private:
   Daemon(core::Hypervisor* hypervisor, const DaemonOptions& options, ScopedFd lock,
-         std::shared_ptr<const ConfinedDirs> image_dirs);
+         std::shared_ptr<const ConfinedDirs> image_dirs,
+         std::shared_ptr<vmm::VmRecordStore> records);
   static vmm::VmManagerOptions ManagerOptions(const DaemonOptions& options,
-                                              std::shared_ptr<const ConfinedDirs> image_dirs);
+                                              std::shared_ptr<const ConfinedDirs> image_dirs,
+                                              std::shared_ptr<vmm::VmRecordStore> records);
   absl::Status Listen();
   absl::Status SecureSocket();
   std::vector<std::string> Endpoints() const;  // for log lines

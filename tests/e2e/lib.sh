@@ -81,7 +81,7 @@ start_vmmd() {
   command -v vmmd >/dev/null || fail "vmmd is not in this L1 initramfs (was it built?)"
   mkdir -p "$(dirname "$VMMD_SOCK")"
   t0=$(now_ms)
-  vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >"$VMMD_LOG" 2>&1 &
+  vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
   VMMD_PID=$!
   while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
     if ! kill -0 "$VMMD_PID" 2>/dev/null; then

@@ -19,20 +19,25 @@
 
 namespace vmmd::vmm {
 
-Vm::Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir, EventHub* events,
-       AutoscalePolicy autoscale, std::shared_ptr<const ConfinedDirs> image_dirs,
-       RestartPolicy restart)
+Vm::Vm(VmSpec spec, AutoscalePolicy autoscale, VmContext context, VmResume resume)
     : spec_(std::move(spec)),
-      hypervisor_(hypervisor),
-      state_dir_(std::move(state_dir)),
-      hub_(events),
-      image_dirs_(std::move(image_dirs)),
-      created_at_(absl::Now()),
-      restart_policy_(restart) {
+      hypervisor_(context.hypervisor),
+      state_dir_(std::move(context.state_dir)),
+      hub_(context.events),
+      image_dirs_(std::move(context.image_dirs)),
+      records_(context.records),
+      unusable_(std::move(resume.unusable)),
+      created_at_(resume.created_at == absl::InfinitePast() ? absl::Now() : resume.created_at),
+      restart_policy_(context.restart) {
   absl::MutexLock lock(&mu_);
-  target_vcpus_ = spec_.boot_vcpus;
+  target_vcpus_ = resume.target_vcpus != 0 ? resume.target_vcpus : spec_.boot_vcpus;
   autoscale_ = autoscale;
+  should_run_ = resume.should_run;
   carried_cpu_.resize(spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus);
+  if (!unusable_.ok()) {
+    state_ = VmState::kFailed;  // the one state such a VM ever has
+    reason_ = std::string(unusable_.message());
+  }
 }
 
 Vm::~Vm() { Shutdown(); }
@@ -165,6 +170,7 @@ bool Vm::HandleGuestEvent(const std::shared_ptr<Channel>& channel, const GuestEv
   if (!go_on && channel_ == channel) {
     EndControllerLocked();  // the VM stopped: this thread ends; the next Start or Shutdown joins it
   }
+  if (!go_on) SetShouldRun(false);  // stopped by its guest (or a failure): stays down
   return go_on;
 }
 
@@ -206,6 +212,7 @@ bool Vm::RestartAfterBackoff(const std::shared_ptr<Channel>& channel) {
   if (absl::Status s = BootLocked(); !s.ok()) {
     LogError("%s: restart after guest reset failed: %s", spec_.name, s.ToString());
     EndControllerLocked();
+    SetShouldRun(false);
     return false;
   }
   return true;
@@ -292,7 +299,13 @@ absl::Status Vm::Start() {
   {
     absl::MutexLock op(&op_mu_);
     if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
+    if (!unusable_.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("VM %s cannot start: %s; delete it and create it again", spec_.name,
+                          unusable_.message()));
+    }
     status = BootLocked();
+    if (status.ok()) SetShouldRun(true);
     bool stopped = false;
     {
       absl::MutexLock lock(&mu_);
@@ -312,6 +325,7 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait
   LogDebug("%s: scale request: target %u, wait %s", spec_.name, target, core::ScaleWaitName(wait));
   std::shared_ptr<Machine> machine;
   core::ScalePlan plan;
+  bool target_changed = false;
   {
     absl::MutexLock op(&op_mu_);
     if (shut_down_) return absl::NotFoundError(absl::StrFormat("VM %s was deleted", spec_.name));
@@ -329,8 +343,10 @@ absl::StatusOr<ScaleResult> Vm::ScaleVcpus(uint32_t target, core::ScaleWait wait
     absl::StatusOr<core::ScalePlan> p = machine->Scale(target);
     if (!p.ok()) return rejected(p.status());
     plan = std::move(*p);
+    target_changed = target_vcpus_ != plan.target;
     target_vcpus_ = plan.target;
   }
+  if (target_changed) SaveRecordOrLog();
   const ScaleDirection direction = !plan.added.empty()     ? ScaleDirection::kAdd
                                    : !plan.removed.empty() ? ScaleDirection::kRemove
                                                            : ScaleDirection::kNone;
@@ -427,24 +443,31 @@ VmStats Vm::Stats() const {
 }
 
 absl::Status Vm::SetAutoscalePolicy(const AutoscalePolicy& policy) {
+  if (!unusable_.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("VM %s cannot be changed: %s", spec_.name, unusable_.message()));
+  }
   VmSpec spec = spec_;
   if (spec.max_vcpus == 0) spec.max_vcpus = spec.boot_vcpus;
   absl::StatusOr<AutoscalePolicy> resolved = ResolveAutoscalePolicy(policy, spec, "policy");
   if (!resolved.ok()) return resolved.status();
-  absl::MutexLock lock(&mu_);
-  autoscale_ = *resolved;
-  autoscale_status_ = AutoscaleStatus{};
-  LogInfo("%s: autoscale policy: %s, %u..%u vCPUs, target utilisation %.2f", spec_.name,
-          AutoscaleModeName(resolved->mode), resolved->min_vcpus, resolved->max_vcpus,
-          resolved->target_utilization);
-  if (hub_ != nullptr) {
-    WatchEvent e;
-    e.time = absl::Now();
-    e.vm = spec_.name;
-    e.kind = WatchEvent::Kind::kAutoscalePolicy;
-    e.autoscale = *resolved;
-    hub_->Publish(std::move(e));
+  {
+    absl::MutexLock lock(&mu_);
+    autoscale_ = *resolved;
+    autoscale_status_ = AutoscaleStatus{};
+    LogInfo("%s: autoscale policy: %s, %u..%u vCPUs, target utilisation %.2f", spec_.name,
+            AutoscaleModeName(resolved->mode), resolved->min_vcpus, resolved->max_vcpus,
+            resolved->target_utilization);
+    if (hub_ != nullptr) {
+      WatchEvent e;
+      e.time = absl::Now();
+      e.vm = spec_.name;
+      e.kind = WatchEvent::Kind::kAutoscalePolicy;
+      e.autoscale = *resolved;
+      hub_->Publish(std::move(e));
+    }
   }
+  SaveRecordOrLog();
   return absl::OkStatus();
 }
 

@@ -23,6 +23,7 @@
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
 #include "vmmd/vmm/event_hub.h"
+#include "vmmd/vmm/record/vm_record_store.h"
 #include "vmmd/vmm/vm_restart.h"
 #include "vmmd/vmm/vm_state.h"
 #include "vmmd/vmm/vm_stats.h"
@@ -49,6 +50,29 @@ struct PowerOffRequest {
   std::shared_ptr<Machine> machine;
 };
 
+// What a Vm gets from its manager.
+struct VmContext {
+  core::Hypervisor* hypervisor = nullptr;
+  // Where this VM keeps persistent state (see VmManagerOptions); may be empty.
+  std::string state_dir;
+  EventHub* events = nullptr;  // may be null
+  // Where every start opens the spec's files again (null: none, so a start fails).
+  std::shared_ptr<const ConfinedDirs> image_dirs;
+  RestartPolicy restart;  // what a guest reset leads to (vm_restart.h)
+  // Where the VM's record is kept across vmmd restarts (vm_persist.cc); null: nowhere.
+  VmRecordStore* records = nullptr;
+};
+
+// A VM brought back from its record when vmmd starts (VmManager::Restore).
+struct VmResume {
+  uint32_t target_vcpus = 0;  // 0: boot_vcpus
+  absl::Time created_at = absl::InfinitePast();
+  bool should_run = false;
+  // Not OK: the record could not be used; the VM is FAILED with this reason, cannot start and
+  // can only be deleted.
+  absl::Status unusable;
+};
+
 struct ScaleResult {
   uint32_t previous = 0;  // vCPUs available to the guest before the request
   uint32_t current = 0;   // ... after it (the target)
@@ -57,13 +81,8 @@ struct ScaleResult {
 
 class Vm {
  public:
-  // `state_dir`: where this VM keeps persistent state (see VmManagerOptions); may be empty.
   // `autoscale`: the VM's policy, already resolved (ResolveAutoscalePolicy).
-  // `image_dirs`: where every start opens the spec's files again (null: none, so a start fails).
-  // `restart`: what a guest reset leads to (vm_restart.h).
-  Vm(VmSpec spec, core::Hypervisor* hypervisor, std::string state_dir = "",
-     EventHub* events = nullptr, AutoscalePolicy autoscale = {},
-     std::shared_ptr<const ConfinedDirs> image_dirs = nullptr, RestartPolicy restart = {});
+  Vm(VmSpec spec, AutoscalePolicy autoscale, VmContext context, VmResume resume = {});
   ~Vm();  // Shutdown()
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
@@ -100,8 +119,18 @@ class Vm {
   // Records what an autoscaler computed (ValidateAutoscaleStatus), stamped with the time now.
   absl::Status ReportAutoscaleStatus(AutoscaleStatus status);
 
-  // Deletes the VM's persistent state (after Shutdown).
+  // Deletes the VM's persistent state (after Shutdown and Forget).
   void RemoveState();
+
+  // Persistence (vm_persist.cc). The record holds the spec, the desired vCPU count, the policy
+  // and whether the VM should run: started, and not stopped since by a client or by its guest
+  // (a daemon shutdown does not count). Every change of those is saved by the Vm itself, except
+  // the first record, which CreateVm saves with SaveRecord before the VM is listed.
+  absl::Status SaveRecord();
+  // Removes the record and saves no more (DeleteVm).
+  void Forget();
+  // Whether the VM should be running (for VmManager::Restore).
+  bool ShouldRun() const;
 
   VmInfo Info() const;
   // Counted since CreateVm, across every machine (vm_stats.h).
@@ -178,14 +207,27 @@ class Vm {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records `reason` for the current state and publishes it.
   void NoteLocked(std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets whether the VM should run and saves the record if that changed.
+  // Called with op_mu_ held, so the flag follows the lifecycle calls' order.
+  void SetShouldRun(bool run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_, record_mu_);
+  // SaveRecord, logging a failure (for changes whose caller cannot be told).
+  void SaveRecordOrLog() ABSL_LOCKS_EXCLUDED(mu_, record_mu_);
+  VmRecord RecordLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const VmSpec spec_;
   core::Hypervisor* const hypervisor_;
   const std::string state_dir_;
   EventHub* const hub_;  // may be null
   const std::shared_ptr<const ConfinedDirs> image_dirs_;
+  VmRecordStore* const records_;  // may be null
+  const absl::Status unusable_;   // a record that could not be used (VmResume)
 
-  absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(record_mu_, mu_);
+  // Serialises the saves of this VM's record: each save writes what is true when it runs, so
+  // the last one to finish is the newest.
+  absl::Mutex record_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  bool forgotten_ ABSL_GUARDED_BY(record_mu_) = false;
   uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(op_mu_) = false;
 
@@ -200,6 +242,7 @@ class Vm {
   // resets and restarts, whose new machine starts with that many vCPUs plugged.
   uint32_t target_vcpus_ ABSL_GUARDED_BY(mu_) = 0;
   AutoscalePolicy autoscale_ ABSL_GUARDED_BY(mu_);
+  bool should_run_ ABSL_GUARDED_BY(mu_) = false;
   AutoscaleStatus autoscale_status_ ABSL_GUARDED_BY(mu_);
   // What the machines that are gone counted: their vCPUs' CPU time (by vCPU id) and the rest.
   std::vector<ThreadCpuTime> carried_cpu_ ABSL_GUARDED_BY(mu_);

@@ -43,17 +43,36 @@ absl::Status VmManager::CreateVm(const VmSpec& spec, const AutoscalePolicy& auto
   stored.max_vcpus = EffectiveMaxVcpus(spec);
   absl::StatusOr<AutoscalePolicy> policy = ResolveAutoscalePolicy(autoscale, stored);
   if (!policy.ok()) return policy.status();
-  absl::MutexLock lock(&mu_);
-  if (vms_.contains(spec.name)) {
-    return absl::AlreadyExistsError(absl::StrFormat("a VM named \"%s\" already exists", spec.name));
+  {
+    absl::MutexLock lock(&mu_);
+    if (vms_.contains(spec.name) || creating_.contains(spec.name)) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("a VM named \"%s\" already exists", spec.name));
+    }
+    creating_.insert(spec.name);
   }
-  std::string state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + spec.name;
-  vms_.emplace(spec.name,
-               std::make_shared<Vm>(std::move(stored), hypervisor_, std::move(state_dir), &events_,
-                                    *policy, options_.image_dirs, options_.restart));
+  // Recorded before it is listed (the fsyncs happen outside mu_): a VM a client was told exists
+  // survives a vmmd restart.
+  auto vm = std::make_shared<Vm>(std::move(stored), *policy, ContextFor(spec.name));
+  absl::Status recorded = vm->SaveRecord();
+  absl::MutexLock lock(&mu_);
+  creating_.erase(spec.name);
+  if (!recorded.ok()) return recorded;
+  vms_.emplace(spec.name, std::move(vm));
   LogInfo("%s: created (%u/%u vCPUs, %u MiB)", spec.name, spec.boot_vcpus,
           EffectiveMaxVcpus(spec), spec.memory_mib);
   return absl::OkStatus();
+}
+
+VmContext VmManager::ContextFor(const std::string& name) {
+  VmContext context;
+  context.hypervisor = hypervisor_;
+  context.state_dir = options_.state_dir.empty() ? "" : options_.state_dir + "/" + name;
+  context.events = &events_;
+  context.image_dirs = options_.image_dirs;
+  context.restart = options_.restart;
+  context.records = options_.records.get();
+  return context;
 }
 
 absl::Status VmManager::SetAutoscalePolicy(std::string_view name, const AutoscalePolicy& policy) {
@@ -99,6 +118,7 @@ absl::Status VmManager::DeleteVm(std::string_view name) {
     deleted_vcpus_ += vm->Stats().vcpus;
     deleting_.erase(std::find(deleting_.begin(), deleting_.end(), vm));
   }
+  vm->Forget();
   vm->RemoveState();
   LogInfo("%s: deleted", vm->name());
   return absl::OkStatus();

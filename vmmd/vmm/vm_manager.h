@@ -15,6 +15,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -55,6 +56,17 @@ struct VmManagerOptions {
   std::shared_ptr<const ConfinedDirs> image_dirs;
   // What a guest reset leads to (vm_restart.h: back-off, cap); tests shorten it.
   RestartPolicy restart;
+  // Where every VM's record is kept (normally on state_dir): CreateVm fails if it cannot be
+  // written, every change is saved, DeleteVm removes it, Restore reads them all. Null: VMs
+  // live only as long as the process.
+  std::shared_ptr<VmRecordStore> records;
+};
+
+// What Restore found.
+struct RestoreSummary {
+  int restored = 0;  // VMs listed again (every record, usable or not)
+  int started = 0;   // of those, booted because they should run
+  int failed = 0;    // unusable records, and VMs that should run but did not start
 };
 
 class VmManager {
@@ -95,6 +107,13 @@ class VmManager {
   absl::StatusOr<std::unique_ptr<EventStream>> Watch(std::string_view name);
   // Lifecycle events of every VM.
   EventHub& events() { return events_; }
+  // Lists again every VM that has a record (once, when vmmd starts, before it serves): each at
+  // its desired vCPU count and with its policy; those that should run are booted, their
+  // hot-added vCPUs plugged from the start. A record that cannot be read or no longer passes
+  // CreateVm's checks gives a FAILED VM with the reason, which can only be deleted; a VM that
+  // does not start is FAILED with the reason (its record still says it should run). Neither
+  // affects another VM.
+  RestoreSummary Restore();
   // Stops every VM (daemon shutdown). With a grace, first presses every running VM's ACPI
   // power button at once and waits, for all of them together, until each has powered off or the
   // grace has passed (so the whole stop takes at most about one grace, however many VMs); then
@@ -103,12 +122,17 @@ class VmManager {
 
  private:
   absl::StatusOr<std::shared_ptr<Vm>> Find(std::string_view name);
+  VmContext ContextFor(const std::string& name);
+  // A VM from its record (vm_restore.cc): usable, or FAILED with why not.
+  std::shared_ptr<Vm> FromRecord(const std::string& name, const absl::StatusOr<VmRecord>& record);
 
   core::Hypervisor* const hypervisor_;
   const VmManagerOptions options_;
   EventHub events_;  // outlives every Vm (declared before vms_)
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
+  // Names CreateVm is recording (outside mu_): taken, not listed yet.
+  absl::flat_hash_set<std::string> creating_ ABSL_GUARDED_BY(mu_);
   // VMs DeleteVm is shutting down: out of vms_, still counted in Report's totals.
   std::vector<std::shared_ptr<Vm>> deleting_ ABSL_GUARDED_BY(mu_);
   // The vCPU counters of the VMs deleted so far.

@@ -95,6 +95,7 @@ absl::Status Vm::FinishStop(bool pressed, std::string reason) {
     if (status.ok()) {
       EndControllerLocked();
       ended = std::move(controller_);
+      SetShouldRun(false);  // stopped by a client: stays down across vmmd restarts
     }
   }
   if (ended.joinable()) ended.join();

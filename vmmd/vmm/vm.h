@@ -129,6 +129,9 @@ class Vm {
   absl::Status SaveRecord();
   // Removes the record and saves no more (DeleteVm).
   void Forget();
+  // Saves no more, keeping the record as it is (vmmd shutting down: the guests powering off and
+  // the stops that follow are not what anybody asked of the VM, so it runs again next time).
+  void FreezeRecord();
   // Whether the VM should be running (for VmManager::Restore).
   bool ShouldRun() const;
 
@@ -228,6 +231,7 @@ class Vm {
   // the last one to finish is the newest.
   absl::Mutex record_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   bool forgotten_ ABSL_GUARDED_BY(record_mu_) = false;
+  bool frozen_ ABSL_GUARDED_BY(record_mu_) = false;
   uint64_t generation_ ABSL_GUARDED_BY(op_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(op_mu_) = false;
 

@@ -206,6 +206,8 @@ void VmManager::StopAll(absl::Duration grace) {
     absl::MutexLock lock(&mu_);
     for (auto& [name, vm] : vms_) vms.push_back(vm);
   }
+  // vmmd is going away: each record keeps saying whether its VM should run.
+  for (auto& vm : vms) vm->FreezeRecord();
   if (grace > absl::ZeroDuration()) {
     // Every button first, then one wait for all: the VMs power off in parallel.
     std::vector<PowerOffRequest> pressed;

@@ -114,10 +114,11 @@ class VmManager {
   // does not start is FAILED with the reason (its record still says it should run). Neither
   // affects another VM.
   RestoreSummary Restore();
-  // Stops every VM (daemon shutdown). With a grace, first presses every running VM's ACPI
-  // power button at once and waits, for all of them together, until each has powered off or the
-  // grace has passed (so the whole stop takes at most about one grace, however many VMs); then
-  // stops the rest at once.
+  // Stops every VM (daemon shutdown), leaving their records as they are (a VM that ran runs
+  // again after a restart, even if its guest powered off at the button). With a grace, first
+  // presses every running VM's ACPI power button at once and waits, for all of them together, until
+  // each has powered off or the grace has passed (so the whole stop takes at most about one grace,
+  // however many VMs); then stops the rest at once.
   void StopAll(absl::Duration grace = absl::ZeroDuration());
 
  private:

@@ -21,7 +21,7 @@ VmRecord Vm::RecordLocked() const {
 absl::Status Vm::SaveRecord() {
   if (records_ == nullptr || !unusable_.ok()) return absl::OkStatus();
   absl::MutexLock order(&record_mu_);
-  if (forgotten_) return absl::OkStatus();
+  if (forgotten_ || frozen_) return absl::OkStatus();
   VmRecord record;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -54,6 +54,11 @@ void Vm::SetShouldRun(bool run) {
 bool Vm::ShouldRun() const {
   absl::MutexLock lock(&mu_);
   return should_run_;
+}
+
+void Vm::FreezeRecord() {
+  absl::MutexLock order(&record_mu_);
+  frozen_ = true;
 }
 
 void Vm::Forget() {

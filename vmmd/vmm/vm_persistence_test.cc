@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -204,11 +205,25 @@ TEST_F(VmPersistenceTest, ARestartBringsEveryVmBackAsItWasAsked) {
   ASSERT_THAT(mgr_->CreateVm(Spec("bad")), IsOk());  // the name is free again
 }
 
+// SIGTERM: every guest is asked to power off through its ACPI power button and does; that is
+// not the VM being stopped by anybody, so it runs again after the restart.
 TEST_F(VmPersistenceTest, ADaemonShutdownKeepsTheIntentToRun) {
   ASSERT_THAT(mgr_->CreateVm(Spec("a")), IsOk());
   ASSERT_THAT(mgr_->StartVm("a"), IsOk());
-  mgr_->StopAll(absl::ZeroDuration());  // SIGTERM: every VM stopped, none asked to stay down
+  ASSERT_THAT(mgr_->CreateVm(Spec("b")), IsOk());
+  auto v0 = hv_.vms().back()->vcpu(0);
+  ASSERT_TRUE(v0->WaitForRunCount(1, kWait));
+  std::thread shutdown([this] { mgr_->StopAll(kWait); });
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline &&
+         mgr_->GetVm("a")->state_reason.find("power button") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  v0->PushExit(ScriptedExit{core::SystemEventExit{core::SystemEventExit::Type::kShutdown, 0}, {}});
+  shutdown.join();
+  EXPECT_EQ(mgr_->GetVm("a")->state_reason, "guest powered off");
   EXPECT_TRUE(RecordOf("a")->running);
+  EXPECT_FALSE(RecordOf("b")->running);
 }
 
 TEST_F(VmPersistenceTest, CreateFailsWhenTheRecordCannotBeWritten) {

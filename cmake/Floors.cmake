@@ -5,6 +5,7 @@
 #   vmmd/metrics                               the /metrics collector (prometheus-cpp)
 #   vmmd/http                                  /metrics, /healthz, /readyz over civetweb
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
+#   vmmd/sandbox                               seccomp filters (main installs them)
 #   vmmd/vmm                                   VM controller, composition root, device table
 #   hw/<device>                                one device per folder (may describe itself in acpi)
 #   acpi                                       AML and tables
@@ -31,12 +32,14 @@ set(VMMD_FLOOR_RULES
   "vmmd/http=core/common"
   "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/http,vmmd/v1"
   "vmmd/endpoint=core/common"
+  # seccomp filters; core/kvm's header-only list of the ioctls a vCPU thread makes.
+  "vmmd/sandbox=core/common,core/kvm"
   "vmmd/vmmctl=core/common,vmmd/v1,vmmd/endpoint"
   # Any orchestrator's controller could replace it: it sees vmmd through the API alone.
   "vmmd/autoscaler=core/common,vmmd/v1,vmmd/endpoint,vmmd/http"
   "vmmd=core/common,core/hypervisor,vmmd/vmm,vmmd/api,vmmd/http,vmmd/metrics,vmmd/endpoint,vmmd/v1"
   # main() alone opens the KVM backend.
-  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/http,vmmd/metrics,vmmd/endpoint,vmmd/v1"
+  "vmmd/main.cc=core/common,core/hypervisor,core/kvm,vmmd/vmm,vmmd/api,vmmd/http,vmmd/metrics,vmmd/endpoint,vmmd/sandbox,vmmd/v1"
   "tests=*"
 )
 # Test code (foo_test.cc, foo_fixture.h, anything in a testing/ folder) may also use these.

@@ -20,6 +20,7 @@
 #include "vmmd/daemon.h"
 #include "vmmd/endpoint/defaults.h"
 #include "vmmd/endpoint/transport.h"
+#include "vmmd/sandbox/seccomp.h"
 #include "vmmd/vmm/vm.h"
 #include "vmmd/vmm/vm_spec_validation.h"
 
@@ -77,6 +78,10 @@ ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(30),
           "At SIGTERM/SIGINT every running guest is asked to power off through its ACPI power "
           "button, all at once; how long they have together (e.g. 30s, 2m; at most 10m) before "
           "the rest are stopped at once. 0: stop every VM at once");
+ABSL_FLAG(std::string, seccomp, "enforce",
+          "seccomp filters (docs/security.md \"Least privilege\"): enforce (a forbidden system "
+          "call kills vmmd with SIGSYS), log (allowed, logged by the kernel: to find what a "
+          "filter misses) or off");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error");
 
 namespace {
@@ -151,7 +156,7 @@ int main(int argc, char** argv) {
       "            [--max_streams=N] [--max_vms=N] [--memory_budget_mib=MIB]\n"
       "            [--memory_overcommit=X] [--state_dir=DIR] [--image_dir=DIR[,DIR...]]\n"
       "            [--metrics_address=HOST:PORT] [--shutdown_timeout=DURATION]\n"
-      "            [--log_level=debug|info|warning|error]");
+      "            [--seccomp=enforce|log|off] [--log_level=debug|info|warning|error]");
   const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) {
     std::fprintf(stderr, "vmmd: unexpected argument '%s' (see --help)\n", rest[1]);
@@ -179,6 +184,19 @@ int main(int argc, char** argv) {
                  absl::FormatDuration(options.shutdown_timeout).c_str());
     return 2;
   }
+  const absl::StatusOr<vmmd::sandbox::SeccompMode> seccomp =
+      vmmd::sandbox::ParseSeccompMode(absl::GetFlag(FLAGS_seccomp));
+  if (!seccomp.ok()) {
+    std::fprintf(stderr, "vmmd: %s\n", std::string(seccomp.status().message()).c_str());
+    return 2;
+  }
+  // Before any thread exists: every thread inherits the process filter.
+  if (const absl::Status confined = vmmd::sandbox::ConfineProcess(*seccomp); !confined.ok()) {
+    std::fprintf(stderr, "vmmd: %s (--seccomp=off runs without)\n",
+                 std::string(confined.message()).c_str());
+    return 1;
+  }
+  vmmd::LogInfo("vmmd: seccomp filters: %s", vmmd::sandbox::SeccompModeName(*seccomp));
 
 #if VMMD_HAVE_KVM_ARM64
   absl::StatusOr<std::unique_ptr<vmmd::core::Hypervisor>> hypervisor =

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "core/common/thread_sandbox.h"
 
 namespace vmmd {
 namespace {
@@ -43,7 +44,11 @@ absl::StatusOr<std::thread> StartThread(std::string_view what, absl::AnyInvocabl
     return ThreadError(what, error, std::generic_category().message(error));
   }
   try {
-    return std::thread(std::move(body));
+    // The new thread inherits its creator's confinement (thread_sandbox.h): it knows it.
+    return std::thread([role = CurrentThreadRole(), body = std::move(body)]() mutable {
+      internal::AdoptThreadRole(role);
+      body();
+    });
   } catch (const std::system_error& e) {
     return ThreadError(what, e.code().value(), e.code().message());
   } catch (const std::bad_alloc&) {

@@ -12,6 +12,7 @@
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 #include "core/common/thread.h"
+#include "core/common/thread_sandbox.h"
 
 namespace vmmd::core {
 
@@ -197,14 +198,19 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
   struct Started {
     absl::Notification done;
     absl::StatusOr<std::shared_ptr<const ThreadCpuClock>> clock;
+    absl::Status sandbox;
   };
   auto started = std::make_shared<Started>();
   absl::StatusOr<std::thread> thread =
       StartThread(absl::StrFormat("vCPU %u of %s", slot->id, name_), [this, slot, started] {
         slot->tid.store(static_cast<int64_t>(syscall(SYS_gettid)));
         started->clock = ThreadCpuClock::OpenForCallingThread();
+        // Confined (vmmd: its seccomp filter) before the guest runs, after the one file the
+        // thread opens for itself.
+        const absl::Status sandbox = EnterThreadSandbox(ThreadRole::kVcpu);
+        started->sandbox = sandbox;
         started->done.Notify();
-        RunLoop(slot);
+        if (sandbox.ok()) RunLoop(slot);
       });
   if (!thread.ok()) {
     // The vCPU stays off in KVM too (AFFINITY_INFO agrees); its life was not committed.
@@ -213,6 +219,14 @@ absl::Status VcpuManager::PowerOnLocked(Slot* slot, uint64_t pc, uint64_t x0,
   }
   slot->thread = *std::move(thread);
   started->done.WaitForNotification();
+  if (!started->sandbox.ok()) {
+    // The thread ended without running the guest; the vCPU stays off.
+    slot->thread.join();
+    (void)v.SetMpState(MpState::kStopped);
+    return absl::Status(started->sandbox.code(),
+                        absl::StrFormat("vCPU %u: cannot confine its thread: %s", slot->id,
+                                        started->sandbox.message()));
+  }
   if (started->clock.ok()) {
     slot->cpu_clock = *std::move(started->clock);
   } else {

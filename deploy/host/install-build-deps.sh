@@ -25,16 +25,17 @@ set -euo pipefail
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-STAMP=/var/lib/vmmd-build-deps.v4
+STAMP=/var/lib/vmmd-build-deps.v5
 
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libfdt-dev device-tree-compiler prometheus-cpp-dev libcivetweb-dev zlib1g-dev libgtest-dev
+  libfdt-dev libseccomp-dev device-tree-compiler prometheus-cpp-dev libcivetweb-dev zlib1g-dev libgtest-dev
   libgmock-dev googletest
   libbenchmark-dev acpica-tools cpio xz-utils zstd file curl python3 python3-yaml prometheus
   yamllint clang lld llvm libclang-rt-14-dev)
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
-  libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 zlib1g-dev:arm64)
+  libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 zlib1g-dev:arm64
+  libseccomp-dev:arm64)
 e2e_pkgs=(qemu-efi-aarch64)
 image_pkgs=(umoci skopeo)
 bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)

@@ -53,4 +53,21 @@ s=$(fresh_copy "$src/deploy/systemd")
 plant "$s/vmmd.service" '/^\(Protect\|Private\|Restrict\|SystemCall\|CapabilityBoundingSet\)/d'
 expect_refused "a unit without its sandbox" "Overall exposure level for vmmd.service" check_units "$s"
 
-finish "both units verify and are sandboxed; 4 planted mistakes were refused"
+# The user the vmmd unit runs as: systemd-sysusers creates it in an empty root from the shipped
+# file — its own group and a member of kvm (what /dev/kvm needs).
+check_sysusers() { # check_sysusers FILE
+  local root
+  root=$(mktemp -d "$tmp/root.XXXXXX")
+  mkdir -p "$root/etc"
+  systemd-sysusers --root="$root" "$1" >/dev/null 2>&1 || { echo "systemd-sysusers failed on $1"; return 1; }
+  grep -q '^vmmd:x:[0-9]*:[0-9]*:vmmd virtual machine monitor:/var/lib/vmmd:' "$root/etc/passwd" ||
+    { echo "no vmmd user: $(cat "$root/etc/passwd")"; return 1; }
+  grep -q '^kvm:x:[0-9]*:vmmd$' "$root/etc/group" || { echo "vmmd is not in kvm: $(cat "$root/etc/group")"; return 1; }
+  echo "vmmd.sysusers: user vmmd, member of kvm"
+}
+check_sysusers "$src/deploy/systemd/vmmd.sysusers" || { echo "FAIL: vmmd.sysusers"; exit 1; }
+s=$(fresh_copy "$src/deploy/systemd")
+plant "$s/vmmd.sysusers" '/^m vmmd kvm/d'
+expect_refused "a user without the kvm group" "vmmd is not in kvm" check_sysusers "$s/vmmd.sysusers"
+
+finish "both units verify and are sandboxed, vmmd.sysusers makes the user; 5 planted mistakes were refused"

@@ -61,6 +61,11 @@ fail() {
       echo "---- tail of $f"
       tail -n 40 "$f"
     done
+    # A seccomp violation: the kernel's audit record names the system call (type=1326).
+    if dmesg 2>/dev/null | grep -a 'type=1326' >/tmp/.seccomp 2>/dev/null; then
+      echo "---- seccomp (dmesg)"
+      tail -n 10 /tmp/.seccomp
+    fi
     if [ -n "$VMMD_PID" ] && kill -0 "$VMMD_PID" 2>/dev/null; then
       echo "---- vmmctl list"
       vmmctl --socket "$VMMD_SOCK" list 2>&1
@@ -74,14 +79,16 @@ fail() {
 pass() { log "@@PASS $*"; }
 
 # Starts vmmd in the background (log: /tmp/vmmd.log; --image_dir=/guest, where the guest files
-# are; more flags from the arguments) and waits until it answers `vmmctl list`.
+# are; more flags from the arguments; VMMD_RUN_AS: a command that runs it, e.g. as another user)
+# and waits until it answers `vmmctl list`.
 start_vmmd() {
   local t0 i=0 rc=0
   [ -c /dev/kvm ] || fail "no /dev/kvm in L1"
   command -v vmmd >/dev/null || fail "vmmd is not in this L1 initramfs (was it built?)"
   mkdir -p "$(dirname "$VMMD_SOCK")"
   t0=$(now_ms)
-  vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
+  # shellcheck disable=SC2086 # VMMD_RUN_AS: a command prefix (e.g. setpriv ...), word-split
+  $VMMD_RUN_AS vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
   VMMD_PID=$!
   while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
     if ! kill -0 "$VMMD_PID" 2>/dev/null; then

@@ -35,6 +35,20 @@ class SeccompTest : public ::testing::Test {
 
 [[noreturn]] void Exit(int code) { _exit(code); }
 
+// ASan's own thread and allocator bookkeeping makes calls vmmd does not (pipe2 to probe memory):
+// under the sanitizers the allow-list test runs only the KVM and file calls.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 TEST_F(SeccompTest, ModesParse) {
   EXPECT_EQ(*ParseSeccompMode("enforce"), SeccompMode::kEnforce);
   EXPECT_EQ(*ParseSeccompMode("log"), SeccompMode::kLog);
@@ -78,10 +92,12 @@ TEST_F(SeccompTest, TheVcpuFilterAllowsARunLoopAndKillsOnASocket) {
                 if (!InstallThreadFilter(ThreadRole::kVcpu, SeccompMode::kEnforce).ok()) Exit(3);
                 if (ioctl(-1, core::VcpuThreadIoctls().front(), 0) != -1 || errno != EBADF)
                   Exit(4);  // allowed: reaches the fd check
-                void* p = malloc(1 << 20);
-                free(p);
-                std::thread t([] {});
-                t.join();
+                if (!kSanitized) {
+                  void* p = malloc(1 << 20);
+                  free(p);
+                  std::thread t([] {});
+                  t.join();
+                }
                 const int fd =
                     openat(AT_FDCWD, "/proc/self/stat", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) Exit(5);

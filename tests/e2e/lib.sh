@@ -79,16 +79,21 @@ fail() {
 pass() { log "@@PASS $*"; }
 
 # Starts vmmd in the background (log: /tmp/vmmd.log; --image_dir=/guest, where the guest files
-# are; more flags from the arguments; VMMD_RUN_AS: a command that runs it, e.g. as another user)
-# and waits until it answers `vmmctl list`.
+# are; more flags from the arguments; VMMD_USER=USER:GROUP runs it as that user, with that
+# primary group and the user's groups from /etc/group) and waits until it answers `vmmctl list`.
 start_vmmd() {
   local t0 i=0 rc=0
   [ -c /dev/kvm ] || fail "no /dev/kvm in L1"
   command -v vmmd >/dev/null || fail "vmmd is not in this L1 initramfs (was it built?)"
   mkdir -p "$(dirname "$VMMD_SOCK")"
   t0=$(now_ms)
-  # shellcheck disable=SC2086 # VMMD_RUN_AS: a command prefix (e.g. setpriv ...), word-split
-  $VMMD_RUN_AS vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
+  if [ -n "${VMMD_USER:-}" ]; then
+    # busybox start-stop-daemon: initgroups, setgid, setuid, then exec (same pid).
+    start-stop-daemon -S -c "$VMMD_USER" -x "$(command -v vmmd)" -- --socket "$VMMD_SOCK" \
+      --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
+  else
+    vmmd --socket "$VMMD_SOCK" --image_dir=/guest "$@" >>"$VMMD_LOG" 2>&1 &
+  fi
   VMMD_PID=$!
   while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
     if ! kill -0 "$VMMD_PID" 2>/dev/null; then

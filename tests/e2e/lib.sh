@@ -253,6 +253,24 @@ create_uefi_vm() {
 # cpu_range N: the kernel's list notation for CPUs 0..N-1 ("0", "0-3").
 cpu_range() { if [ "$1" = 1 ]; then echo 0; else echo "0-$(($1 - 1))"; fi; }
 
+# second_boot_up VM WHAT: waits (300 s) for the VM's second @@GUEST-UP (a new boot after WHAT:
+# a reboot, a vmmd restart), then prints that line and checks it shows CPUs 0-2 online and
+# enabled (the guest's own sysfs).
+second_boot_up() {
+  local con end up
+  con=$(console_file "$1")
+  end=$(($(now_ms) + 300000))
+  while [ "$(grep -ac '@@GUEST-UP' "$con")" -lt 2 ]; do
+    check_vmmd
+    [ "$(now_ms)" -lt "$end" ] || fail "no second @@GUEST-UP within 300 s of the $2 (VM $(vm_field "$1" state): $(vm_field "$1" reason))"
+    sleep 0.5
+  done
+  up=$(grep -a '@@GUEST-UP' "$con" | tail -n1 | tr -d '\r')
+  [ "$(field "$up" online)" = 0-2 ] || fail "after the $2 the guest has online=$(field "$up" online), expected 0-2: $up"
+  [ "$(field "$up" enabled)" = 0-2 ] || fail "after the $2 the guest has enabled=$(field "$up" enabled), expected 0-2: $up"
+  echo "$up"
+}
+
 # console_file VM: the file that holds the guest's console output: vmmd writes it in the VM's
 # state directory (`vmmctl console VM` prints it; console.log.1 holds older output once it
 # reaches 16 MiB).

@@ -178,6 +178,33 @@ absl::StatusOr<Ctx> VcpuFilter(SeccompMode mode) {
   return ctx;
 }
 
+// A VM's controller thread builds machines (files under the image and state directories, KVM,
+// guest RAM, threads) but never touches the network: no socket of any kind.
+absl::StatusOr<Ctx> ControllerFilter(SeccompMode mode) {
+  Ctx ctx(seccomp_init(SCMP_ACT_ALLOW));
+  if (ctx == nullptr) return absl::ResourceExhaustedError("seccomp_init failed");
+  constexpr const char* kDeniedHere[] = {
+      "socket",   "socketpair", "connect",    "bind",        "listen",     "accept",
+      "accept4",  "sendto",     "sendmsg",    "sendmmsg",    "recvfrom",   "recvmsg",
+      "recvmmsg", "getsockopt", "setsockopt", "getpeername", "getsockname"};
+  for (const char* name : kDeniedHere) {
+    if (absl::Status s = Rule(ctx.get(), ViolationAction(mode), name); !s.ok()) return s;
+  }
+  return ctx;
+}
+
+absl::StatusOr<Ctx> FilterFor(ThreadRole role, SeccompMode mode) {
+  switch (role) {
+    case ThreadRole::kVcpu:
+      return VcpuFilter(mode);
+    case ThreadRole::kController:
+      return ControllerFilter(mode);
+    case ThreadRole::kNone:
+      break;
+  }
+  return absl::InvalidArgumentError("no filter for this thread role");
+}
+
 absl::Status Load(void* ctx, std::string_view what) {
   if (const int rc = seccomp_load(ctx); rc < 0) {
     return absl::FailedPreconditionError(
@@ -186,12 +213,13 @@ absl::Status Load(void* ctx, std::string_view what) {
   return absl::OkStatus();
 }
 
-// The vCPU filter, compiled to BPF once by ConfineProcess: a vCPU thread installs it with one
-// system call and no allocation.
-struct Program {
-  std::vector<sock_filter> code;
+// The role filters, compiled to BPF once by ConfineProcess: a thread installs its filter with
+// one system call and no allocation.
+struct Programs {
+  std::vector<sock_filter> vcpu;
+  std::vector<sock_filter> controller;
 };
-Program* g_vcpu_program = nullptr;  // set once, before any vCPU thread; never freed
+const Programs* g_programs = nullptr;  // set once, before any confined thread; never freed
 
 absl::StatusOr<std::vector<sock_filter>> Compile(void* ctx) {
   ScopedFd fd(static_cast<int>(syscall(SYS_memfd_create, "vmmd-seccomp", MFD_CLOEXEC)));
@@ -210,14 +238,16 @@ absl::StatusOr<std::vector<sock_filter>> Compile(void* ctx) {
   return code;
 }
 
-absl::Status EnterVcpuSandbox(ThreadRole role) {
-  if (role != ThreadRole::kVcpu || g_vcpu_program == nullptr) return absl::OkStatus();
+absl::Status EnterRoleSandbox(ThreadRole role) {
+  if (g_programs == nullptr || role == ThreadRole::kNone) return absl::OkStatus();
+  const std::vector<sock_filter>& code =
+      role == ThreadRole::kVcpu ? g_programs->vcpu : g_programs->controller;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return ErrnoStatus(errno, "PR_SET_NO_NEW_PRIVS");
   sock_fprog prog{};
-  prog.len = static_cast<unsigned short>(g_vcpu_program->code.size());
-  prog.filter = g_vcpu_program->code.data();
+  prog.len = static_cast<unsigned short>(code.size());
+  prog.filter = const_cast<sock_filter*>(code.data());
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
-    return ErrnoStatus(errno, "install the vCPU seccomp filter");
+    return ErrnoStatus(errno, "install the thread's seccomp filter");
   }
   return absl::OkStatus();
 }
@@ -257,22 +287,26 @@ absl::Status InstallProcessFilter(SeccompMode mode, bool all_threads) {
 }
 
 absl::Status InstallThreadFilter(ThreadRole role, SeccompMode mode) {
-  if (mode == SeccompMode::kOff || role != ThreadRole::kVcpu) return absl::OkStatus();
-  absl::StatusOr<Ctx> ctx = VcpuFilter(mode);
+  if (mode == SeccompMode::kOff || role == ThreadRole::kNone) return absl::OkStatus();
+  absl::StatusOr<Ctx> ctx = FilterFor(role, mode);
   if (!ctx.ok()) return ctx.status();
-  return Load(ctx->get(), "vCPU");
+  return Load(ctx->get(), role == ThreadRole::kVcpu ? "vCPU" : "controller");
 }
 
 absl::Status ConfineProcess(SeccompMode mode) {
   if (mode == SeccompMode::kOff) return absl::OkStatus();
-  if (g_vcpu_program != nullptr) return absl::FailedPreconditionError("already confined");
-  absl::StatusOr<Ctx> vcpu = VcpuFilter(mode);
-  if (!vcpu.ok()) return vcpu.status();
-  absl::StatusOr<std::vector<sock_filter>> code = Compile(vcpu->get());
-  if (!code.ok()) return code.status();
+  if (g_programs != nullptr) return absl::FailedPreconditionError("already confined");
+  auto programs = std::make_unique<Programs>();
+  for (ThreadRole role : {ThreadRole::kVcpu, ThreadRole::kController}) {
+    absl::StatusOr<Ctx> ctx = FilterFor(role, mode);
+    if (!ctx.ok()) return ctx.status();
+    absl::StatusOr<std::vector<sock_filter>> code = Compile(ctx->get());
+    if (!code.ok()) return code.status();
+    (role == ThreadRole::kVcpu ? programs->vcpu : programs->controller) = *std::move(code);
+  }
   if (absl::Status s = InstallProcessFilter(mode, /*all_threads=*/true); !s.ok()) return s;
-  g_vcpu_program = new Program{*std::move(code)};
-  SetThreadSandbox(&EnterVcpuSandbox);
+  g_programs = programs.release();
+  SetThreadSandbox(&EnterRoleSandbox);
   return absl::OkStatus();
 }
 

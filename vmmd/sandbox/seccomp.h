@@ -11,8 +11,12 @@
 //            (CLONE_THREAD only), the console log (write, and openat/renameat for rotation),
 //            signals for the kick. Everything else: the violation action.
 //
-// API, controller and metrics threads run under the process filter only: they open image files,
-// build VMs, serve gRPC and HTTP — an allow list for them would be most of the system calls.
+//   controller  each VM's controller thread (ThreadRole::kController), on top: no socket at
+//            all (socket, connect, bind, listen, accept, send/recv, socket options). It builds
+//            machines — files, KVM, guest RAM, threads — so it keeps the rest.
+//
+// API (gRPC) and HTTP threads run under the process filter only: they serve the network, open
+// image files and build VMs — an allow list for them would be most of the system calls.
 //
 // The violation action (--seccomp): kEnforce kills the whole process with SIGSYS (the kernel
 // logs the system call; a supervisor restarts vmmd and its VMs come back from their records,

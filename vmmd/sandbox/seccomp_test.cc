@@ -119,6 +119,22 @@ TEST_F(SeccompTest, TheVcpuFilterAllowsARunLoopAndKillsOnASocket) {
               ::testing::KilledBySignal(SIGSYS), "");
 }
 
+// A VM's controller may do anything vmmd does but the network.
+TEST_F(SeccompTest, TheControllerFilterKillsOnASocketOnly) {
+  EXPECT_EXIT(([] {
+                if (!InstallThreadFilter(ThreadRole::kController, SeccompMode::kEnforce).ok()) {
+                  Exit(3);
+                }
+                const int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+                if (fd < 0) Exit(5);
+                close(fd);
+                if (ioctl(-1, core::VcpuThreadIoctls().front(), 0) != -1) Exit(6);
+                socket(AF_UNIX, SOCK_STREAM, 0);
+                Exit(4);
+              })(),
+              ::testing::KilledBySignal(SIGSYS), "");
+}
+
 TEST_F(SeccompTest, LogModeLetsTheCallThrough) {
   EXPECT_EXIT(([] {
                 if (!InstallThreadFilter(ThreadRole::kVcpu, SeccompMode::kLog).ok()) Exit(3);
@@ -128,8 +144,8 @@ TEST_F(SeccompTest, LogModeLetsTheCallThrough) {
               ::testing::ExitedWithCode(0), "");
 }
 
-// ConfineProcess: every thread gets the process filter, and a thread entering the vCPU role
-// gets the vCPU filter — but the others do not.
+// ConfineProcess: every thread gets the process filter, and a thread entering a role gets that
+// role's filter — but the others do not.
 TEST_F(SeccompTest, ConfineProcessConfinesVcpuThreadsOnly) {
   EXPECT_EXIT(([] {
                 if (!ConfineProcess(SeccompMode::kEnforce).ok()) Exit(3);

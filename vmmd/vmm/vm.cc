@@ -8,10 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "core/common/errno_status.h"
 #include "core/common/log.h"
 #include "core/common/status_macros.h"
 #include "core/common/thread.h"
+#include "core/common/thread_sandbox.h"
 #include "hw/pl011/console_log.h"
 #include "vmmd/vmm/autoscale_policy.h"
 #include "vmmd/vmm/machine.h"
@@ -93,10 +95,24 @@ absl::Status Vm::EnsureControllerLocked() {
   // A controller that ended on its own (the guest stopped the VM) returns without any lock.
   if (controller_.joinable()) controller_.join();
   auto channel = std::make_shared<Channel>();
+  // The thread confines itself (no sockets) before it handles anything; a thread that cannot
+  // is not used.
+  auto confined = std::make_shared<std::pair<absl::Notification, absl::Status>>();
   absl::StatusOr<std::thread> thread =
-      StartThread(absl::StrFormat("controller of VM %s", spec_.name),
-                  [this, channel] { ControllerLoop(channel); });
+      StartThread(absl::StrFormat("controller of VM %s", spec_.name), [this, channel, confined] {
+        const absl::Status sandbox = EnterThreadSandbox(ThreadRole::kController);
+        confined->second = sandbox;
+        confined->first.Notify();
+        if (sandbox.ok()) ControllerLoop(channel);
+      });
   if (!thread.ok()) return thread.status();
+  confined->first.WaitForNotification();
+  if (!confined->second.ok()) {
+    thread->join();
+    return absl::Status(confined->second.code(),
+                        absl::StrFormat("cannot confine the controller thread of VM %s: %s",
+                                        spec_.name, confined->second.message()));
+  }
   channel_ = std::move(channel);
   controller_ = *std::move(thread);
   return absl::OkStatus();

@@ -7,7 +7,8 @@
 # guest's own sysfs agrees); vmmctl and vmm-autoscaler run inside the same container
 # (crun exec), the autoscaler publishing a recommendation; `crun kill vmmd TERM` stops vmmd
 # cleanly (exit status 0, its shutdown lines, the socket removed, the runtime's state gone).
-# Then the runtime's separate steps on the same bundle: create, start, kill, delete.
+# Then the runtime's separate steps on the same bundle: create, start (the VM comes back from
+# its record in the state directory), kill, delete.
 # l1-run: container
 set -eu
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -171,7 +172,13 @@ while ! vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do
   [ "$i" -le 600 ] || fail "no answer on $VMMD_SOCK 60 s after crun start: $(cat /tmp/vmmd-2.log)"
   sleep 0.1
 done
-[ "$(vmmctl --socket "$VMMD_SOCK" list | wc -l)" = 1 ] || fail "the new vmmd has VMs"
+# The VM comes back from its record in the mounted state directory: it was running (SIGTERM
+# does not change that) at 2 vCPUs.
+[ "$(list_names)" = ct ] || fail "the new vmmd lists '$(list_names)', expected ct from its record"
+[ "$(vm_field ct state)" = RUNNING ] || fail "ct came back $(vm_field ct state): $(vm_field ct reason)"
+[ "$(vm_field ct target_vcpus)" = 2 ] || fail "ct came back with target $(vm_field ct target_vcpus), expected 2"
+grep -q 'vmmd: 1 VM(s) restored from /var/lib/vmmd: 1 started, 0 failed' /tmp/vmmd-2.log ||
+  fail "no restore line in $(cat /tmp/vmmd-2.log)"
 log "crun list: $(crun list | tr -s ' ' | tr '\n' '|')"
 crun kill "$CT" TERM
 i=0
@@ -184,4 +191,4 @@ grep -q 'vmmd: stopped' /tmp/vmmd-2.log || fail "no clean stop in $(cat /tmp/vmm
 crun delete "$CT" || fail "crun delete $CT"
 crun state "$CT" >/dev/null 2>&1 && fail "crun still has $CT after crun delete"
 [ ! -d /sys/fs/cgroup/vmmd ] || fail "the cgroup /vmmd is still there after crun delete"
-pass "crun create, start (vmmd serves, no VMs), kill TERM (stopped, clean log), delete"
+pass "crun create, start (vmmd serves, ct back RUNNING at 2 vCPUs from its record), kill TERM (stopped, clean log), delete"

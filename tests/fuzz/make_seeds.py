@@ -238,6 +238,39 @@ def api():
     }
 
 
+def virtqueue():
+    """virtqueue_fuzz: size code, features, then 64 KiB of RAM (descriptors at 0, available ring
+    at 0x1000, used ring at 0x2000; the RAM base is 0x4000_0000)."""
+    base = 0x4000_0000
+
+    def desc(addr, length, flags, nxt):
+        return struct.pack('<QIHH', addr, length, flags, nxt)
+
+    def ram(descs, heads, extra=()):
+        mem = bytearray(0x3000)
+        for i, d in descs.items():
+            mem[16 * i:16 * i + 16] = d
+        mem[0x1002:0x1004] = struct.pack('<H', len(heads))
+        for i, h in enumerate(heads):
+            mem[0x1004 + 2 * i:0x1006 + 2 * i] = struct.pack('<H', h)
+        for off, data in extra:
+            mem[off:off + len(data)] = data
+        return bytes(mem)
+
+    # A block-style request (header, data, status byte) as Linux makes them, two in flight.
+    blk = ram({0: desc(base + 0x4000, 16, 1, 1), 1: desc(base + 0x5000, 4096, 3, 2),
+               2: desc(base + 0x6000, 1, 2, 0), 3: desc(base + 0x7000, 64, 0, 0)}, [0, 3])
+    # An indirect table of three entries, with event index.
+    table = desc(base + 0x4000, 16, 1, 1) + desc(base + 0x5000, 512, 3, 2) + \
+        desc(base + 0x6000, 1, 2, 0)
+    ind = ram({0: desc(base + 0x8000, 48, 4, 0)}, [0], [(0x8000, table)])
+    # A loop, and a next index beyond the queue.
+    loop = ram({0: desc(base + 0x4000, 8, 1, 1), 1: desc(base + 0x4000, 8, 1, 0)}, [0])
+    far = ram({0: desc(base + 0x4000, 8, 1, 200)}, [0])
+    return {'block-request': bytes([3, 0]) + blk, 'indirect-event-idx': bytes([3, 3]) + ind,
+            'loop': bytes([3, 0]) + loop, 'next-beyond': bytes([3, 0]) + far}
+
+
 def main():
     for target, seeds in {
         'cfi_flash_fuzz': cfi_flash(),
@@ -249,6 +282,7 @@ def main():
         'vcpu_fuzz': vcpu(),
         'kernel_loader_fuzz': kernel_loader(),
         'api_fuzz': api(),
+        'virtqueue_fuzz': virtqueue(),
     }.items():
         write_corpus(target, seeds)
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/firmware_vm_files.h"
 #include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
 #include "vmmd/vmm/board.h"
@@ -27,40 +28,19 @@ using ::vmmd::testing::ScriptedExit;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-void WriteFile(const std::string& path, size_t size, uint8_t fill) {
-  std::vector<char> bytes(size, static_cast<char>(fill));
-  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
-}
-
 class MachineFirmwareTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vmmd-fw-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    WriteFile(dir_ + "/QEMU_EFI.fd", 4096, 0xAA);
-    WriteFile(dir_ + "/Image", 8192, 0x11);
-    WriteFile(dir_ + "/initrd", 1000, 0x22);
+    dir_ = files_.dir();
     mgr_ = std::make_unique<VmManager>(
         &hv_, ::vmmd::testing::WithImageDirs<VmManagerOptions>({dir_}, dir_ + "/state"));
-    VmSpec s;
-    s.name = "fw";
-    s.kernel_path = dir_ + "/Image";
-    s.initrd_path = dir_ + "/initrd";
-    s.firmware_path = dir_ + "/QEMU_EFI.fd";
-    s.cmdline = "console=ttyAMA0 acpi=force";
-    s.memory_mib = 128;
-    s.boot_vcpus = 2;
-    s.max_vcpus = 6;
+    const VmSpec s = files_.Spec("fw", 2, 6);
     ASSERT_THAT(mgr_->CreateVm(s), IsOk());
     ASSERT_THAT(mgr_->StartVm("fw"), IsOk());
     v0_ = hv_.vms().back()->vcpu(0);
     ASSERT_TRUE(v0_->WaitForRunCount(1, kWait));
   }
-  void TearDown() override {
-    mgr_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { mgr_.reset(); }
 
   // The guest on vCPU 0 stores `len` bytes of `value` at `addr`.
   void Store(uint64_t addr, uint32_t len, uint64_t value) {
@@ -81,6 +61,7 @@ class MachineFirmwareTest : public ::testing::Test {
     return v;
   }
 
+  ::vmmd::testing::FirmwareVmFiles files_;  // outlives the manager
   FakeHypervisor hv_;
   std::unique_ptr<VmManager> mgr_;
   std::string dir_;

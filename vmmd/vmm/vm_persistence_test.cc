@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/firmware_vm_files.h"
 #include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
 #include "vmmd/vmm/vm_manager.h"
@@ -27,27 +28,15 @@ using ::vmmd::testing::StatusIs;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-void WriteFile(const std::string& path, size_t size, char fill) {
-  std::ofstream(path, std::ios::binary) << std::string(size, fill);
-}
-
 class VmPersistenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/vmmd-persist-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = files_.dir();
     state_ = dir_ + "/state";
-    WriteFile(dir_ + "/QEMU_EFI.fd", 4096, '\xAA');
-    WriteFile(dir_ + "/Image", 8192, '\x11');
-    WriteFile(dir_ + "/initrd", 1000, '\x22');
     ASSERT_EQ(mkdir(state_.c_str(), 0700), 0);
     mgr_ = NewManager();
   }
-  void TearDown() override {
-    mgr_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { mgr_.reset(); }
 
   // A manager as vmmd makes one: the store opened on the state directory.
   std::unique_ptr<VmManager> NewManager() {
@@ -58,18 +47,7 @@ class VmPersistenceTest : public ::testing::Test {
     return std::make_unique<VmManager>(&hv_, std::move(options));
   }
 
-  VmSpec Spec(const std::string& name) {
-    VmSpec s;
-    s.name = name;
-    s.kernel_path = dir_ + "/Image";
-    s.initrd_path = dir_ + "/initrd";
-    s.firmware_path = dir_ + "/QEMU_EFI.fd";
-    s.cmdline = "console=ttyAMA0 acpi=force";
-    s.memory_mib = 128;
-    s.boot_vcpus = 1;
-    s.max_vcpus = 4;
-    return s;
-  }
+  VmSpec Spec(const std::string& name) { return files_.Spec(name, 1, 4); }
 
   // What the state directory holds for `name` now (read by a store of its own).
   absl::StatusOr<VmRecord> RecordOf(const std::string& name) {
@@ -81,6 +59,7 @@ class VmPersistenceTest : public ::testing::Test {
     return absl::NotFoundError("no record");
   }
 
+  ::vmmd::testing::FirmwareVmFiles files_;  // outlives the managers
   FakeHypervisor hv_;
   std::string dir_;
   std::string state_;

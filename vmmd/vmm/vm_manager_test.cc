@@ -74,11 +74,15 @@ class VmManagerTest : public ::testing::Test {
     return s;
   }
 
+  // The first settled state other than `state`: STARTING and STOPPING are passed through (a
+  // stop goes RUNNING -> STOPPING -> STOPPED/FAILED, and a loaded machine can show the middle).
   VmState WaitForStateOtherThan(const std::string& name, VmState state) {
     absl::Time deadline = absl::Now() + kWait;
     while (absl::Now() < deadline) {
       auto info = mgr_->GetVm(name);
-      if (info.ok() && info->state != state) return info->state;
+      const bool settled =
+          info.ok() && info->state != VmState::kStarting && info->state != VmState::kStopping;
+      if (settled && info->state != state) return info->state;
       absl::SleepFor(absl::Milliseconds(5));
     }
     return state;

@@ -17,6 +17,7 @@ enum class ThreadRole {
   kNone,        // not confined beyond what the whole process is
   kVcpu,        // runs a vCPU: KVM_RUN and the device models the guest drives
   kController,  // a VM's controller: guest power events, rebuilding the machine after a reset
+  kIo,          // a VM's I/O thread: virtqueues, the disk and network files behind them
 };
 
 // The confinement of `role` for the calling thread; an error leaves the thread unconfined and

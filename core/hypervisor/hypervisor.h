@@ -102,6 +102,14 @@ class VmHandle {
   virtual absl::Status SetSmcccFilter(uint32_t base, uint32_t count, SmcccAction action) = 0;
   // Drives a shared peripheral interrupt (SPI number, INTID = 32 + spi) to `level`.
   virtual absl::Status SetSpiLevel(uint32_t spi, bool level) = 0;
+  // Each signal of the eventfd `fd` gives SPI `spi` an edge in the kernel (KVM_IRQFD), without
+  // a system call on the VM: devices that run on an I/O thread interrupt the guest this way.
+  // The VM keeps its own reference to the eventfd.
+  virtual absl::Status AttachIrqFd(uint32_t spi, int fd) = 0;
+  // A guest store of exactly `len` bytes (4 or 8) of `value` at `gpa` signals the eventfd `fd`
+  // and completes in the kernel, without an exit to vmmd (KVM_IOEVENTFD with a data match):
+  // virtqueue notifications. Any other store there still exits as MMIO.
+  virtual absl::Status AttachIoEventFd(uint64_t gpa, uint32_t len, uint64_t value, int fd) = 0;
 };
 
 struct VmHandleConfig {

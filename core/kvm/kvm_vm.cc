@@ -125,4 +125,28 @@ absl::Status KvmVm::SetSpiLevel(uint32_t spi, bool level) {
   return absl::OkStatus();
 }
 
+absl::Status KvmVm::AttachIrqFd(uint32_t spi, int fd) {
+  // On arm64 without a routing table, an irqfd's GSI is the SPI number (INTID 32 + gsi).
+  kvm_irqfd irqfd{};
+  irqfd.fd = static_cast<uint32_t>(fd);
+  irqfd.gsi = spi;
+  if (ioctl(fd_.get(), KVM_IRQFD, &irqfd) < 0) {
+    return ErrnoStatus(errno, absl::StrFormat("KVM_IRQFD SPI %u", spi));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KvmVm::AttachIoEventFd(uint64_t gpa, uint32_t len, uint64_t value, int fd) {
+  kvm_ioeventfd ioeventfd{};
+  ioeventfd.datamatch = value;
+  ioeventfd.addr = gpa;
+  ioeventfd.len = len;
+  ioeventfd.fd = fd;
+  ioeventfd.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+  if (ioctl(fd_.get(), KVM_IOEVENTFD, &ioeventfd) < 0) {
+    return ErrnoStatus(errno, absl::StrFormat("KVM_IOEVENTFD 0x%x/%u = %u", gpa, len, value));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace vmmd::core::kvm

@@ -33,6 +33,8 @@ class KvmVm : public VmHandle {
   absl::StatusOr<std::unique_ptr<VgicHandle>> CreateVgicV3() override;
   absl::Status SetSmcccFilter(uint32_t base, uint32_t count, SmcccAction action) override;
   absl::Status SetSpiLevel(uint32_t spi, bool level) override;
+  absl::Status AttachIrqFd(uint32_t spi, int fd) override;
+  absl::Status AttachIoEventFd(uint64_t gpa, uint32_t len, uint64_t value, int fd) override;
 
  private:
   KvmVm(ScopedFd fd, size_t run_size, uint32_t target)

@@ -185,6 +185,17 @@ absl::StatusOr<bool> Virtqueue::ShouldInterrupt() {
   return (*flags & kAvailNoInterrupt) == 0;
 }
 
+absl::StatusOr<bool> Virtqueue::HasAvailable() const {
+  absl::StatusOr<uint16_t> avail_idx = memory_->ReadObj<uint16_t>(config_.avail + 2);
+  if (!avail_idx.ok()) return avail_idx.status();
+  const auto pending = static_cast<uint16_t>(*avail_idx - next_avail_);
+  if (pending > config_.size) {
+    return Broken(absl::StrFormat("available index %u is %u entries ahead of the device's %u",
+                                  *avail_idx, pending, next_avail_));
+  }
+  return pending != 0;
+}
+
 absl::Status Virtqueue::EnableNotification() {
   if (!config_.event_idx) return memory_->WriteObj<uint16_t>(config_.used, 0);  // flags: notify
   absl::Status s = memory_->WriteObj<uint16_t>(config_.used + 4 + 8ULL * config_.size, next_avail_);

@@ -82,6 +82,9 @@ class Virtqueue {
   // With VIRTIO_F_EVENT_IDX: asks the driver to notify once it makes chain `next` available
   // (the device's avail_event), i.e. when anything beyond what has been taken arrives.
   absl::Status EnableNotification();
+  // Whether the driver has made chains available that Pop has not taken (DATA_LOSS as Pop for
+  // an index too far ahead).
+  absl::StatusOr<bool> HasAvailable() const;
 
   uint16_t next_avail() const { return next_avail_; }
   uint16_t next_used() const { return next_used_; }

@@ -1,5 +1,8 @@
 #include "tests/fakes/fake_hypervisor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <variant>
 
 #include "absl/strings/str_format.h"
@@ -95,6 +98,42 @@ std::vector<std::string> FakeVmRecord::smccc_filters() const {
   absl::MutexLock lock(&mu_);
   return filters_;
 }
+uint64_t FakeVmRecord::TakeIrqFdSignals(uint32_t spi) const {
+  std::shared_ptr<ScopedFd> fd;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = irqfds_.find(spi);
+    if (it == irqfds_.end()) return 0;
+    fd = it->second;
+  }
+  uint64_t count = 0;
+  if (::read(fd->get(), &count, sizeof(count)) != sizeof(count)) return 0;
+  return count;
+}
+
+std::vector<uint32_t> FakeVmRecord::irqfd_spis() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint32_t> out;
+  for (const auto& [spi, fd] : irqfds_) out.push_back(spi);
+  return out;
+}
+
+bool FakeVmRecord::GuestStoreToIoEvent(uint64_t gpa, uint32_t len, uint64_t value) const {
+  absl::MutexLock lock(&mu_);
+  for (const IoEvent& e : ioevents_) {
+    if (e.gpa == gpa && e.len == len && e.value == value) {
+      const uint64_t one = 1;
+      return ::write(e.fd->get(), &one, sizeof(one)) == sizeof(one);
+    }
+  }
+  return false;
+}
+
+size_t FakeVmRecord::ioeventfd_count() const {
+  absl::MutexLock lock(&mu_);
+  return ioevents_.size();
+}
+
 std::vector<std::pair<uint32_t, bool>> FakeVmRecord::spi_changes() const {
   absl::MutexLock lock(&mu_);
   return spi_changes_;
@@ -302,6 +341,37 @@ class FakeVm : public core::VmHandle {
   absl::Status SetSpiLevel(uint32_t spi, bool level) override {
     absl::MutexLock lock(&vm_->mu_);
     vm_->spi_changes_.emplace_back(spi, level);
+    return absl::OkStatus();
+  }
+
+  absl::Status AttachIrqFd(uint32_t spi, int fd) override {
+    vm_->Log(absl::StrFormat("AttachIrqFd %u", spi));
+    if (absl::Status s = vm_->TakeFailure("AttachIrqFd"); !s.ok()) return s;
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return absl::InvalidArgumentError("KVM_IRQFD: not a file descriptor (EBADF)");
+    absl::MutexLock lock(&vm_->mu_);
+    if (vm_->irqfds_.count(spi) != 0) {
+      ::close(copy);
+      return absl::AlreadyExistsError(absl::StrFormat("KVM_IRQFD: SPI %u has one (EBUSY)", spi));
+    }
+    vm_->irqfds_[spi] = std::make_shared<ScopedFd>(copy);
+    return absl::OkStatus();
+  }
+
+  absl::Status AttachIoEventFd(uint64_t gpa, uint32_t len, uint64_t value, int fd) override {
+    vm_->Log(absl::StrFormat("AttachIoEventFd 0x%x/%u=%u", gpa, len, value));
+    if (absl::Status s = vm_->TakeFailure("AttachIoEventFd"); !s.ok()) return s;
+    if (len != 4 && len != 8) return absl::InvalidArgumentError("KVM_IOEVENTFD: length (EINVAL)");
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return absl::InvalidArgumentError("KVM_IOEVENTFD: not a file descriptor (EBADF)");
+    absl::MutexLock lock(&vm_->mu_);
+    for (const FakeVmRecord::IoEvent& e : vm_->ioevents_) {
+      if (e.gpa == gpa && e.len == len && e.value == value) {
+        ::close(copy);
+        return absl::AlreadyExistsError("KVM_IOEVENTFD: already assigned (EEXIST)");
+      }
+    }
+    vm_->ioevents_.push_back({gpa, len, value, std::make_shared<ScopedFd>(copy)});
     return absl::OkStatus();
   }
 

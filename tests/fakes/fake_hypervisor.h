@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/common/scoped_fd.h"
 #include "core/hypervisor/hypervisor.h"
 
 namespace vmmd::testing {
@@ -84,6 +85,14 @@ class FakeVmRecord {
   size_t vcpu_count() const;
   std::vector<std::string> smccc_filters() const;  // "base+count:action"
   std::vector<std::pair<uint32_t, bool>> spi_changes() const;
+  // KVM_IRQFD: the signals of SPI `spi`'s eventfd since the last call (consumes them); 0 when
+  // none is attached.
+  uint64_t TakeIrqFdSignals(uint32_t spi) const;
+  std::vector<uint32_t> irqfd_spis() const;
+  // KVM_IOEVENTFD: does what KVM does for a guest store of `value` (`len` bytes) at `gpa`:
+  // signals the matching eventfd. False when none matches (the store would exit as MMIO).
+  bool GuestStoreToIoEvent(uint64_t gpa, uint32_t len, uint64_t value) const;
+  size_t ioeventfd_count() const;
   struct Region {
     uint32_t slot;
     uint64_t gpa;
@@ -107,6 +116,14 @@ class FakeVmRecord {
   std::vector<std::shared_ptr<FakeVcpuState>> vcpus_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> filters_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint32_t, bool>> spi_changes_ ABSL_GUARDED_BY(mu_);
+  struct IoEvent {
+    uint64_t gpa;
+    uint32_t len;
+    uint64_t value;
+    std::shared_ptr<ScopedFd> fd;  // a duplicate, as KVM holds its own reference
+  };
+  std::map<uint32_t, std::shared_ptr<ScopedFd>> irqfds_ ABSL_GUARDED_BY(mu_);
+  std::vector<IoEvent> ioevents_ ABSL_GUARDED_BY(mu_);
   std::vector<Region> regions_ ABSL_GUARDED_BY(mu_);
   bool vgic_initialized_ ABSL_GUARDED_BY(mu_) = false;
   bool any_vcpu_ran_ ABSL_GUARDED_BY(mu_) = false;

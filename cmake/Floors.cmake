@@ -7,7 +7,8 @@
 #   vmmd/api            vmmd/endpoint          the gRPC edge; the API socket
 #   vmmd/sandbox                               seccomp filters (main installs them)
 #   vmmd/vmm                                   VM controller, composition root, device table
-#   hw/<device>                                one device per folder (may describe itself in acpi)
+#   hw/<device>                                one device per folder (may describe itself in acpi;
+#                                              hw/virtio: what the virtio devices share)
 #   acpi                                       AML and tables
 #   core/{common,hypervisor,memory,bus,arch,vcpu,kvm}   the ground floor
 #
@@ -26,7 +27,8 @@ set(VMMD_FLOOR_RULES
   "core/vcpu=core/common,core/hypervisor,core/bus"
   "core/kvm=core/common,core/hypervisor"
   "acpi=core/common"
-  "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw/primecell"
+  # hw/primecell and hw/virtio are shared by the devices of their kind (no device of their own).
+  "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw/primecell,hw/virtio"
   "vmmd/vmm=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw"
   "vmmd/api=core/common,core/vcpu,vmmd/vmm,vmmd/v1"
   "vmmd/http=core/common"

@@ -89,7 +89,8 @@ absl::StatusOr<ConfinedDir> ConfinedDir::Open(absl::string_view path) {
 
 absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view relative,
                                                           absl::string_view field,
-                                                          absl::string_view shown) const {
+                                                          absl::string_view shown,
+                                                          FileAccess access) const {
   const std::string rel(relative);
   const std::string what = absl::StrFormat("%s \"%s\"", field, BoundedEcho(shown));
   const auto open_error = [&](int err) -> absl::Status {
@@ -108,7 +109,12 @@ absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view rela
         return absl::PermissionDeniedError(absl::StrFormat("%s escapes %s", what, path_));
       case EACCES:
       case EPERM:
-        return absl::PermissionDeniedError(absl::StrCat(what, " is not readable by vmmd"));
+        return absl::PermissionDeniedError(absl::StrCat(
+            what, access == FileAccess::kRead ? " is not readable by vmmd"
+                                              : " is not readable and writable by vmmd"));
+      case EROFS:
+        return absl::PermissionDeniedError(
+            absl::StrCat(what, " is on a read-only filesystem: it cannot be opened for writing"));
       case ENAMETOOLONG:
         return absl::InvalidArgumentError(absl::StrCat(what, ": a name in it is too long"));
       default:
@@ -132,7 +138,8 @@ absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view rela
     if (absl::Status s = check_regular(probe.get(), &st); !s.ok()) return s;
   }
   ConfinedFile file;
-  file.fd.Reset(OpenAt2(fd_.get(), rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  const int mode = access == FileAccess::kRead ? O_RDONLY : O_RDWR;
+  file.fd.Reset(OpenAt2(fd_.get(), rel, mode | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!file.fd.valid()) return open_error(errno);
   // Swapped between the two opens: still beneath, still no symlink, but check the type again.
   if (absl::Status s = check_regular(file.fd.get(), &st); !s.ok()) return s;
@@ -161,15 +168,15 @@ std::string ConfinedDirs::Describe() const {
                        [](std::string* out, const ConfinedDir& d) { out->append(d.path()); });
 }
 
-absl::StatusOr<ConfinedFile> ConfinedDirs::OpenFile(absl::string_view path,
-                                                    absl::string_view field) const {
+absl::StatusOr<ConfinedFile> ConfinedDirs::OpenFile(absl::string_view path, absl::string_view field,
+                                                    FileAccess access) const {
   if (absl::Status s = CheckCanonicalPath(path, field); !s.ok()) return s;
   for (const ConfinedDir& dir : dirs_) {
     const std::string& d = dir.path();
-    if (d == "/") return dir.OpenRegularFile(path.substr(1), field, path);
-    if (path == d) return dir.OpenRegularFile(".", field, path);
+    if (d == "/") return dir.OpenRegularFile(path.substr(1), field, path, access);
+    if (path == d) return dir.OpenRegularFile(".", field, path, access);
     if (path.size() > d.size() && path[d.size()] == '/' && path.substr(0, d.size()) == d) {
-      return dir.OpenRegularFile(path.substr(d.size() + 1), field, path);
+      return dir.OpenRegularFile(path.substr(d.size() + 1), field, path, access);
     }
   }
   return absl::PermissionDeniedError(absl::StrFormat(

@@ -20,7 +20,8 @@
 // Codes (`field` names the request field in every message, a client path is echoed bounded):
 //   INVALID_ARGUMENT   relative or non-canonical path; not a regular file; a name too long
 //   PERMISSION_DENIED  not under any configured directory (the message lists them); a symbolic
-//                      link on the way; an escape; the file is not readable
+//                      link on the way; an escape; the file is not readable (or, for
+//                      FileAccess::kReadWrite, not writable)
 //   NOT_FOUND          no such file (or a component on the way is not a directory)
 #pragma once
 
@@ -38,7 +39,10 @@ namespace vmmd {
 // INVALID_ARGUMENT (naming `field`) unless `path` is absolute and canonical (see above).
 absl::Status CheckCanonicalPath(absl::string_view path, absl::string_view field);
 
-// A regular file opened read-only (O_RDONLY|O_CLOEXEC|O_NONBLOCK|O_NOCTTY).
+// How a confined file is opened: O_RDONLY, or O_RDWR (a disk image the guest writes).
+enum class FileAccess { kRead, kReadWrite };
+
+// A regular file opened O_CLOEXEC|O_NONBLOCK|O_NOCTTY, read-only unless asked otherwise.
 struct ConfinedFile {
   ScopedFd fd;
   uint64_t size = 0;
@@ -57,7 +61,8 @@ class ConfinedDir {
   // Opens `relative` (no leading '/'; "." is the directory itself) beneath the directory, as
   // described above. `field` and `shown` (the client's spelling of the path) go into messages.
   absl::StatusOr<ConfinedFile> OpenRegularFile(absl::string_view relative, absl::string_view field,
-                                               absl::string_view shown) const;
+                                               absl::string_view shown,
+                                               FileAccess access = FileAccess::kRead) const;
 
  private:
   ConfinedDir(std::string path, ScopedFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
@@ -77,7 +82,8 @@ class ConfinedDirs {
 
   // Opens the client's absolute `path` if it lies under one of the directories (the first that
   // holds it), with the codes above.
-  absl::StatusOr<ConfinedFile> OpenFile(absl::string_view path, absl::string_view field) const;
+  absl::StatusOr<ConfinedFile> OpenFile(absl::string_view path, absl::string_view field,
+                                        FileAccess access = FileAccess::kRead) const;
 
   // "/a, /b", or "none" (then every path is PERMISSION_DENIED).
   std::string Describe() const;

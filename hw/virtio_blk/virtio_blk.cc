@@ -266,8 +266,15 @@ uint8_t VirtioBlock::Zero(uint32_t type, const Chain& chain) {
   return kStatusOk;
 }
 
+absl::Status VirtioBlock::Close() {
+  if (!file_.valid()) return absl::OkStatus();
+  absl::Status s = Sync();
+  file_.Reset();
+  return s;
+}
+
 absl::Status VirtioBlock::Sync() const {
-  if (options_.read_only) return absl::OkStatus();
+  if (options_.read_only || !file_.valid()) return absl::OkStatus();
   if (fdatasync(file_.get()) != 0) return ErrnoStatus(errno, "fdatasync of the disk image");
   return absl::OkStatus();
 }

@@ -89,8 +89,12 @@ class VirtioBlock : public VirtioDevice {
   absl::Status Process(uint16_t index, Virtqueue& queue) override;
   void Reset() override {}
 
-  // fdatasync of the image (the machine calls it when the VM stops).
+  // fdatasync of the image.
   absl::Status Sync() const;
+  // When the VM stops: syncs the image and closes it (which releases the lock its opener took);
+  // requests after it fail (IOERR). Only while nothing serves the queue (the I/O thread has
+  // stopped). Idempotent.
+  absl::Status Close();
   Stats GetStats() const;
   uint64_t capacity_sectors() const { return capacity_; }
 
@@ -103,7 +107,7 @@ class VirtioBlock : public VirtioDevice {
   uint8_t Zero(uint32_t type, const Chain& chain);
   uint8_t GetId(const Chain& chain, uint32_t* data_written);
 
-  const ScopedFd file_;
+  ScopedFd file_;
   const core::GuestMemory* const memory_;
   const BlockOptions options_;
   const uint64_t capacity_;  // sectors

@@ -155,6 +155,10 @@ vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
   out.memory_mib = spec.memory_mib();
   out.boot_vcpus = spec.boot_vcpus();
   out.max_vcpus = spec.max_vcpus();
+  for (const v1::Disk& d : spec.disks()) {
+    out.disks.push_back(
+        vmm::DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});
+  }
   return out;
 }
 
@@ -168,6 +172,12 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec) {
   out.set_memory_mib(spec.memory_mib);
   out.set_boot_vcpus(spec.boot_vcpus);
   out.set_max_vcpus(spec.max_vcpus);
+  for (const vmm::DiskSpec& d : spec.disks) {
+    v1::Disk* disk = out.add_disks();
+    disk->set_path(d.path);
+    disk->set_read_only(d.read_only);
+    disk->set_serial(d.serial);
+  }
   return out;
 }
 
@@ -188,6 +198,19 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
   *out.mutable_autoscale() = AutoscalePolicyToProto(info.autoscale);
   if (info.autoscale_status.present) {
     *out.mutable_autoscale_status() = AutoscaleStatusToProto(info.autoscale_status);
+  }
+  for (size_t i = 0; i < info.disks.size(); ++i) {
+    const vmm::DiskStats& d = info.disks[i];
+    v1::DiskStatus* disk = out.add_disks();
+    disk->set_index(static_cast<uint32_t>(i));
+    disk->set_serial(vmm::DiskSerial(info.spec, i));
+    disk->set_read_requests(d.reads);
+    disk->set_write_requests(d.writes);
+    disk->set_read_bytes(d.read_bytes);
+    disk->set_write_bytes(d.write_bytes);
+    disk->set_flush_requests(d.flushes);
+    disk->set_discard_requests(d.discards);
+    disk->set_failed_requests(d.errors);
   }
   return out;
 }

@@ -53,6 +53,8 @@ vmm::VmSpec FullSpec() {
   spec.memory_mib = 256;
   spec.boot_vcpus = 2;
   spec.max_vcpus = 4;
+  spec.disks = {{.path = "/d/root.img", .read_only = false, .serial = "root"},
+                {.path = "/d/data.img", .read_only = true, .serial = ""}};
   return spec;
 }
 
@@ -76,6 +78,38 @@ TEST(VmConvertTest, SpecCopiesEveryField) {
   EXPECT_EQ(back.memory_mib, spec.memory_mib);
   EXPECT_EQ(back.boot_vcpus, spec.boot_vcpus);
   EXPECT_EQ(back.max_vcpus, spec.max_vcpus);
+  ASSERT_EQ(proto.disks_size(), 2);
+  EXPECT_EQ(proto.disks(0).path(), "/d/root.img");
+  EXPECT_EQ(proto.disks(0).serial(), "root");
+  EXPECT_TRUE(proto.disks(1).read_only());
+  EXPECT_EQ(back.disks, spec.disks);
+  EXPECT_EQ(back, spec);
+}
+
+TEST(VmConvertTest, DiskCountersCarryTheirIndexAndSerial) {
+  vmm::VmInfo info;
+  info.spec = FullSpec();
+  info.disks = {{.reads = 1,
+                 .writes = 2,
+                 .read_bytes = 512,
+                 .write_bytes = 1024,
+                 .flushes = 3,
+                 .discards = 4,
+                 .errors = 5},
+                {}};
+  const v1::Vm vm = VmToProto(info);
+  ASSERT_EQ(vm.disks_size(), 2);
+  EXPECT_EQ(vm.disks(0).index(), 0u);
+  EXPECT_EQ(vm.disks(0).serial(), "root");
+  EXPECT_EQ(vm.disks(0).read_requests(), 1u);
+  EXPECT_EQ(vm.disks(0).write_requests(), 2u);
+  EXPECT_EQ(vm.disks(0).read_bytes(), 512u);
+  EXPECT_EQ(vm.disks(0).write_bytes(), 1024u);
+  EXPECT_EQ(vm.disks(0).flush_requests(), 3u);
+  EXPECT_EQ(vm.disks(0).discard_requests(), 4u);
+  EXPECT_EQ(vm.disks(0).failed_requests(), 5u);
+  EXPECT_EQ(vm.disks(1).index(), 1u);
+  EXPECT_EQ(vm.disks(1).serial(), "disk1");
 }
 
 TEST(VmConvertTest, VmInfoToProto) {

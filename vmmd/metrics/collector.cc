@@ -136,8 +136,36 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
       out.Add("vmmd_guest_cpu_on_total", "The guest's PSCI CPU_ON calls, by vmmd's verdict.",
               MetricType::Counter);
 
+  MetricFamily* disk_requests =
+      out.Add("vmmd_disk_requests_total",
+              "virtio-blk requests of a VM's disk since the VM started, by operation (read, write, "
+              "flush, discard: discard and write-zeroes).",
+              MetricType::Counter);
+  MetricFamily* disk_bytes = out.Add(
+      "vmmd_disk_bytes_total",
+      "Bytes a VM's disk read or wrote for the guest since the VM started.", MetricType::Counter);
+  MetricFamily* disk_errors = out.Add(
+      "vmmd_disk_failed_requests_total",
+      "virtio-blk requests answered with an error (outside the disk, malformed, read-only, I/O "
+      "error on the image).",
+      MetricType::Counter);
   for (const vmm::VmReport& r : vms) {
     const std::string& vm = r.info.spec.name;
+    for (size_t i = 0; i < r.info.disks.size(); ++i) {
+      const vmm::DiskStats& d = r.info.disks[i];
+      const std::string disk = vmm::DiskSerial(r.info.spec, i);
+      for (const auto& [op, n] : {std::pair<const char*, uint64_t>{"read", d.reads},
+                                  {"write", d.writes},
+                                  {"flush", d.flushes},
+                                  {"discard", d.discards}}) {
+        Counter(disk_requests, {{"vm", vm}, {"disk", disk}, {"op", op}}, static_cast<double>(n));
+      }
+      Counter(disk_bytes, {{"vm", vm}, {"disk", disk}, {"op", "read"}},
+              static_cast<double>(d.read_bytes));
+      Counter(disk_bytes, {{"vm", vm}, {"disk", disk}, {"op", "write"}},
+              static_cast<double>(d.write_bytes));
+      Counter(disk_errors, {{"vm", vm}, {"disk", disk}}, static_cast<double>(d.errors));
+    }
     const vmm::VmStats& st = r.stats;
     for (vmm::VmState s : vmm::kVmStates) {
       Gauge(vm_state, {{"vm", vm}, {"state", Lower(vmm::VmStateName(s))}}, r.info.state == s);

@@ -162,6 +162,7 @@ class LiveTest : public ::testing::Test {
     image[0x3b] = 0x64;
     std::ofstream(dir_ + "/Image", std::ios::binary).write(image.data(), image.size());
     std::ofstream(dir_ + "/QEMU_EFI.fd", std::ios::binary) << std::string(4096, '\xAA');
+    std::ofstream(dir_ + "/disk.img", std::ios::binary) << std::string(1 << 16, '\0');
   }
   void TearDown() override {
     mgr_.reset();
@@ -335,7 +336,9 @@ std::string TypeName(prometheus::MetricType t) {
 // The reference is exact: every family vmmd exports is in it, with its type and label names,
 // and it lists nothing vmmd does not export.
 TEST_F(LiveTest, TheMetricsReferenceListsExactlyWhatIsExported) {
-  ASSERT_THAT(mgr_->CreateVm(Spec("a", true)), IsOk());
+  vmm::VmSpec spec = Spec("a", true);
+  spec.disks.push_back({.path = dir_ + "/disk.img", .read_only = false, .serial = ""});
+  ASSERT_THAT(mgr_->CreateVm(spec), IsOk());
   ASSERT_THAT(mgr_->StartVm("a"), IsOk());
   api_.Declare("GetVm", /*unary=*/true);
   std::map<std::string, std::string> exported;

@@ -12,8 +12,12 @@
 //   flash1       0x0400_0000   64 MiB      -    firmware     (in flash@0)     -
 //   cpu_hotplug  0x090C_0000   12 bytes    -    firmware     -                PRES, CPUS, Cxxx
 //   ged          0x0908_0000   4 bytes     9    firmware     -                GED (ACPI0013)
-//   (0x0A00_0000 and up: reserved for virtio-mmio transports)
+//   virtio0..15  0x0A00_0000   0x200 each  16+  spec devices virtio_mmio@... VR00..VR15 (LNRO0005)
+//                + 0x200 * n               (n)
 //
+// The virtio transports are where QEMU's virt machine has them (edk2 and Linux find them by
+// the DT node or the DSDT object, not by address). Their interrupts are raised by the VM's I/O
+// thread through an irqfd (`irqfd`), the other rows' by a KVM_IRQ_LINE from the device.
 // The order of kBoardDevices is the order of the DT nodes and of the DSDT objects (the
 // CPU-hotplug block precedes the GED whose _EVT calls into it).
 #pragma once
@@ -34,6 +38,7 @@ struct BoardDevice {
   uint64_t base = 0;
   uint64_t size = 0;
   std::optional<uint32_t> spi = std::nullopt;
+  bool irqfd = false;  // the interrupt is an eventfd KVM turns into an edge (KVM_IRQFD)
 
   core::DevicePlacement placement() const { return {.base = base, .size = size, .spi = spi}; }
 };
@@ -53,12 +58,38 @@ inline constexpr BoardDevice kCpuHotplug{
 inline constexpr BoardDevice kGed{
     .name = "ged", .base = 0x0908'0000, .size = hw::ged::kRegionSize, .spi = 9};
 
+inline constexpr uint32_t kVirtioSlots = 16;
+inline constexpr uint64_t kVirtioBase = 0x0A00'0000;
+inline constexpr uint64_t kVirtioStride = 0x200;
+inline constexpr uint32_t kVirtioFirstSpi = 16;
+
+// Names for the rows below (std::string_view needs storage that outlives it).
+inline constexpr std::string_view kVirtioNames[kVirtioSlots] = {
+    "virtio0", "virtio1", "virtio2",  "virtio3",  "virtio4",  "virtio5",  "virtio6",  "virtio7",
+    "virtio8", "virtio9", "virtio10", "virtio11", "virtio12", "virtio13", "virtio14", "virtio15"};
+
+constexpr BoardDevice VirtioRow(uint32_t n) {
+  return BoardDevice{.name = kVirtioNames[n],
+                     .base = kVirtioBase + kVirtioStride * n,
+                     .size = kVirtioStride,
+                     .spi = kVirtioFirstSpi + n,
+                     .irqfd = true};
+}
+inline constexpr BoardDevice kVirtio[kVirtioSlots] = {
+    VirtioRow(0),  VirtioRow(1),  VirtioRow(2),  VirtioRow(3), VirtioRow(4),  VirtioRow(5),
+    VirtioRow(6),  VirtioRow(7),  VirtioRow(8),  VirtioRow(9), VirtioRow(10), VirtioRow(11),
+    VirtioRow(12), VirtioRow(13), VirtioRow(14), VirtioRow(15)};
+
 }  // namespace board
 
 // Every row, in DT-node and DSDT-object order.
 inline constexpr const BoardDevice* kBoardDevices[] = {
-    &board::kPl011,  &board::kPl031,      &board::kFwCfg, &board::kFlash0,
-    &board::kFlash1, &board::kCpuHotplug, &board::kGed,
+    &board::kPl011,      &board::kPl031,      &board::kFwCfg,      &board::kFlash0,
+    &board::kFlash1,     &board::kCpuHotplug, &board::kGed,        &board::kVirtio[0],
+    &board::kVirtio[1],  &board::kVirtio[2],  &board::kVirtio[3],  &board::kVirtio[4],
+    &board::kVirtio[5],  &board::kVirtio[6],  &board::kVirtio[7],  &board::kVirtio[8],
+    &board::kVirtio[9],  &board::kVirtio[10], &board::kVirtio[11], &board::kVirtio[12],
+    &board::kVirtio[13], &board::kVirtio[14], &board::kVirtio[15],
 };
 
 }  // namespace vmmd::vmm

@@ -23,11 +23,18 @@ absl::StatusOr<DeviceTable::Record*> DeviceTable::Open(const BoardDevice& row) {
     return absl::AlreadyExistsError(
         absl::StrFormat("board row %s already has a device", std::string(row.name)));
   }
-  record = std::make_unique<Record>();
-  record->row = &row;
+  auto made = std::make_unique<Record>();
+  made->row = &row;
   if (row.spi.has_value() && vm_ != nullptr) {
-    record->irq = std::make_unique<SpiIrqLine>(vm_, *row.spi);
+    if (row.irqfd) {
+      VMMD_ASSIGN_OR_RETURN(EventFd fd, EventFd::Create());
+      VMMD_RETURN_IF_ERROR(vm_->AttachIrqFd(*row.spi, fd.fd()));
+      made->irq = std::make_unique<IrqFdLine>(std::move(fd));
+    } else {
+      made->irq = std::make_unique<SpiIrqLine>(vm_, *row.spi);
+    }
   }
+  record = std::move(made);
   return record.get();
 }
 

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/bus/bus.h"
+#include "core/common/event_loop.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/memory/guest_memory.h"
 #include "core/vcpu/vcpu_manager.h"
@@ -28,6 +29,10 @@ class CfiFlash;
 class ConsoleLog;
 class Ged;
 class Pl011;
+namespace virtio {
+class VirtioBlock;
+class VirtioMmio;
+}  // namespace virtio
 }  // namespace vmmd::hw
 
 namespace vmmd::vmm {
@@ -82,12 +87,16 @@ class Machine {
   uint32_t OnlineCount() const { return vcpus_->OnlineCount(); }
   uint64_t UnmappedMmio() const { return bus_.unmapped_accesses(); }
   core::VcpuStats VcpuStats() const { return vcpus_->Stats(); }
+  // The I/O counters of each spec disk, in spec order.
+  std::vector<DiskStats> DiskCounters() const;
 
  private:
   Machine();
 
   // The devices every VM has (PL011, PL031); then the boot path's own.
   absl::Status AddCommonDevices(const MachineOptions& options);
+  // The spec's disks on the first virtio rows, served by the VM's I/O thread.
+  absl::Status AddDisks(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
                                 const MachineOptions& options);
@@ -104,6 +113,11 @@ class Machine {
   std::shared_ptr<hw::Ged> ged_;  // firmware boot: raises the CPU-hotplug and power-button events
   std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
+  std::vector<hw::virtio::VirtioBlock*> disks_;  // owned by their transports (in devices_)
+  // The I/O thread, when the VM has virtio devices: its handlers use the transports, so it is
+  // declared after (and stopped and destroyed before) them.
+  std::unique_ptr<EventLoop> io_;
+  std::string name_;
   core::Bus bus_;
   std::unique_ptr<core::VcpuManager> vcpus_;
   uint64_t entry_ = 0;

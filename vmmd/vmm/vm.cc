@@ -516,6 +516,7 @@ VmInfo Vm::Info() const {
   if (machine_ != nullptr) {
     info.online_vcpus = machine_->OnlineCount();
     info.unmapped_mmio = machine_->UnmappedMmio();
+    info.disks = machine_->DiskCounters();
   }
   return info;
 }

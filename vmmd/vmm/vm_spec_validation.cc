@@ -1,7 +1,9 @@
 #include "vmmd/vmm/vm_spec_validation.h"
 
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 #include <utility>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "core/arch/aarch64/layout.h"
 #include "core/common/bounded_echo.h"
+#include "core/common/errno_status.h"
 #include "core/common/status_macros.h"
 #include "vmmd/vmm/board.h"
 
@@ -51,6 +54,30 @@ absl::StatusOr<std::optional<ConfinedFile>> OpenSpecFile(const std::string& path
   return std::optional<ConfinedFile>(std::move(*file));
 }
 
+absl::StatusOr<ConfinedFile> OpenDisk(const DiskSpec& disk, size_t index,
+                                      const ConfinedDirs& image_dirs) {
+  const std::string field = absl::StrFormat("disks[%u].path", index);
+  absl::StatusOr<ConfinedFile> file = image_dirs.OpenFile(
+      disk.path, field, disk.read_only ? FileAccess::kRead : FileAccess::kReadWrite);
+  if (!file.ok()) return file.status();
+  if (file->size < 512) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s \"%s\" is %u bytes; a disk image holds at least one 512-byte sector",
+                        field, BoundedEcho(disk.path), file->size));
+  }
+  // Released when the fd closes (the machine closes it when the VM stops).
+  if (flock(file->fd.get(), (disk.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s \"%s\" is in use by another VM or process%s: a disk image is writable by one VM "
+          "at a time (stop the other VM, or make every user read_only)",
+          field, BoundedEcho(disk.path), disk.read_only ? " that writes it" : ""));
+    }
+    return ErrnoStatus(errno, absl::StrFormat("lock %s", field));
+  }
+  return file;
+}
+
 }  // namespace
 
 uint64_t HostPhysicalMemoryBytes() {
@@ -73,6 +100,34 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
   if (absl::Status s = CheckPathField(spec.initrd_path, "initrd_path", false); !s.ok()) return s;
   if (absl::Status s = CheckPathField(spec.firmware_path, "firmware_path", false); !s.ok())
     return s;
+  if (spec.disks.size() > kMaxDisks) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%u disks; a VM has at most %u", spec.disks.size(), kMaxDisks));
+  }
+  for (size_t i = 0; i < spec.disks.size(); ++i) {
+    const DiskSpec& d = spec.disks[i];
+    const std::string field = absl::StrFormat("disks[%u].path", i);
+    if (absl::Status s = CheckPathField(d.path, field.c_str(), true); !s.ok()) return s;
+    for (size_t j = 0; j < i; ++j) {
+      if (spec.disks[j].path == d.path) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "disks[%u] and disks[%u] name the same image \"%s\": give each disk its own file", j, i,
+            BoundedEcho(d.path)));
+      }
+    }
+    if (d.serial.size() > kMaxDiskSerialBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("disks[%u].serial is %u bytes; a virtio-blk ID has at most %u", i,
+                          d.serial.size(), kMaxDiskSerialBytes));
+    }
+    for (char c : d.serial) {
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("disks[%u].serial \"%s\" must be printable ASCII without spaces", i,
+                            absl::CHexEscape(d.serial)));
+      }
+    }
+  }
   if (spec.cmdline.size() > kMaxCmdlineBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cmdline is %u bytes; the arm64 kernel accepts at most %u", spec.cmdline.size(),
@@ -125,6 +180,10 @@ absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDi
     return absl::InvalidArgumentError(absl::StrFormat(
         "firmware_path \"%s\" is %u bytes; flash0 holds at most %u",
         BoundedEcho(spec.firmware_path), files.firmware->size, board::kFlash0.size));
+  }
+  for (size_t i = 0; i < spec.disks.size(); ++i) {
+    VMMD_ASSIGN_OR_RETURN(ConfinedFile disk, OpenDisk(spec.disks[i], i, image_dirs));
+    files.disks.push_back(std::move(disk));
   }
   return files;
 }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -18,6 +20,8 @@ inline constexpr uint32_t kMaxVcpusPerVm = 512;
 inline constexpr uint64_t kMinMemoryMib = 64;
 inline constexpr size_t kMaxCmdlineBytes = 2047;  // arm64 COMMAND_LINE_SIZE is 2048 with NUL
 inline constexpr size_t kMaxPathBytes = 4095;     // PATH_MAX with its NUL
+inline constexpr size_t kMaxDisks = 8;
+inline constexpr size_t kMaxDiskSerialBytes = 20;  // VIRTIO_BLK_ID_BYTES
 
 // Pure checks of the fields (no filesystem access). `host_memory_bytes` is the host's
 // physical memory.
@@ -30,6 +34,9 @@ struct VmSpecFiles {
   ConfinedFile kernel;
   std::optional<ConfinedFile> initrd;
   std::optional<ConfinedFile> firmware;
+  // One per spec disk, in order: open read-write (read-only for a read_only disk) and locked
+  // (flock: exclusive for read-write, shared for read-only) for as long as the fd is open.
+  std::vector<ConfinedFile> disks;
 };
 
 // Opens kernel_path, initrd_path and firmware_path under `image_dirs` (ConfinedDirs::OpenFile:
@@ -37,6 +44,10 @@ struct VmSpecFiles {
 // PERMISSION_DENIED outside the directories, through a symbolic link or unreadable, NOT_FOUND
 // if missing), then checks what the boot needs: INVALID_ARGUMENT for an empty file or a
 // firmware larger than flash0. CreateVm calls it to validate, every StartVm to boot.
+// Disks: opened read-write unless read_only (PERMISSION_DENIED when vmmd may not), at least one
+// 512-byte sector (else INVALID_ARGUMENT), and locked: FAILED_PRECONDITION when another VM or
+// process holds a lock that conflicts (a disk is writable by one VM at a time; read-only
+// sharing is fine).
 absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDirs& image_dirs);
 
 // max_vcpus with its default applied (0 means "same as boot_vcpus").

@@ -132,6 +132,39 @@ TEST(VmSpecValidationTest, PathsAreCanonicalAndBounded) {
   EXPECT_LT(huge.message().size(), 600u);  // the path is echoed bounded
 }
 
+TEST(VmSpecValidationTest, Disks) {
+  VmSpec s = Good();
+  s.disks = {{.path = "/guest/a.img", .read_only = false, .serial = "root-0"},
+             {.path = "/guest/b.img", .read_only = true, .serial = ""}};
+  EXPECT_THAT(Check(s), IsOk());
+  s.disks[1].path = "/guest/a.img";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("disks[0] and disks[1] name the same image")));
+  s.disks[1].path = "guest/b.img";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("disks[1].path")));
+  s.disks[1].path = "";
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("disks[1].path is required")));
+  s = Good();
+  s.disks = {{.path = "/guest/a.img", .read_only = false, .serial = std::string(21, 'x')}};
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("disks[0].serial is 21 bytes; a virtio-blk ID has at "
+                                           "most 20")));
+  s.disks[0].serial = "has space";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("printable")));
+  s.disks[0].serial = std::string(20, 'x');
+  EXPECT_THAT(Check(s), IsOk());
+  s.disks.clear();
+  for (int i = 0; i < 9; ++i) {
+    s.disks.push_back({.path = "/guest/" + std::to_string(i), .read_only = false, .serial = ""});
+  }
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("9 disks; a VM has at most 8")));
+  s.disks.pop_back();
+  EXPECT_THAT(Check(s), IsOk());
+  EXPECT_EQ(DiskSerial(s, 3), "disk3");
+}
+
 class VmSpecFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -220,6 +253,45 @@ TEST_F(VmSpecFilesTest, EmptyAndOversizedFiles) {
   EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("is 67108865 bytes; flash0 holds at most 67108864")));
+}
+
+TEST_F(VmSpecFilesTest, DisksAreOpenedForWritingAndLocked) {
+  std::ofstream(images_ + "/disk.img") << std::string(4096, '\0');
+  std::ofstream(images_ + "/tiny.img") << "x";
+  VmSpec s = Spec();
+  s.disks = {{.path = images_ + "/disk.img", .read_only = false, .serial = ""}};
+  absl::StatusOr<VmSpecFiles> first = OpenVmSpecFiles(s, dirs_);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->disks.size(), 1u);
+  EXPECT_EQ(first->disks[0].size, 4096u);
+  EXPECT_EQ(::pwrite(first->disks[0].fd.get(), "w", 1, 0), 1);  // writable
+  // While one VM has it read-write, no other may open it, read-write or read-only.
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("disks[0].path \"" + images_ +
+                                 "/disk.img\" is in use by another VM or process")));
+  s.disks[0].read_only = true;
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("that writes it")));
+  first = absl::UnknownError("closed");  // the first user lets go
+  absl::StatusOr<VmSpecFiles> reader1 = OpenVmSpecFiles(s, dirs_);
+  absl::StatusOr<VmSpecFiles> reader2 = OpenVmSpecFiles(s, dirs_);
+  EXPECT_THAT(reader1, IsOk());  // read-only users share it
+  EXPECT_THAT(reader2, IsOk());
+  EXPECT_EQ(::pwrite(reader1->disks[0].fd.get(), "w", 1, 0), -1);  // opened read-only
+  s.disks[0].read_only = false;
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("writable by one VM")));
+  // Confined like every path; at least one sector.
+  s.disks[0].path = dir_ + "/secret";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("disks[0].path")));
+  s.disks[0].path = images_ + "/tiny.img";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is 1 bytes; a disk image holds at least one 512-byte sector")));
+  s.disks[0].path = images_ + "/none.img";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -5,12 +5,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "core/vcpu/vcpu_info.h"
 #include "vmmd/vmm/vm_state.h"
 
 namespace vmmd::vmm {
+
+// A virtio-blk disk: a raw image file on the vmmd host.
+struct DiskSpec {
+  std::string path;  // absolute, under an image directory (as kernel_path)
+  bool read_only = false;
+  std::string serial;  // the device ID the guest reads (GET_ID); empty: "disk<index>"
+
+  bool operator==(const DiskSpec&) const = default;
+};
 
 struct VmSpec {
   std::string name;              // DNS label: [a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?
@@ -21,9 +31,18 @@ struct VmSpec {
   uint64_t memory_mib = 0;
   uint32_t boot_vcpus = 0;       // vCPUs online at boot (ids 0..boot_vcpus-1)
   uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
+  std::vector<DiskSpec> disks;   // virtio-blk, in order (the first is the guest's vda)
 
   bool operator==(const VmSpec&) const = default;
 };
+
+// The serial the guest sees for disk `index` of `spec`: its own, or "disk<index>".
+inline std::string DiskSerial(const VmSpec& spec, size_t index) {
+  if (index < spec.disks.size() && !spec.disks[index].serial.empty()) {
+    return spec.disks[index].serial;
+  }
+  return "disk" + std::to_string(index);
+}
 
 // A VM's autoscaling policy (autoscale_policy.h has the rules and defaults).
 enum class AutoscaleMode { kOff, kRecommend, kAuto };
@@ -59,6 +78,17 @@ struct AutoscaleStatus {
   std::string reporter;
 };
 
+// One disk's I/O since its VM started (virtio-blk requests the guest made).
+struct DiskStats {
+  uint64_t reads = 0;
+  uint64_t writes = 0;
+  uint64_t read_bytes = 0;
+  uint64_t write_bytes = 0;
+  uint64_t flushes = 0;
+  uint64_t discards = 0;
+  uint64_t errors = 0;  // requests answered with an error (out of range, malformed, I/O error)
+};
+
 struct VmInfo {
   VmSpec spec;
   VmState state = VmState::kCreated;
@@ -75,6 +105,7 @@ struct VmInfo {
   // Where vmmd writes the guest's console (<state_dir>/<name>/console.log); empty without a
   // state directory (the output is dropped).
   std::string console_log_path;
+  std::vector<DiskStats> disks;  // per spec disk while the VM runs (empty otherwise)
 };
 
 }  // namespace vmmd::vmm

@@ -76,6 +76,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     }
     if (absl::Status s = SetFlag(flag, value, spelled); !s.ok()) return s;
     parsed.flags_set.insert(name);
+    parsed.values[name].push_back(std::move(value));
   }
   return parsed;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 
@@ -14,6 +15,9 @@ namespace vmmd::vmmctl {
 struct ParsedArgs {
   std::vector<std::string> positional;         // in order, program name excluded
   absl::flat_hash_set<std::string> flags_set;  // canonical names given on the command line
+  // Every value given, per canonical name, in order: a repeatable flag (create --disk) reads
+  // them all (the absl flag keeps the last).
+  absl::flat_hash_map<std::string, std::vector<std::string>> values;
   bool help = false;                           // -h / --help
 };
 

@@ -43,6 +43,14 @@ TEST_F(ArgsTest, FlagsMayComeAnywhere) {
   EXPECT_FALSE(parsed->help);
 }
 
+TEST_F(ArgsTest, ARepeatedFlagKeepsEveryValueInOrder) {
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseArgs({"--t_text=a", "create", "--t-text", "b,ro", "--t_text=c"}, kKnown);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(parsed->values["t_text"], ElementsAre("a", "b,ro", "c"));
+  EXPECT_EQ(absl::GetFlag(FLAGS_t_text), "c");  // the flag itself: the last
+}
+
 TEST_F(ArgsTest, DashedNamesAndSingleDash) {
   ASSERT_TRUE(ParseArgs({"-t-big-num=7", "--t-text", "x"}, kKnown).ok());
   EXPECT_EQ(absl::GetFlag(FLAGS_t_big_num), 7u);

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "vmmd/endpoint/defaults.h"
 #include "vmmd/vmmctl/call.h"
@@ -118,6 +119,23 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
   spec.set_memory_mib(flags.memory_mib);
   spec.set_boot_vcpus(flags.vcpus);
   spec.set_max_vcpus(flags.max_vcpus);
+  for (const std::string& d : flags.disks) {
+    // PATH[,ro][,serial=ID]: the options after the first comma.
+    std::vector<std::string> parts = absl::StrSplit(d, ',');
+    if (parts[0].empty()) return Usage("create: --disk needs a PATH (PATH[,ro][,serial=ID])");
+    v1::Disk* disk = spec.add_disks();
+    disk->set_path(Absolute(parts[0], cwd));
+    for (size_t i = 1; i < parts.size(); ++i) {
+      if (parts[i] == "ro") {
+        disk->set_read_only(true);
+      } else if (absl::StartsWith(parts[i], "serial=")) {
+        disk->set_serial(parts[i].substr(7));
+      } else {
+        return Usage(absl::StrCat("create: --disk option '", parts[i],
+                                  "' is not ro or serial=ID (PATH[,ro][,serial=ID])"));
+      }
+    }
+  }
   if (flags.given.contains("autoscale")) {
     absl::StatusOr<v1::AutoscalePolicy> p =
         PolicyFromFlags(flags, "create", "autoscale", flags.autoscale);
@@ -202,12 +220,13 @@ std::vector<Command> BuildTable() {
   std::vector<Command> t;
   t.push_back({
       .name = "create",
-      .flags = {"kernel", "initrd", "cmdline", "firmware", "memory_mib", "vcpus", "max_vcpus",
-                "autoscale", "min", "max", "target_utilization", "tolerance",
+      .flags = {"kernel", "initrd", "cmdline", "firmware", "disk", "memory_mib", "vcpus",
+                "max_vcpus", "autoscale", "min", "max", "target_utilization", "tolerance",
                 "scale_up_stabilization", "scale_down_stabilization", "scale_up_step",
                 "scale_down_step", "step_period"},
       .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
       .usage = "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
+               "              [--disk=FILE[,ro][,serial=ID] ...] (virtio disks: vda, vdb, ...)\n"
                "              --memory-mib=N --vcpus=N --max-vcpus=N\n"
                "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
       .prepare = PrepareCreate,

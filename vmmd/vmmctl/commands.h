@@ -34,6 +34,7 @@ struct FlagValues {
   std::string wait = "online";  // scale: online | enabled | none
   bool force = false;           // stop: at once, without the ACPI power button
   std::string kernel, initrd, cmdline, firmware;
+  std::vector<std::string> disks;  // create: each --disk=PATH[,ro][,serial=ID], in order
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t max_vcpus = 0;

@@ -61,6 +61,29 @@ TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
   EXPECT_FALSE(inv->json);
 }
 
+TEST(BuildInvocationTest, CreateTakesDisksInOrder) {
+  FlagValues flags = CreateFlags();
+  flags.disks = {"root.img", "/abs/data.img,ro,serial=data-1", "x.img,serial=a,ro"};
+  absl::flat_hash_set<std::string> set = kCreateSet;
+  set.insert("disk");
+  absl::StatusOr<Invocation> inv = BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_EQ(inv->spec.disks_size(), 3);
+  EXPECT_EQ(inv->spec.disks(0).path(), "/home/me/root.img");
+  EXPECT_FALSE(inv->spec.disks(0).read_only());
+  EXPECT_EQ(inv->spec.disks(0).serial(), "");
+  EXPECT_EQ(inv->spec.disks(1).path(), "/abs/data.img");
+  EXPECT_TRUE(inv->spec.disks(1).read_only());
+  EXPECT_EQ(inv->spec.disks(1).serial(), "data-1");
+  EXPECT_TRUE(inv->spec.disks(2).read_only());
+  for (const char* bad : {",ro", "a.img,rw", "a.img,serial"}) {
+    flags.disks = {bad};
+    EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me"),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+}
+
 TEST(BuildInvocationTest, CreateNeedsItsFlags) {
   for (const char* missing : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
     absl::flat_hash_set<std::string> set = kCreateSet;

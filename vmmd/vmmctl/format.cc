@@ -106,6 +106,19 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("initrd", spec.initrd_path());
   line("cmdline", spec.cmdline());
   line("firmware", spec.firmware_path());
+  for (int i = 0; i < spec.disks_size(); ++i) {
+    const v1::Disk& d = spec.disks(i);
+    std::string value =
+        absl::StrCat(d.path(), d.read_only() ? " (read-only)" : "",
+                     d.serial().empty() ? "" : absl::StrCat(" serial=", d.serial()));
+    for (const v1::DiskStatus& st : vm.disks()) {
+      if (st.index() != static_cast<uint32_t>(i)) continue;
+      absl::StrAppend(&value, "; reads ", st.read_requests(), " (", st.read_bytes(), " B), writes ",
+                      st.write_requests(), " (", st.write_bytes(), " B), flushes ",
+                      st.flush_requests(), ", failed ", st.failed_requests());
+    }
+    line(absl::StrCat("disk", i), value);
+  }
   line("console_log", vm.console_log_path());
   line("created", TimestampLabel(vm.has_created_at(), vm.created_at()));
   line("started", TimestampLabel(vm.has_started_at(), vm.started_at()));

@@ -27,6 +27,7 @@ ABSL_FLAG(std::string, kernel, "", "create: arm64 kernel Image");
 ABSL_FLAG(std::string, initrd, "", "create: initramfs");
 ABSL_FLAG(std::string, cmdline, "", "create: kernel command line");
 ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
+ABSL_FLAG(std::string, disk, "", "create: a virtio disk PATH[,ro][,serial=ID] (repeatable)");
 ABSL_FLAG(uint64_t, memory_mib, 0, "create: guest RAM in MiB");
 ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target");
 ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   flags.initrd = absl::GetFlag(FLAGS_initrd);
   flags.cmdline = absl::GetFlag(FLAGS_cmdline);
   flags.firmware = absl::GetFlag(FLAGS_firmware);
+  if (auto it = parsed->values.find("disk"); it != parsed->values.end()) flags.disks = it->second;
   flags.memory_mib = absl::GetFlag(FLAGS_memory_mib);
   flags.vcpus = absl::GetFlag(FLAGS_vcpus);
   flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);

@@ -58,6 +58,20 @@ cache=${VMMD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmmd}
 deb_cache=$cache/image-debs
 
 # ---------------------------------------------------------------------------------------------
+# mmdebstrap essential hook (before the kernel and initramfs-tools are installed): every
+# update-initramfs run during the installation (the kernel's postinst, then initramfs-tools'
+# trigger) would build an initramfs under qemu-user for minutes, only to be replaced; a
+# diversion turns them into no-ops and customize() builds the one initramfs at the end.
+divert_real=/usr/sbin/update-initramfs.vmmd-build
+no_initramfs() {
+  local root=$1
+  chroot "$root" dpkg-divert --quiet --local --rename --divert "$divert_real" \
+    --add /usr/sbin/update-initramfs
+  printf '#!/bin/sh\n# vmmd image build: the initramfs is built once, at the end\nexit 0\n' \
+    >"$root/usr/sbin/update-initramfs"
+  chmod 0755 "$root/usr/sbin/update-initramfs"
+}
+
 # mmdebstrap customize hook: this script runs itself as `build-debian-image.sh --customize
 # ROOTFS` while the chroot has /proc, /sys and /dev mounted. Configuration comes from the
 # files beside this script; nothing here needs the network.
@@ -83,11 +97,20 @@ customize() {
   chroot "$root" systemctl enable systemd-networkd.service vmmd-ready.service 2>&1 |
     sed "s/^/$prog: systemctl: /" >&2
   for u in "${mask_units[@]}"; do ln -sfn /dev/null "$root/etc/systemd/system/$u"; done
-  # The initramfs must have the root disk's drivers (or the kernel has them built in).
+  # The one initramfs, with the root disk's drivers (unless the kernel has them built in).
   local kver initrd listing missing=() m
   kver=$(cd "$root/lib/modules" && ls) || die "customize: no kernel modules in the rootfs"
   [ "$(wc -w <<<"$kver")" = 1 ] || die "customize: expected one kernel, found: $kver"
+  install -m 0644 "$here/initramfs-modules" "$root/etc/initramfs-tools/modules"
+  install -D -m 0644 "$here/initramfs.conf" "$root/etc/initramfs-tools/conf.d/vmmd.conf"
+  rm -f "$root/usr/sbin/update-initramfs"
+  chroot "$root" dpkg-divert --quiet --local --rename --divert "$divert_real" \
+    --remove /usr/sbin/update-initramfs
+  [ -x "$root/usr/sbin/update-initramfs" ] || die "customize: update-initramfs is missing"
   initrd=/boot/initrd.img-$kver
+  rm -f "$root$initrd"
+  log "customize: update-initramfs -c -k $kver (under qemu-user: a minute or two)"
+  chroot "$root" update-initramfs -c -k "$kver" >&2 || die "customize: update-initramfs failed"
   [ -s "$root$initrd" ] || die "customize: $initrd was not built"
   listing=$(chroot "$root" lsinitramfs "$initrd") || die "customize: lsinitramfs $initrd failed"
   for m in $(grep -vE '^[[:space:]]*(#|$)' "$here/initramfs-modules"); do
@@ -96,15 +119,13 @@ customize() {
     missing+=("$m")
   done
   [ ${#missing[@]} = 0 ] || die "customize: not in $initrd nor built in: ${missing[*]}"
-  grep -qx virtio_mmio "$root/etc/initramfs-tools/modules" ||
-    die "customize: /etc/initramfs-tools/modules lost its entries (dpkg replaced it?)"
   log "customize: rootfs configured (kernel $kver, initramfs of $(wc -l <<<"$listing") entries)"
 }
 
-if [ "${1:-}" = --customize ]; then
-  customize "${2:?--customize ROOTFS}"
-  exit 0
-fi
+case "${1:-}" in
+  --no-initramfs) no_initramfs "${2:?--no-initramfs ROOTFS}"; exit 0 ;;
+  --customize) customize "${2:?--customize ROOTFS}"; exit 0 ;;
+esac
 
 # ---------------------------------------------------------------------------------------------
 [ $# = 1 ] && [ -n "$1" ] && [ "${1#-}" = "$1" ] || die "usage: $0 OUT_DIR"
@@ -282,6 +303,7 @@ fi
 
 # --- build ------------------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmmd-image.XXXXXX")
+chmod 0755 "$work" # apt downloads as _apt
 cleanup() {
   local m
   # Whatever a failed mmdebstrap left mounted under the work dir, innermost first.
@@ -321,10 +343,10 @@ mmdebstrap --mode=root --format=directory --variant=minbase --architectures="$ar
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-include=/usr/share/locale/locale.alias' \
   --skip=essential/unlink \
-  --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
+  --setup-hook='mkdir -p "$1/var/cache/apt/archives" "$1/etc/dpkg/dpkg.cfg.d"' \
   --setup-hook="sync-in $deb_cache /var/cache/apt/archives/" \
-  --essential-hook="install -D -m 0644 '$here/initramfs-modules' \"\$1/etc/initramfs-tools/modules\"" \
-  --essential-hook='printf "force-confold\nforce-confdef\n" > "$1/etc/dpkg/dpkg.cfg.d/zz-vmmd-build"' \
+  --setup-hook='echo force-unsafe-io > "$1/etc/dpkg/dpkg.cfg.d/zz-vmmd-build"' \
+  --essential-hook="'$self' --no-initramfs \"\$1\"" \
   --customize-hook="sync-out /var/cache/apt/archives $deb_cache" \
   --customize-hook="'$self' --customize \"\$1\"" \
   "$suite" "$rootfs" "${mirrors[@]}" ||

@@ -125,6 +125,12 @@ std::string SerializeVmRecord(const VmRecord& in) {
   spec->set_memory_mib(in.spec.memory_mib);
   spec->set_boot_vcpus(in.spec.boot_vcpus);
   spec->set_max_vcpus(in.spec.max_vcpus);
+  for (const DiskSpec& d : in.spec.disks) {
+    record::DiskRecord* disk = spec->add_disks();
+    disk->set_path(d.path);
+    disk->set_read_only(d.read_only);
+    disk->set_serial(d.serial);
+  }
   out.set_desired_vcpus(in.desired_vcpus);
   out.set_running(in.running);
   PolicyToRecord(in.autoscale, out.mutable_autoscale());
@@ -156,6 +162,10 @@ absl::StatusOr<VmRecord> ParseVmRecord(absl::string_view bytes) {
   out.spec.memory_mib = in.spec().memory_mib();
   out.spec.boot_vcpus = in.spec().boot_vcpus();
   out.spec.max_vcpus = in.spec().max_vcpus();
+  for (const record::DiskRecord& d : in.spec().disks()) {
+    out.spec.disks.push_back(
+        DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});
+  }
   out.desired_vcpus = in.desired_vcpus();
   out.running = in.running();
   VMMD_ASSIGN_OR_RETURN(out.autoscale, PolicyFromRecord(in.autoscale()));

@@ -31,6 +31,8 @@ VmRecord Sample(const std::string& name) {
   r.spec.cmdline = "console=ttyAMA0 quiet";
   r.spec.firmware_path = "/var/lib/vmmd/images/QEMU_EFI.fd";
   r.spec.memory_mib = 512;
+  r.spec.disks = {{.path = "/var/lib/vmmd/images/root.img", .read_only = false, .serial = "root"},
+                  {.path = "/var/lib/vmmd/images/data.img", .read_only = true, .serial = ""}};
   r.spec.boot_vcpus = 2;
   r.spec.max_vcpus = 8;
   r.desired_vcpus = 5;

@@ -6,8 +6,8 @@
 #   OUT_DIR/kernel-*/config      their kernel configs; kernel-*/version the exact package
 #   OUT_DIR/kernel-6.12/modules/ the modules L1 loads for its network (virtio_net and what it
 #                                needs), decompressed: the real-Prometheus scenario uses them
-#   OUT_DIR/kernel-6.12/guest-modules/<release>/  the L2 guest's modules (evdev, for /init to
-#                                read the ACPI power button), decompressed
+#   OUT_DIR/kernel-6.12/guest-modules/<release>/  the L2 guest's modules (evdev, virtio_mmio, virtio_blk;
+#                                see guest_modules), decompressed
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
 # The .debs are cached outside the clone, keyed by package and version, in
@@ -28,8 +28,9 @@ stamp=$out/.fetched.v2
 # L1's network modules, in load order (paths inside the kernel package's module tree).
 net_modules=(net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko)
 # The L2 guest's modules (6.12 only): evdev, so /init sees the ACPI power button's KEY_POWER
-# (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off.
-guest_modules=(drivers/input/evdev.ko)
+# (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off; virtio_mmio and
+# virtio_blk for vmmd's virtio disks (both =m in Debian; the virtio core is built in).
+guest_modules=(drivers/input/evdev.ko drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko)
 
 log() { echo "fetch-assets: $*" >&2; }
 die() { echo "fetch-assets: error: $*" >&2; exit 1; }
@@ -149,6 +150,7 @@ extract_guest_modules() {
     esac
   done
   rm -rf "$tmp"
+  printf '%s\n' "${guest_modules[@]}" >"$dir/guest-modules/.list"
   log "guest modules for $rel: ${guest_modules[*]##*/}"
 }
 
@@ -163,6 +165,7 @@ build_guest_initrd() {
   install -m 0755 "$here/guest/init" "$root/init"
   mkdir -p "$root/lib/modules"
   cp -r "$out/kernel-6.12/guest-modules/." "$root/lib/modules/"
+  rm -f "$root/lib/modules/.list"
   # The online rule vmmd ships for busybox guests (deploy/guest/mdev, docs/guest-setup.md).
   mkdir -p "$root/etc/mdev"
   install -m 0644 "$here/../../deploy/guest/mdev/mdev.conf" "$root/etc/mdev.conf"
@@ -181,7 +184,10 @@ if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel
    [ ! -f "$out/kernel-6.12/modules/order" ] || [ ! -f "$out/busybox" ]; then
   fetch
 fi
-[ -d "$out/kernel-6.12/guest-modules" ] || extract_guest_modules "$out/kernel-6.12"
+# Extracted again whenever the module list changes.
+if [ "$(cat "$out/kernel-6.12/guest-modules/.list" 2>/dev/null)" != "$(printf '%s\n' "${guest_modules[@]}")" ]; then
+  extract_guest_modules "$out/kernel-6.12"
+fi
 guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
   "$here/../../deploy/guest/mdev/cpu-online" "$out/kernel-6.12/guest-modules")
 stale=0

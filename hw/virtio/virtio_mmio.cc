@@ -326,13 +326,13 @@ absl::Status VirtioMmio::AttachTo(EventLoop& loop) {
   for (size_t i = 0; i < notify_.size(); ++i) {
     VMMD_RETURN_IF_ERROR(loop.Watch(notify_[i].fd(), [this, i] {
       notify_[i].Drain();
-      OnNotify(static_cast<uint16_t>(i));
+      ServeQueue(static_cast<uint16_t>(i));
     }));
   }
   return absl::OkStatus();
 }
 
-void VirtioMmio::OnNotify(uint16_t index) {
+void VirtioMmio::ServeQueue(uint16_t index) {
   absl::MutexLock lock(&mu_);
   ++stats_.notifications;
   if (!active_ || index >= queues_.size() || !queues_[index].ring.has_value()) return;

@@ -133,6 +133,9 @@ class VirtioMmio : public core::BusDevice,
   std::vector<NotifyEvent> NotifyEvents() const;
   // Has `loop` run the device when a queue is notified. Before the loop starts.
   absl::Status AttachTo(EventLoop& loop);
+  // Serves queue `index` now, on the calling thread: what the I/O thread does when the queue
+  // is notified (fuzzing drives it directly). Nothing happens for an inactive device.
+  void ServeQueue(uint16_t index);
 
   Stats GetStats() const;
   // The device, for the machine's own reports (its counters); the transport keeps owning it.
@@ -157,7 +160,6 @@ class VirtioMmio : public core::BusDevice,
   // Stops the device until the next reset and tells the driver.
   void Break(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Raise(uint32_t bits);
-  void OnNotify(uint16_t index);
   Queue* SelectedQueue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t OfferedFeatures() const;
 

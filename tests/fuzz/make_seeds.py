@@ -271,6 +271,42 @@ def virtqueue():
             'loop': bytes([3, 0]) + loop, 'next-beyond': bytes([3, 0]) + far}
 
 
+def virtio_blk():
+    """virtio_blk_fuzz: one-byte ops (0 register access, 1 RAM write, 2 serve queue 0, 3 a
+    correct set-up: descriptors at RAM+0, available ring at +0x1000, used ring at +0x2000)."""
+    base = 0x4000_0000
+
+    def ram_write(at, data):
+        out = b''
+        for i in range(0, len(data), 64):
+            chunk = data[i:i + 64]
+            out += bytes([1]) + struct.pack('<HB', at + i, len(chunk)) + chunk
+        return out
+
+    def desc(addr, length, flags, nxt):
+        return struct.pack('<QIHH', addr, length, flags, nxt)
+
+    def request(kind, sector, data_len, data_flags):
+        header = struct.pack('<IIQ', kind, 0, sector)
+        descs = desc(base + 0x4000, 16, 1, 1) + desc(base + 0x5000, data_len, data_flags, 2) + \
+            desc(base + 0x6000, 1, 2, 0)
+        avail = struct.pack('<HHH', 0, 1, 0)
+        return ram_write(0x4000, header) + ram_write(0x5000, bytes(range(64))) + \
+            ram_write(0, descs) + ram_write(0x1000, avail) + bytes([2])
+
+    def access(write, offset, size_code, value):
+        return bytes([0, 1 if write else 0]) + struct.pack('<IBQ', offset, size_code, value)
+
+    return {
+        'write-then-serve': bytes([3]) + request(1, 2, 512, 1),
+        'read-then-serve': bytes([3]) + request(0, 0, 512, 3),
+        'flush': bytes([3]) + request(4, 0, 0, 1),
+        'reset-mid-way': bytes([3]) + access(True, 0x70, 2, 0) + request(0, 0, 512, 3),
+        'config-reads': bytes([3]) + access(False, 0x100, 3, 0) + access(False, 0x13a, 1, 0) +
+        access(False, 0x1fc, 2, 0),
+    }
+
+
 def main():
     for target, seeds in {
         'cfi_flash_fuzz': cfi_flash(),
@@ -283,6 +319,7 @@ def main():
         'kernel_loader_fuzz': kernel_loader(),
         'api_fuzz': api(),
         'virtqueue_fuzz': virtqueue(),
+        'virtio_blk_fuzz': virtio_blk(),
     }.items():
         write_corpus(target, seeds)
 

@@ -9,6 +9,9 @@
 #          (fio, iperf3, stress-ng, iproute2, iputils-ping, ...)
 #   OUT_DIR/debian-image.txt          key=value facts: cache key, package versions, partition and
 #                                     filesystem UUIDs, kernel command line, installed packages
+# The initramfs (initramfs-tools, MODULES=list) holds virtio_mmio, virtio_blk, virtio_net and
+# ext4 (initramfs-modules here), so the root disk is found through ACPI (LNRO0005) or a device
+# tree alike, by PARTUUID.
 # The guest autologins root on ttyAMA0, is called vmmd-guest, has 10.0.2.15/24 on its first
 # ethernet interface (systemd-networkd), onlines hot-added vCPUs (deploy/guest/udev rule) and
 # prints @@GUEST-UP-DEBIAN on ttyAMA0 once it is up (vmmd-ready.service). See README.md here.
@@ -52,8 +55,9 @@ guest_pkgs=(systemd-sysv udev dbus linux-image-arm64 initramfs-tools zstd system
   e2fsprogs util-linux kmod procps iproute2 iputils-ping fio iperf3 stress-ng)
 # Units that would make a boot without network wait, or start background work in a test guest.
 mask_units=(systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer
-  apt-daily.service apt-daily-upgrade.service man-db.timer man-db.service e2scrub_all.timer e2scrub_all.service e2scrub_reap.service
-  fstrim.timer dpkg-db-backup.timer systemd-firstboot.service)
+  apt-daily.service apt-daily-upgrade.service man-db.timer man-db.service e2scrub_all.timer
+  e2scrub_all.service e2scrub_reap.service fstrim.timer dpkg-db-backup.timer
+  systemd-firstboot.service)
 cache=${VMMD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vmmd}
 deb_cache=$cache/image-debs
 
@@ -78,10 +82,15 @@ no_initramfs() {
 customize() {
   local root=$1 f u
   [ -d "$root/etc" ] || die "customize: $root is no root filesystem"
-  # Keep exactly this build's .debs in the cache (mmdebstrap's sync-out copied them there).
+  # Keep exactly the .debs of this build's packages in the cache (sync-out copied the chroot's
+  # archive there, and that holds whatever sync-in brought from earlier builds too).
+  local keep
+  keep=$(dpkg-query --admindir="$root/var/lib/dpkg" -W \
+    -f='${db:Status-Abbrev} ${Package}_${Version}_${Architecture}.deb\n' |
+    awk '$1 == "ii" { gsub(/:/, "%3a", $2); print $2 }')
   for f in "$deb_cache"/*.deb; do
     [ -e "$f" ] || continue
-    [ -e "$root/var/cache/apt/archives/${f##*/}" ] || rm -f "$f"
+    grep -qxF "${f##*/}" <<<"$keep" || rm -f "$f"
   done
   rm -f "$root/etc/dpkg/dpkg.cfg.d/zz-vmmd-build"
   # Config files, owned by root whatever owns the clone.
@@ -245,8 +254,13 @@ apt_opts=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
   -o "Dir::Cache=$apt_dir/cache" -o "APT::Sandbox::User=root")
 log "reading $suite $arch package versions from: $(printf '%s; ' "${mirrors[@]}")"
+exec 8>"$apt_dir/.lock" # apt refuses, rather than waits, when another run updates the lists
+flock 8
 if ! upd=$(apt-get "${apt_opts[@]}" -q update 2>&1); then
-  die "apt-get update of the $suite $arch lists failed:"$'\n'"$upd"
+  # Offline with lists from an earlier run: their versions still name a cached image.
+  compgen -G "$apt_dir/lists/*_Packages*" >/dev/null ||
+    die "apt-get update of the $suite $arch lists failed:"$'\n'"$upd"
+  log "warning: apt-get update failed; using the $suite lists of an earlier run:"$'\n'"$upd"
 fi
 grep -E '^(W|E):' <<<"$upd" | sed "s/^/$prog: apt: /" >&2 || true
 versions=()
@@ -255,6 +269,7 @@ for p in "${key_pkgs[@]}"; do
   [ -n "$v" ] && [ "$v" != "(none)" ] || die "apt knows no $p for $suite $arch (sources: ${mirrors[*]})"
   versions+=("$p=$v")
 done
+exec 8>&-
 config_files=()
 while IFS= read -r f; do config_files+=("$f"); done < <(
   cd "$here" && find . -type f ! -name '*.md' ! -name "$(basename "$self")" | LC_ALL=C sort)
@@ -302,6 +317,7 @@ if have_image && [ "${VMMD_IMAGE_REBUILD:-0}" != 1 ]; then
 fi
 
 # --- build ------------------------------------------------------------------------------------
+rm -rf "$images"/.new-* # what an interrupted build left (this one holds the lock)
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmmd-image.XXXXXX")
 chmod 0755 "$work" # apt downloads as _apt
 cleanup() {
@@ -357,6 +373,11 @@ if awk -v r="$rootfs/" 'index($2 "/", r) == 1 { found = 1 } END { exit !found }'
   die "mounts left under $rootfs after mmdebstrap"
 fi
 rm -f "$rootfs/etc/apt/apt.conf.d/99mmdebstrap" # the build host's fetch options
+for v in "${versions[@]}"; do
+  got=$(dpkg-query --admindir="$rootfs/var/lib/dpkg" -W -f='${Version}' "${v%%=*}" 2>/dev/null) || true
+  [ "$got" = "${v#*=}" ] || log "warning: ${v%%=*} $got was installed, not ${v#*=} (the archive" \
+    "changed during the build); the next run builds again under a new key"
+done
 
 kver=$(cd "$rootfs/lib/modules" && ls)
 printf '# <fs> <mount point> <type> <options> <dump> <pass>\nUUID=%s / ext4 defaults,errors=remount-ro 0 1\n' \

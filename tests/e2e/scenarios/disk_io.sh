@@ -4,7 +4,8 @@
 # scales it 1 -> 4 -> 2 -> 4 -> 1, loses no byte and logs no I/O error or hung task; the data it
 # synced is in the image file after the VM stops; vmmctl get shows the disk's counters. Then
 # the refusals: a second VM may not open the image read-write while the first runs, a missing
-# image is NOT_FOUND, and a read-only disk refuses the guest's writes.
+# image is NOT_FOUND, and a read-only disk refuses the guest's writes. Last, a device-tree
+# (direct) boot finds the disk by its virtio,mmio node.
 set -eu
 . /e2e/lib.sh
 
@@ -84,4 +85,15 @@ wait_for_state ro STOPPED 30
 after=$(dd if="$img" bs=4096 skip=256 count=1 2>/dev/null | sha256sum)
 [ "$before" = "$after" ] || fail "the read-only image changed"
 pass "a read-only disk: ro=1 in the guest, its write failed, the image unchanged"
+
+# A direct (device-tree) boot finds the disk by its virtio,mmio node.
+ctl delete ro
+create_vm dt 2 2 "vmmd.e2e.disk=4" --disk "$img"
+ctl start dt
+d=$(wait_for_line "$(console_file dt)" '^@@DISK ' 120 dt)
+[ "$(field "$d" marker)" = VMMD-DISK-MARKER ] || fail "the DT guest read '$(field "$d" marker)'"
+io=$(wait_for_line "$(console_file dt)" '^@@DISK-IO ' 120 dt)
+[ "$(field "$io" bad)" = 0 ] && [ "$(field "$io" errors)" = 0 ] && [ "$(field "$io" ok)" -ge 1 ] ||
+  fail "DT guest I/O: $io"
+pass "a device-tree guest finds vda too and its I/O verifies: $io"
 rm -f "$img"

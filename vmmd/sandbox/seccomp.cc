@@ -209,8 +209,9 @@ absl::StatusOr<Ctx> IoFilter(SeccompMode mode) {
       // Locks, time, logging.
       "futex", "nanosleep", "clock_nanosleep", "clock_gettime", "gettimeofday", "sched_yield",
       "getpid", "gettid", "restart_syscall",
-      // The allocator; the end of the thread.
-      "brk", "munmap", "mremap", "madvise", "exit", "rt_sigprocmask", "rt_sigreturn", "getrandom"};
+      // The allocator; the end of the thread (or of the process, which the kill is anyway).
+      "brk", "munmap", "mremap", "madvise", "exit", "exit_group", "rt_sigprocmask", "rt_sigreturn",
+      "getrandom"};
   for (const char* name : kAllowed) {
     if (absl::Status s = Rule(c, SCMP_ACT_ALLOW, name); !s.ok()) return s;
   }

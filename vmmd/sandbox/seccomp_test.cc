@@ -4,8 +4,10 @@
 #include "vmmd/sandbox/seccomp.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "core/common/event_loop.h"
 #include "core/common/thread.h"
 #include "core/common/thread_sandbox.h"
 #include "core/kvm/vcpu_thread_ioctls.h"
@@ -130,6 +133,50 @@ TEST_F(SeccompTest, TheControllerFilterKillsOnASocketOnly) {
                 close(fd);
                 if (ioctl(-1, core::VcpuThreadIoctls().front(), 0) != -1) Exit(6);
                 socket(AF_UNIX, SOCK_STREAM, 0);
+                Exit(4);
+              })(),
+              ::testing::KilledBySignal(SIGSYS), "");
+}
+
+// A VM's I/O thread: an event loop over eventfds and disk I/O on fds it was given; it opens
+// nothing.
+TEST_F(SeccompTest, TheIoFilterServesQueuesAndOpensNothing) {
+  EXPECT_EXIT(([] {
+                const int disk = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+                absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+                absl::StatusOr<EventFd> e = EventFd::Create();
+                if (disk < 0 || !loop.ok() || !e.ok()) Exit(2);
+                if (!InstallThreadFilter(ThreadRole::kIo, SeccompMode::kEnforce).ok()) Exit(3);
+                e->Signal();
+                epoll_event ev{};
+                if (epoll_wait(-1, &ev, 1, 0) != -1 || errno != EBADF) Exit(4);
+                if (e->Drain() != 1) Exit(5);
+                char buf[16];
+                iovec iov{buf, sizeof(buf)};
+                if (preadv(disk, &iov, 1, 0) <= 0 || pread(disk, buf, 1, 0) != 1) Exit(6);
+                if (fdatasync(disk) != 0 && errno != EINVAL) Exit(7);
+                if (!kSanitized) {
+                  void* p = malloc(1 << 20);
+                  free(p);
+                }
+                Exit(0);
+              })(),
+              ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(([] {
+                if (!InstallThreadFilter(ThreadRole::kIo, SeccompMode::kEnforce).ok()) Exit(3);
+                openat(AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
+                Exit(4);
+              })(),
+              ::testing::KilledBySignal(SIGSYS), "");
+  EXPECT_EXIT(([] {
+                if (!InstallThreadFilter(ThreadRole::kIo, SeccompMode::kEnforce).ok()) Exit(3);
+                socket(AF_UNIX, SOCK_STREAM, 0);
+                Exit(4);
+              })(),
+              ::testing::KilledBySignal(SIGSYS), "");
+  EXPECT_EXIT(([] {
+                if (!InstallThreadFilter(ThreadRole::kIo, SeccompMode::kEnforce).ok()) Exit(3);
+                ioctl(0, TCGETS, nullptr);
                 Exit(4);
               })(),
               ::testing::KilledBySignal(SIGSYS), "");

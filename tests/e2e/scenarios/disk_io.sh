@@ -16,7 +16,7 @@ truncate -s 64M "$img"
 
 start_vmmd
 ctl create blk --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
-  --cmdline "$GUEST_CMDLINE vmmd.e2e.disk=75" --memory-mib "$GUEST_MEMORY_UEFI_MIB" \
+  --cmdline "$GUEST_CMDLINE vmmd.e2e.disk=45" --memory-mib "$GUEST_MEMORY_UEFI_MIB" \
   --vcpus 1 --max-vcpus 4 --disk "$img,serial=e2e-root"
 ctl start blk
 con=$(console_file blk)

@@ -211,7 +211,7 @@ absl::StatusOr<Ctx> IoFilter(SeccompMode mode) {
       "getpid", "gettid", "restart_syscall",
       // The allocator; the end of the thread (or of the process, which the kill is anyway).
       "brk", "munmap", "mremap", "madvise", "exit", "exit_group", "rt_sigprocmask", "rt_sigreturn",
-      "getrandom"};
+      "sigaltstack", "getrandom"};
   for (const char* name : kAllowed) {
     if (absl::Status s = Rule(c, SCMP_ACT_ALLOW, name); !s.ok()) return s;
   }

@@ -98,6 +98,7 @@ customize() {
     tar -C "$root" --no-overwrite-dir -xf -
   [ -f "$cpu_rule" ] || die "customize: $cpu_rule is missing (the guest's CPU-online rule)"
   install -D -m 0644 "$cpu_rule" "$root/etc/udev/rules.d/99-vmmd-cpu-online.rules"
+  ln -sfn ../locale.conf "$root/etc/default/locale" # what systemd's tmpfiles make it at boot
   # No DNS in the test network; mmdebstrap copied the build host's resolver here.
   rm -f "$root/etc/resolv.conf"
   printf '# vmmd e2e guest: no name servers\n' >"$root/etc/resolv.conf"
@@ -263,9 +264,10 @@ if ! upd=$(apt-get "${apt_opts[@]}" -q update 2>&1); then
   log "warning: apt-get update failed; using the $suite lists of an earlier run:"$'\n'"$upd"
 fi
 grep -E '^(W|E):' <<<"$upd" | sed "s/^/$prog: apt: /" >&2 || true
+policy=$(apt-cache "${apt_opts[@]}" policy "${key_pkgs[@]}" 2>/dev/null) || true
 versions=()
 for p in "${key_pkgs[@]}"; do
-  v=$(apt-cache "${apt_opts[@]}" policy "$p" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  v=$(awk -v p="$p:" '/^[^ ]/ { cur = ($1 == p) } cur && $1 == "Candidate:" { print $2 }' <<<"$policy")
   [ -n "$v" ] && [ "$v" != "(none)" ] || die "apt knows no $p for $suite $arch (sources: ${mirrors[*]})"
   versions+=("$p=$v")
 done
@@ -463,6 +465,7 @@ sfdisk --verify "$disk" >/dev/null 2>&1 || die "sfdisk --verify fails on $disk"
 } >"$work/debian-image.txt"
 
 tmp_dest=$(mktemp -d "$images/.new-$key.XXXXXX")
+chmod 0755 "$tmp_dest"
 mv "$disk" "$tmp_dest/$image_name"
 mv "$work/debian-image.txt" "$tmp_dest/debian-image.txt"
 rm -rf "$dest"

@@ -84,16 +84,13 @@ class VirtioMmioTest : public ::testing::Test {
     mem_ = *std::move(m);
     auto dev = std::make_unique<FillDevice>(mem_.get());
     device_ = dev.get();
-    auto t = VirtioMmio::Create(std::move(dev), mem_.get(), &irq_,
-                                {.base = 0x0a00'0600, .size = mmio::kWindowSize, .spi = 19}, 3);
-    ASSERT_THAT(t, IsOk());
-    transport_ = *std::move(t);
-    auto loop = EventLoop::Create();
-    ASSERT_THAT(loop, IsOk());
-    loop_ = *std::move(loop);
-    ASSERT_THAT(transport_->AttachTo(*loop_), IsOk());
-    ASSERT_THAT(loop_->Start("virtio-test", ThreadRole::kNone), IsOk());
-    driver_ = std::make_unique<TestVirtioDriver>(*transport_, *mem_, kRings);
+    auto rig = vmmd::testing::StartVirtioRig(
+        std::move(dev), *mem_, &irq_, {.base = 0x0a00'0600, .size = mmio::kWindowSize, .spi = 19},
+        3, kRings, "virtio-test");
+    ASSERT_THAT(rig, IsOk());
+    transport_ = std::move(rig->transport);
+    loop_ = std::move(rig->loop);
+    driver_ = std::move(rig->driver);
   }
   void TearDown() override { loop_->Stop(); }
   uint32_t Status() { return driver_->Reg(mmio::kStatus); }

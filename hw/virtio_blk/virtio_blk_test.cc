@@ -66,16 +66,13 @@ class VirtioBlockTest : public ::testing::TestWithParam<bool> {
                                    {.read_only = read_only, .serial = "vmmd-disk0"});
     ASSERT_THAT(dev, IsOk());
     block_ = dev->get();
-    auto t = VirtioMmio::Create(*std::move(dev), mem_.get(), &irq_,
-                                {.base = 0x0a00'0000, .size = mmio::kWindowSize, .spi = 16}, 0);
-    ASSERT_THAT(t, IsOk());
-    transport_ = *std::move(t);
-    auto loop = EventLoop::Create();
-    ASSERT_THAT(loop, IsOk());
-    loop_ = *std::move(loop);
-    ASSERT_THAT(transport_->AttachTo(*loop_), IsOk());
-    ASSERT_THAT(loop_->Start("blk-test", ThreadRole::kNone), IsOk());
-    driver_ = std::make_unique<TestVirtioDriver>(*transport_, *mem_, kRings);
+    auto rig = vmmd::testing::StartVirtioRig(
+        *std::move(dev), *mem_, &irq_, {.base = 0x0a00'0000, .size = mmio::kWindowSize, .spi = 16},
+        0, kRings, "blk-test");
+    ASSERT_THAT(rig, IsOk());
+    transport_ = std::move(rig->transport);
+    loop_ = std::move(rig->loop);
+    driver_ = std::move(rig->driver);
     const uint64_t f = read_only ? kFeatureVersion1 | blk::kFeatureReadOnly | blk::kFeatureFlush
                                  : kFeatures | (GetParam() ? kFeatureEventIdx : 0);
     ASSERT_THAT(driver_->Init(f, 1, 64), IsOk());

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -12,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/bus/bus_device.h"
+#include "core/common/event_loop.h"
 #include "core/memory/guest_memory.h"
 #include "hw/virtio/virtio_mmio.h"
 #include "tests/support/mmio.h"
@@ -155,5 +158,31 @@ class TestVirtioDriver {
   bool event_idx_ = false;
   std::vector<QueueState> queues_;
 };
+
+// A device behind its transport, served by an I/O thread of its own (started), and a driver for
+// it with its rings at `rings`. Stop `loop` before the transport goes.
+struct VirtioRig {
+  std::shared_ptr<hw::virtio::VirtioMmio> transport;
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<TestVirtioDriver> driver;
+};
+
+inline absl::StatusOr<VirtioRig> StartVirtioRig(std::unique_ptr<hw::virtio::VirtioDevice> device,
+                                                const core::GuestMemory& mem, core::IrqLine* irq,
+                                                core::DevicePlacement at, uint32_t index,
+                                                uint64_t rings, const std::string& thread) {
+  VirtioRig rig;
+  absl::StatusOr<std::shared_ptr<hw::virtio::VirtioMmio>> t =
+      hw::virtio::VirtioMmio::Create(std::move(device), &mem, irq, at, index);
+  if (!t.ok()) return t.status();
+  rig.transport = *std::move(t);
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  rig.loop = *std::move(loop);
+  if (absl::Status s = rig.transport->AttachTo(*rig.loop); !s.ok()) return s;
+  if (absl::Status s = rig.loop->Start(thread, ThreadRole::kNone); !s.ok()) return s;
+  rig.driver = std::make_unique<TestVirtioDriver>(*rig.transport, mem, rings);
+  return rig;
+}
 
 }  // namespace vmmd::testing

@@ -10,7 +10,7 @@
 #   hw/<device>                                one device per folder (may describe itself in acpi;
 #                                              hw/virtio: what the virtio devices share)
 #   acpi                                       AML and tables
-#   core/{common,hypervisor,memory,bus,arch,vcpu,kvm}   the ground floor
+#   core/{common,hypervisor,memory,bus,arch,vcpu,kvm,net}   the ground floor
 #
 # Used at configure time (vmmd_library: a library may link only what its folder may use) and at
 # build time (cmake/CheckFloors.cmake: every #include in the tree), so both fail the build.
@@ -26,16 +26,17 @@ set(VMMD_FLOOR_RULES
   "core/arch=core/common,core/memory,core/hypervisor"
   "core/vcpu=core/common,core/hypervisor,core/bus"
   "core/kvm=core/common,core/hypervisor"
+  "core/net=core/common"
   "acpi=core/common"
   # hw/primecell and hw/virtio are shared by the devices of their kind (no device of their own).
-  "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw/primecell,hw/virtio"
-  "vmmd/vmm=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,acpi,hw"
+  "hw/*=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,core/net,acpi,hw/primecell,hw/virtio"
+  "vmmd/vmm=core/common,core/hypervisor,core/memory,core/bus,core/arch,core/vcpu,core/net,acpi,hw"
   "vmmd/api=core/common,core/vcpu,vmmd/vmm,vmmd/v1"
   "vmmd/http=core/common"
   "vmmd/metrics=core/common,core/vcpu,vmmd/vmm,vmmd/api,vmmd/http,vmmd/v1"
   "vmmd/endpoint=core/common"
-  # seccomp filters; core/kvm's header-only list of the ioctls a vCPU thread makes.
-  "vmmd/sandbox=core/common,core/kvm"
+  # seccomp filters; the ioctls a vCPU thread makes (core/kvm's header-only list, core/net's).
+  "vmmd/sandbox=core/common,core/kvm,core/net"
   "vmmd/vmmctl=core/common,vmmd/v1,vmmd/endpoint"
   # Any orchestrator's controller could replace it: it sees vmmd through the API alone.
   "vmmd/autoscaler=core/common,vmmd/v1,vmmd/endpoint,vmmd/http"

@@ -17,9 +17,9 @@ namespace {
 // The stop eventfd's tag; handlers are tagged with their index.
 constexpr uint64_t kStopTag = std::numeric_limits<uint64_t>::max();
 
-absl::Status AddToEpoll(int epoll, int fd, uint64_t tag) {
+absl::Status AddToEpoll(int epoll, int fd, uint64_t tag, bool edge = false) {
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  ev.events = EPOLLIN | (edge ? EPOLLET : 0u);
   ev.data.u64 = tag;
   if (epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev) != 0) return ErrnoStatus(errno, "epoll_ctl ADD");
   return absl::OkStatus();
@@ -38,9 +38,12 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
 
 EventLoop::~EventLoop() { Stop(); }
 
-absl::Status EventLoop::Watch(int fd, absl::AnyInvocable<void()> on_readable) {
+absl::Status EventLoop::Watch(int fd, absl::AnyInvocable<void()> on_readable, Trigger trigger) {
   if (started_) return absl::FailedPreconditionError("the event loop already runs");
-  if (absl::Status s = AddToEpoll(epoll_.get(), fd, handlers_.size()); !s.ok()) return s;
+  if (absl::Status s = AddToEpoll(epoll_.get(), fd, handlers_.size(), trigger == Trigger::kEdge);
+      !s.ok()) {
+    return s;
+  }
   handlers_.push_back(std::move(on_readable));
   return absl::OkStatus();
 }

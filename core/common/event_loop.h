@@ -32,10 +32,18 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Runs `on_readable` each time `fd` is readable (level-triggered: the handler consumes what
-  // made it so, e.g. drains an eventfd). Before Start only (FAILED_PRECONDITION after); `fd`
-  // must stay open while the loop runs.
-  absl::Status Watch(int fd, absl::AnyInvocable<void()> on_readable);
+  enum class Trigger {
+    // Whenever `fd` is readable: the handler consumes what made it so (drains an eventfd).
+    kLevel,
+    // When `fd` becomes readable (new data arrived): the handler may leave data unread, e.g.
+    // packets a device has no room for yet, and is not called again until more arrives. Whoever
+    // left data must come back for it on another event (the room being made).
+    kEdge,
+  };
+  // Runs `on_readable` when `fd` is readable, as `trigger` says. Before Start only
+  // (FAILED_PRECONDITION after); `fd` must stay open while the loop runs.
+  absl::Status Watch(int fd, absl::AnyInvocable<void()> on_readable,
+                     Trigger trigger = Trigger::kLevel);
   // Starts the thread, named `name` (at most 15 characters are kept), confined to `role`
   // (EnterThreadSandbox) before it runs any handler. Once only.
   absl::Status Start(const std::string& name, ThreadRole role);

@@ -1,5 +1,8 @@
 #include "core/common/event_loop.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 
 #include "absl/time/clock.h"
@@ -61,6 +64,29 @@ TEST(EventLoopTest, RunsTheHandlerOfEachSignalledFdOnItsThread) {
   a->Signal();
   absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(got_a.load(), 2);  // stopped: nothing runs any more
+}
+
+TEST(EventLoopTest, AnEdgeWatchFiresOncePerArrivalNotWhileDataIsLeftUnread) {
+  auto loop = EventLoop::Create();
+  ASSERT_THAT(loop, IsOk());
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  ScopedFd reader(sv[0]), writer(sv[1]);
+  std::atomic<int> calls{0};
+  // Reads nothing: a level watch would run it without end.
+  ASSERT_THAT((*loop)->Watch(
+                  reader.get(), [&] { ++calls; }, EventLoop::Trigger::kEdge),
+              IsOk());
+  ASSERT_THAT((*loop)->Start("edge-test", ThreadRole::kNone), IsOk());
+  ASSERT_EQ(write(writer.get(), "a", 1), 1);
+  EXPECT_TRUE(WaitFor(calls, 1));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(calls.load(), 1);
+  ASSERT_EQ(write(writer.get(), "b", 1), 1);
+  EXPECT_TRUE(WaitFor(calls, 2));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(calls.load(), 2);
+  (*loop)->Stop();
 }
 
 TEST(EventLoopTest, StopWaitsForTheRunningHandler) {

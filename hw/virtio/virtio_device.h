@@ -52,6 +52,16 @@ class VirtioDevice {
   virtual absl::Status Process(uint16_t index, Virtqueue& queue) = 0;
   // The driver reset the device (status 0): back to the state before Activate.
   virtual void Reset() = 0;
+
+  // Host descriptors the device also waits on, each with the queue to serve when it becomes
+  // readable (a TAP with frames for the receive queue). Watched edge-triggered by the I/O
+  // thread: Process reads what it has room for and leaves the rest, and is called again when
+  // more arrives or when the driver notifies that queue (made room).
+  struct BackendEvent {
+    int fd = -1;
+    uint16_t queue = 0;
+  };
+  virtual std::vector<BackendEvent> BackendEvents() const { return {}; }
 };
 
 }  // namespace vmmd::hw::virtio

@@ -329,17 +329,34 @@ absl::Status VirtioMmio::AttachTo(EventLoop& loop) {
       ServeQueue(static_cast<uint16_t>(i));
     }));
   }
+  std::vector<VirtioDevice::BackendEvent> backend;
+  {
+    absl::MutexLock lock(&mu_);
+    backend = device_->BackendEvents();
+  }
+  for (const VirtioDevice::BackendEvent& e : backend) {
+    if (e.queue >= notify_.size()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "a backend event for queue %u of a device with %u", e.queue, notify_.size()));
+    }
+    VMMD_RETURN_IF_ERROR(loop.Watch(
+        e.fd, [this, q = e.queue] { ServeQueue(q, /*notified=*/false); },
+        EventLoop::Trigger::kEdge));
+  }
   return absl::OkStatus();
 }
 
-void VirtioMmio::ServeQueue(uint16_t index) {
+void VirtioMmio::ServeQueue(uint16_t index, bool notified) {
   absl::MutexLock lock(&mu_);
-  ++stats_.notifications;
+  if (notified) ++stats_.notifications;
   if (!active_ || index >= queues_.size() || !queues_[index].ring.has_value()) return;
   Virtqueue& q = *queues_[index].ring;
   // Serve until the driver has nothing more: with event indices, the device asks for the next
-  // notification and then looks again, or a buffer made available in between would wait.
+  // notification and then looks again, or a buffer made available in between would wait. A
+  // round that took nothing ends it too: the device had no work for the buffers it has (a
+  // receive queue with no frames waiting), and the next frame or notification comes back.
   for (int round = 0;; ++round) {
+    const uint16_t taken = q.next_avail();
     if (absl::Status s = device_->Process(index, q); !s.ok()) {
       Break(s);
       return;
@@ -359,7 +376,7 @@ void VirtioMmio::ServeQueue(uint16_t index) {
       Break(more.status());
       return;
     }
-    if (!*more) return;
+    if (!*more || q.next_avail() == taken) return;
     if (round > 64) {  // a driver that never stops adding: let the other queues run
       notify_[index].Signal();
       return;

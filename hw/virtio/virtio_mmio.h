@@ -131,11 +131,13 @@ class VirtioMmio : public core::BusDevice,
 
   // The stores to hand to KVM_IOEVENTFD (one per queue).
   std::vector<NotifyEvent> NotifyEvents() const;
-  // Has `loop` run the device when a queue is notified. Before the loop starts.
+  // Has `loop` run the device when a queue is notified or one of its backend descriptors
+  // becomes readable (VirtioDevice::BackendEvents). Before the loop starts.
   absl::Status AttachTo(EventLoop& loop);
   // Serves queue `index` now, on the calling thread: what the I/O thread does when the queue
-  // is notified (fuzzing drives it directly). Nothing happens for an inactive device.
-  void ServeQueue(uint16_t index);
+  // is notified (fuzzing drives it directly) or, not `notified`, when the device's backend has
+  // something for it. Nothing happens for an inactive device.
+  void ServeQueue(uint16_t index, bool notified = true);
 
   Stats GetStats() const;
   // The device, for the machine's own reports (its counters); the transport keeps owning it.

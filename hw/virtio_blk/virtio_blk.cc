@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "core/bus/bus_device.h"
 #include "core/common/errno_status.h"
+#include "hw/virtio/segment_io.h"
 
 namespace vmmd::hw::virtio {
 
@@ -23,39 +24,6 @@ namespace {
 
 constexpr uint64_t kHeaderBytes = 16;
 constexpr uint64_t kZeroSegmentBytes = 16;  // discard/write-zeroes: sector, num_sectors, flags
-
-// Host iovecs for bytes [skip, skip + len) of `segs` (already checked to be guest RAM).
-bool Slice(const core::GuestMemory& mem, const std::vector<Segment>& segs, uint64_t skip,
-           uint64_t len, std::vector<iovec>* out) {
-  out->clear();
-  for (const Segment& s : segs) {
-    if (len == 0) break;
-    if (skip >= s.len) {
-      skip -= s.len;
-      continue;
-    }
-    const uint64_t take = std::min<uint64_t>(s.len - skip, len);
-    absl::StatusOr<absl::Span<uint8_t>> span = mem.GetSpan(s.gpa + skip, take);
-    if (!span.ok()) return false;
-    out->push_back(iovec{span->data(), span->size()});
-    len -= take;
-    skip = 0;
-  }
-  return len == 0;
-}
-
-// Copies bytes [skip, skip + out.size()) of `segs` out of guest RAM.
-bool Gather(const core::GuestMemory& mem, const std::vector<Segment>& segs, uint64_t skip,
-            absl::Span<uint8_t> out) {
-  std::vector<iovec> iov;
-  if (!Slice(mem, segs, skip, out.size(), &iov)) return false;
-  size_t at = 0;
-  for (const iovec& v : iov) {
-    std::memcpy(out.data() + at, v.iov_base, v.iov_len);
-    at += v.iov_len;
-  }
-  return true;
-}
 
 // The whole of `iov` at `offset`: preadv/pwritev until done (they may stop short).
 bool FullIo(int fd, bool write, std::vector<iovec> iov, uint64_t offset) {
@@ -159,7 +127,7 @@ absl::Status VirtioBlock::Process(uint16_t, Virtqueue& queue) {
     const uint8_t status = Serve(c, &data_written);
     if (status != kStatusOk) errors_.fetch_add(1, std::memory_order_relaxed);
     std::vector<iovec> at;
-    if (Slice(*memory_, c.writable, c.writable_bytes - 1, 1, &at)) {
+    if (SliceSegments(*memory_, c.writable, c.writable_bytes - 1, 1, &at)) {
       *static_cast<uint8_t*>(at[0].iov_base) = status;
     }
     if (absl::Status s = queue.PushUsed(c.head, data_written + 1); !s.ok()) return s;
@@ -168,7 +136,7 @@ absl::Status VirtioBlock::Process(uint16_t, Virtqueue& queue) {
 
 uint8_t VirtioBlock::Serve(const Chain& chain, uint32_t* data_written) {
   uint8_t header[kHeaderBytes];
-  if (!Gather(*memory_, chain.readable, 0, absl::MakeSpan(header))) return kStatusIoErr;
+  if (!GatherSegments(*memory_, chain.readable, 0, absl::MakeSpan(header))) return kStatusIoErr;
   const auto type = static_cast<uint32_t>(core::LoadLe(absl::MakeConstSpan(header, 4)));
   const uint64_t sector = core::LoadLe(absl::MakeConstSpan(header + 8, 8));
   switch (type) {
@@ -198,8 +166,8 @@ uint8_t VirtioBlock::ReadWrite(bool write, uint64_t sector, const Chain& chain,
     return kStatusIoErr;
   }
   std::vector<iovec> iov;
-  if (!Slice(*memory_, write ? chain.readable : chain.writable, write ? kHeaderBytes : 0, len,
-             &iov)) {
+  if (!SliceSegments(*memory_, write ? chain.readable : chain.writable, write ? kHeaderBytes : 0,
+                     len, &iov)) {
     return kStatusIoErr;
   }
   if (len > 0 && !FullIo(file_.get(), write, std::move(iov), sector * kSectorSize)) {
@@ -220,7 +188,7 @@ uint8_t VirtioBlock::GetId(const Chain& chain, uint32_t* data_written) {
   std::vector<iovec> iov;
   const uint64_t room = chain.writable_bytes - 1;
   const uint64_t n = std::min<uint64_t>(room, kIdBytes);
-  if (!Slice(*memory_, chain.writable, 0, n, &iov)) return kStatusIoErr;
+  if (!SliceSegments(*memory_, chain.writable, 0, n, &iov)) return kStatusIoErr;
   uint8_t id[kIdBytes] = {};
   std::memcpy(id, options_.serial.data(), std::min<size_t>(options_.serial.size(), kIdBytes));
   size_t at = 0;
@@ -236,7 +204,8 @@ uint8_t VirtioBlock::Zero(uint32_t type, const Chain& chain) {
   // One segment (max_discard_seg = max_write_zeroes_seg = 1).
   if (chain.readable_bytes != kHeaderBytes + kZeroSegmentBytes) return kStatusUnsupported;
   uint8_t seg[kZeroSegmentBytes];
-  if (!Gather(*memory_, chain.readable, kHeaderBytes, absl::MakeSpan(seg))) return kStatusIoErr;
+  if (!GatherSegments(*memory_, chain.readable, kHeaderBytes, absl::MakeSpan(seg)))
+    return kStatusIoErr;
   const uint64_t sector = core::LoadLe(absl::MakeConstSpan(seg, 8));
   const auto count = static_cast<uint32_t>(core::LoadLe(absl::MakeConstSpan(seg + 8, 4)));
   const auto flags = static_cast<uint32_t>(core::LoadLe(absl::MakeConstSpan(seg + 12, 4)));

@@ -4,12 +4,14 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/common/errno_status.h"
 
@@ -49,8 +51,10 @@ absl::StatusOr<std::unique_ptr<Tap>> Tap::Open(absl::string_view name) {
   if (absl::Status s = CheckTapName(name, "the TAP name"); !s.ok()) return s;
   const std::string n(name);
   // TUNSETIFF creates a missing interface (given CAP_NET_ADMIN): look first, so a typo is an
-  // error, not a new interface nobody routes.
-  if (if_nametoindex(n.c_str()) == 0) {
+  // error, not a new interface nobody routes. Through sysfs, not if_nametoindex: that needs a
+  // socket, which a VM's controller thread may not open (vmmd/sandbox).
+  if (access("/sys/class/net", F_OK) == 0 &&
+      access(absl::StrCat("/sys/class/net/", n).c_str(), F_OK) != 0) {
     return absl::NotFoundError(absl::StrFormat(
         "the host has no network interface \"%s\": create the TAP first (ip tuntap add %s mode "
         "tap), then bring it up",

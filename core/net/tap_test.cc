@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/support/host_tap.h"
 #include "tests/support/status_matchers.h"
 
 namespace vmmd::core::net {
@@ -19,44 +19,10 @@ namespace {
 using ::vmmd::testing::IsOk;
 using ::vmmd::testing::StatusIs;
 
-// A persistent interface of `flags` (IFF_TAP/IFF_TUN), deleted again by the destructor; what
-// `ip tuntap add` does. Needs CAP_NET_ADMIN and /dev/net/tun.
-class HostTun {
- public:
-  HostTun(std::string name, short flags) : name_(std::move(name)), flags_(flags) {
-    ScopedFd fd(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    if (!fd.valid()) return;
-    ifreq ifr{};
-    std::memcpy(ifr.ifr_name, name_.data(), name_.size());
-    ifr.ifr_flags = static_cast<short>(flags | IFF_NO_PI);
-    if (ioctl(fd.get(), TUNSETIFF, &ifr) != 0 || ioctl(fd.get(), TUNSETPERSIST, 1) != 0) return;
-    made_ = true;
-  }
-  ~HostTun() {
-    if (!made_) return;
-    // Attaching again (nobody else is) and dropping persistence deletes it on close.
-    ScopedFd fd(open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    ifreq ifr{};
-    std::memcpy(ifr.ifr_name, name_.data(), name_.size());
-    ifr.ifr_flags = static_cast<short>(flags_ | IFF_NO_PI);
-    if (ioctl(fd.get(), TUNSETIFF, &ifr) == 0) (void)ioctl(fd.get(), TUNSETPERSIST, 0);
-  }
-  bool made() const { return made_; }
-
- private:
-  std::string name_;
-  short flags_;
-  bool made_ = false;
-};
-
-std::string UniqueName(const char* prefix) {
-  return absl::StrFormat("%s%d", prefix, static_cast<int>(getpid() % 100000));
-}
-
 class TapTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+    if (!vmmd::testing::CanMakeHostTaps()) {
       GTEST_SKIP() << "needs root and /dev/net/tun to create TAP interfaces";
     }
   }
@@ -76,12 +42,13 @@ TEST(TapNameTest, RefusesWhatIsNoInterfaceName) {
 }
 
 TEST_F(TapTest, AttachesToAnExistingTapOnceAndNeverCreatesOne) {
-  const std::string name = UniqueName("vt-tap");
-  EXPECT_THAT(Tap::Open(name), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_EQ(if_nametoindex(name.c_str()), 0u) << "Open must not create the interface";
-
-  HostTun host(name, IFF_TAP);
+  vmmd::testing::HostTap host("vt-tap");
   ASSERT_TRUE(host.made());
+  const std::string name = host.name();
+  const std::string missing = name + "x";
+  EXPECT_THAT(Tap::Open(missing), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(if_nametoindex(missing.c_str()), 0u) << "Open must not create the interface";
+
   absl::StatusOr<std::unique_ptr<Tap>> tap = Tap::Open(name);
   ASSERT_THAT(tap, IsOk());
   EXPECT_EQ((*tap)->name(), name);
@@ -103,10 +70,9 @@ TEST_F(TapTest, AttachesToAnExistingTapOnceAndNeverCreatesOne) {
 
 TEST_F(TapTest, RefusesInterfacesThatAreNotTaps) {
   EXPECT_THAT(Tap::Open("lo"), StatusIs(absl::StatusCode::kInvalidArgument));
-  const std::string name = UniqueName("vt-tun");
-  HostTun host(name, IFF_TUN);
+  vmmd::testing::HostTap host("vt-tun", IFF_TUN);
   ASSERT_TRUE(host.made());
-  EXPECT_THAT(Tap::Open(name), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Tap::Open(host.name()), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "vmmd/vmm/nic_spec.h"
 
 namespace vmmd::api {
 namespace {
@@ -159,6 +160,8 @@ vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
     out.disks.push_back(
         vmm::DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});
   }
+  for (const v1::Nic& n : spec.nics()) out.nics.push_back(vmm::NicSpec{n.tap(), n.mac()});
+  out.entropy = spec.entropy();
   return out;
 }
 
@@ -178,6 +181,12 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec) {
     disk->set_read_only(d.read_only);
     disk->set_serial(d.serial);
   }
+  for (const vmm::NicSpec& n : spec.nics) {
+    v1::Nic* nic = out.add_nics();
+    nic->set_tap(n.tap);
+    nic->set_mac(n.mac);
+  }
+  out.set_entropy(spec.entropy);
   return out;
 }
 
@@ -211,6 +220,19 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
     disk->set_flush_requests(d.flushes);
     disk->set_discard_requests(d.discards);
     disk->set_failed_requests(d.errors);
+  }
+  for (size_t i = 0; i < info.nics.size() && i < info.spec.nics.size(); ++i) {
+    const vmm::NicStats& n = info.nics[i];
+    v1::NicStatus* nic = out.add_nics();
+    nic->set_index(static_cast<uint32_t>(i));
+    nic->set_tap(info.spec.nics[i].tap);
+    nic->set_mac(vmm::FormatMac(vmm::NicMac(info.spec, i)));
+    nic->set_rx_frames(n.rx_frames);
+    nic->set_rx_bytes(n.rx_bytes);
+    nic->set_tx_frames(n.tx_frames);
+    nic->set_tx_bytes(n.tx_bytes);
+    nic->set_rx_dropped(n.rx_dropped);
+    nic->set_tx_dropped(n.tx_dropped);
   }
   return out;
 }

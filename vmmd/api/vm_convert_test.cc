@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
+#include "vmmd/vmm/nic_spec.h"
 
 namespace vmmd::api {
 namespace {
@@ -55,6 +56,8 @@ vmm::VmSpec FullSpec() {
   spec.max_vcpus = 4;
   spec.disks = {{.path = "/d/root.img", .read_only = false, .serial = "root"},
                 {.path = "/d/data.img", .read_only = true, .serial = ""}};
+  spec.nics = {{.tap = "tap-vm1", .mac = "02:00:5e:10:00:01"}, {.tap = "tap-vm1b", .mac = ""}};
+  spec.entropy = true;
   return spec;
 }
 
@@ -83,6 +86,11 @@ TEST(VmConvertTest, SpecCopiesEveryField) {
   EXPECT_EQ(proto.disks(0).serial(), "root");
   EXPECT_TRUE(proto.disks(1).read_only());
   EXPECT_EQ(back.disks, spec.disks);
+  ASSERT_EQ(proto.nics_size(), 2);
+  EXPECT_EQ(proto.nics(0).tap(), "tap-vm1");
+  EXPECT_EQ(proto.nics(0).mac(), "02:00:5e:10:00:01");
+  EXPECT_EQ(proto.nics(1).mac(), "");
+  EXPECT_TRUE(proto.entropy());
   EXPECT_EQ(back, spec);
 }
 
@@ -110,6 +118,33 @@ TEST(VmConvertTest, DiskCountersCarryTheirIndexAndSerial) {
   EXPECT_EQ(vm.disks(0).failed_requests(), 5u);
   EXPECT_EQ(vm.disks(1).index(), 1u);
   EXPECT_EQ(vm.disks(1).serial(), "disk1");
+}
+
+TEST(VmConvertTest, NicCountersCarryTheirTapAndTheGuestsMac) {
+  vmm::VmInfo info;
+  info.spec = FullSpec();
+  info.nics = {{.rx_frames = 1,
+                .rx_bytes = 2,
+                .tx_frames = 3,
+                .tx_bytes = 4,
+                .rx_dropped = 5,
+                .tx_dropped = 6},
+               {}};
+  const v1::Vm vm = VmToProto(info);
+  ASSERT_EQ(vm.nics_size(), 2);
+  EXPECT_EQ(vm.nics(0).index(), 0u);
+  EXPECT_EQ(vm.nics(0).tap(), "tap-vm1");
+  EXPECT_EQ(vm.nics(0).mac(), "02:00:5e:10:00:01");
+  EXPECT_EQ(vm.nics(0).rx_frames(), 1u);
+  EXPECT_EQ(vm.nics(0).rx_bytes(), 2u);
+  EXPECT_EQ(vm.nics(0).tx_frames(), 3u);
+  EXPECT_EQ(vm.nics(0).tx_bytes(), 4u);
+  EXPECT_EQ(vm.nics(0).rx_dropped(), 5u);
+  EXPECT_EQ(vm.nics(0).tx_dropped(), 6u);
+  EXPECT_EQ(vm.nics(1).index(), 1u);
+  EXPECT_EQ(vm.nics(1).tap(), "tap-vm1b");
+  EXPECT_EQ(vm.nics(1).mac(), vmm::FormatMac(vmm::NicMac(info.spec, 1)));
+  EXPECT_EQ(vm.nics(1).mac().substr(0, 3), "02:");
 }
 
 TEST(VmConvertTest, VmInfoToProto) {

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -149,8 +150,35 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
       "virtio-blk requests answered with an error (outside the disk, malformed, read-only, I/O "
       "error on the image).",
       MetricType::Counter);
+  MetricFamily* nic_frames = out.Add(
+      "vmmd_nic_frames_total",
+      "Ethernet frames through a VM's virtio-net interface since the VM started, by direction "
+      "(rx: to the guest, tx: from it).",
+      MetricType::Counter);
+  MetricFamily* nic_bytes =
+      out.Add("vmmd_nic_bytes_total",
+              "Frame bytes through a VM's virtio-net interface since the VM started, by direction.",
+              MetricType::Counter);
+  MetricFamily* nic_dropped = out.Add(
+      "vmmd_nic_dropped_frames_total",
+      "Frames a VM's virtio-net interface dropped, by direction (rx: the guest had no room; tx: "
+      "malformed, or the host refused them).",
+      MetricType::Counter);
   for (const vmm::VmReport& r : vms) {
     const std::string& vm = r.info.spec.name;
+    for (size_t i = 0; i < r.info.nics.size() && i < r.info.spec.nics.size(); ++i) {
+      const vmm::NicStats& n = r.info.nics[i];
+      const std::string& nic = r.info.spec.nics[i].tap;
+      for (const auto& [dir, frames, bytes, dropped] :
+           {std::tuple<const char*, uint64_t, uint64_t, uint64_t>{"rx", n.rx_frames, n.rx_bytes,
+                                                                  n.rx_dropped},
+            {"tx", n.tx_frames, n.tx_bytes, n.tx_dropped}}) {
+        const Labels labels = {{"vm", vm}, {"nic", nic}, {"direction", dir}};
+        Counter(nic_frames, labels, static_cast<double>(frames));
+        Counter(nic_bytes, labels, static_cast<double>(bytes));
+        Counter(nic_dropped, labels, static_cast<double>(dropped));
+      }
+    }
     for (size_t i = 0; i < r.info.disks.size(); ++i) {
       const vmm::DiskStats& d = r.info.disks[i];
       const std::string disk = vmm::DiskSerial(r.info.spec, i);

@@ -20,6 +20,7 @@
 #include "core/common/errno_status.h"
 #include "core/common/scoped_fd.h"
 #include "core/kvm/vcpu_thread_ioctls.h"
+#include "core/net/tap.h"
 
 namespace vmmd::sandbox {
 namespace {
@@ -168,7 +169,10 @@ absl::StatusOr<Ctx> VcpuFilter(SeccompMode mode) {
       !s.ok()) {
     return s;
   }
-  for (unsigned long request : core::VcpuThreadIoctls()) {
+  // A guest's driver activating or resetting a virtio-net device sets its TAP's offloads.
+  std::vector<unsigned long> ioctls = core::VcpuThreadIoctls();
+  for (unsigned long request : core::net::TapActivationIoctls()) ioctls.push_back(request);
+  for (unsigned long request : ioctls) {
     if (absl::Status s = Rule(c, SCMP_ACT_ALLOW, "ioctl",
                               {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFF'FFFFULL, request)});
         !s.ok()) {

@@ -13,7 +13,6 @@
 #include "hw/pl011/console_log.h"
 #include "hw/pl011/pl011.h"
 #include "hw/pl031/pl031.h"
-#include "hw/virtio/virtio_mmio.h"
 #include "hw/virtio_blk/virtio_blk.h"
 #include "vmmd/vmm/vm_spec_validation.h"
 
@@ -90,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, VmSp
   m->name_ = spec.name;
   m->devices_ = std::make_unique<DeviceTable>(kBoardDevices, m->vm_.get());
   VMMD_RETURN_IF_ERROR(m->AddCommonDevices(options));
-  VMMD_RETURN_IF_ERROR(m->AddDisks(spec, files));
+  VMMD_RETURN_IF_ERROR(m->AddVirtioDevices(spec, files));
   if (!files.firmware.has_value()) {
     VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec, files));
   } else {
@@ -113,60 +112,6 @@ absl::Status Machine::AddCommonDevices(const MachineOptions& options) {
       board::kPl031,
       [](const DeviceSite& at) { return std::make_shared<hw::Pl031>(at.irq, at.placement); });
   return rtc.status();
-}
-
-absl::Status Machine::AddDisks(const VmSpec& spec, VmSpecFiles& files) {
-  if (files.disks.empty()) return absl::OkStatus();
-  if (files.disks.size() > board::kVirtioSlots) {
-    return absl::InvalidArgumentError("more disks than virtio slots");
-  }
-  // One I/O thread per VM serves every virtio queue: the guest's I/O never runs on a vCPU
-  // thread, and a VM's devices cost one thread however many there are.
-  VMMD_ASSIGN_OR_RETURN(io_, EventLoop::Create());
-  for (size_t i = 0; i < files.disks.size(); ++i) {
-    VMMD_ASSIGN_OR_RETURN(
-        std::unique_ptr<hw::virtio::VirtioBlock> block,
-        hw::virtio::VirtioBlock::Create(
-            std::move(files.disks[i].fd), memory_.get(),
-            {.read_only = spec.disks[i].read_only, .serial = DiskSerial(spec, i)}));
-    hw::virtio::VirtioBlock* raw = block.get();
-    absl::Status made;
-    const core::GuestMemory* memory = memory_.get();
-    absl::StatusOr<std::shared_ptr<hw::virtio::VirtioMmio>> transport = devices_->Add(
-        board::kVirtio[i], [&](const DeviceSite& at) -> std::shared_ptr<hw::virtio::VirtioMmio> {
-          absl::StatusOr<std::shared_ptr<hw::virtio::VirtioMmio>> t =
-              hw::virtio::VirtioMmio::Create(std::move(block), memory, at.irq, at.placement,
-                                             static_cast<uint32_t>(i));
-          if (!t.ok()) {
-            made = t.status();
-            return nullptr;
-          }
-          return *std::move(t);
-        });
-    VMMD_RETURN_IF_ERROR(made);
-    VMMD_RETURN_IF_ERROR(transport.status());
-    disks_.push_back(raw);
-    for (const hw::virtio::NotifyEvent& e : (*transport)->NotifyEvents()) {
-      VMMD_RETURN_IF_ERROR(vm_->AttachIoEventFd(e.gpa, e.len, e.value, e.fd));
-    }
-    VMMD_RETURN_IF_ERROR((*transport)->AttachTo(*io_));
-  }
-  return absl::OkStatus();
-}
-
-std::vector<DiskStats> Machine::DiskCounters() const {
-  std::vector<DiskStats> out;
-  for (const hw::virtio::VirtioBlock* d : disks_) {
-    const hw::virtio::VirtioBlock::Stats s = d->GetStats();
-    out.push_back({.reads = s.reads,
-                   .writes = s.writes,
-                   .read_bytes = s.read_bytes,
-                   .write_bytes = s.write_bytes,
-                   .flushes = s.flushes,
-                   .discards = s.discards,
-                   .errors = s.errors});
-  }
-  return out;
 }
 
 core::aarch64::BoardFdtConfig Machine::FdtConfig() const {

@@ -31,7 +31,9 @@ class Ged;
 class Pl011;
 namespace virtio {
 class VirtioBlock;
+class VirtioDevice;
 class VirtioMmio;
+class VirtioNet;
 }  // namespace virtio
 }  // namespace vmmd::hw
 
@@ -89,14 +91,20 @@ class Machine {
   core::VcpuStats VcpuStats() const { return vcpus_->Stats(); }
   // The I/O counters of each spec disk, in spec order.
   std::vector<DiskStats> DiskCounters() const;
+  // The traffic counters of each spec NIC, in spec order.
+  std::vector<NicStats> NicCounters() const;
 
  private:
   Machine();
 
   // The devices every VM has (PL011, PL031); then the boot path's own.
   absl::Status AddCommonDevices(const MachineOptions& options);
-  // The spec's disks on the first virtio rows, served by the VM's I/O thread.
-  absl::Status AddDisks(const VmSpec& spec, VmSpecFiles& files);
+  // The spec's disks on the first virtio rows, then its NICs, then the entropy device; all
+  // served by the VM's I/O thread (machine_virtio.cc).
+  absl::Status AddVirtioDevices(const VmSpec& spec, VmSpecFiles& files);
+  // `device` behind the transport on virtio row `slot`, its notifications and backend
+  // descriptors on the I/O thread.
+  absl::Status AddVirtio(size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device);
   absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
                                 const MachineOptions& options);
@@ -114,6 +122,7 @@ class Machine {
   std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
   std::vector<hw::virtio::VirtioBlock*> disks_;  // owned by their transports (in devices_)
+  std::vector<hw::virtio::VirtioNet*> nics_;     // likewise
   // The I/O thread, when the VM has virtio devices: its handlers use the transports, so it is
   // declared after (and stopped and destroyed before) them.
   std::unique_ptr<EventLoop> io_;

@@ -517,6 +517,7 @@ VmInfo Vm::Info() const {
     info.online_vcpus = machine_->OnlineCount();
     info.unmapped_mmio = machine_->UnmappedMmio();
     info.disks = machine_->DiskCounters();
+    info.nics = machine_->NicCounters();
   }
   return info;
 }

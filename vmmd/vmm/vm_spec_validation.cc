@@ -15,6 +15,7 @@
 #include "core/common/errno_status.h"
 #include "core/common/status_macros.h"
 #include "vmmd/vmm/board.h"
+#include "vmmd/vmm/nic_spec.h"
 
 namespace vmmd::vmm {
 namespace {
@@ -128,6 +129,7 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
       }
     }
   }
+  if (absl::Status s = ValidateNics(spec); !s.ok()) return s;
   if (spec.cmdline.size() > kMaxCmdlineBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cmdline is %u bytes; the arm64 kernel accepts at most %u", spec.cmdline.size(),
@@ -184,6 +186,14 @@ absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDi
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     VMMD_ASSIGN_OR_RETURN(ConfinedFile disk, OpenDisk(spec.disks[i], i, image_dirs));
     files.disks.push_back(std::move(disk));
+  }
+  for (size_t i = 0; i < spec.nics.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<core::net::Tap>> tap = core::net::Tap::Open(spec.nics[i].tap);
+    if (!tap.ok()) {
+      return absl::Status(tap.status().code(),
+                          absl::StrFormat("nics[%u].tap: %s", i, tap.status().message()));
+    }
+    files.taps.push_back(*std::move(tap));
   }
   return files;
 }

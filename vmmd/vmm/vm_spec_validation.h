@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "core/common/confined_dir.h"
 #include "core/hypervisor/hypervisor.h"
+#include "core/net/tap.h"
 #include "vmmd/vmm/vm_types.h"
 
 namespace vmmd::vmm {
@@ -37,6 +39,8 @@ struct VmSpecFiles {
   // One per spec disk, in order: open read-write (read-only for a read_only disk) and locked
   // (flock: exclusive for read-write, shared for read-only) for as long as the fd is open.
   std::vector<ConfinedFile> disks;
+  // One per spec NIC, in order: attached to its TAP (no other process can attach while open).
+  std::vector<std::unique_ptr<core::net::Tap>> taps;
 };
 
 // Opens kernel_path, initrd_path and firmware_path under `image_dirs` (ConfinedDirs::OpenFile:
@@ -44,6 +48,9 @@ struct VmSpecFiles {
 // PERMISSION_DENIED outside the directories, through a symbolic link or unreadable, NOT_FOUND
 // if missing), then checks what the boot needs: INVALID_ARGUMENT for an empty file or a
 // firmware larger than flash0. CreateVm calls it to validate, every StartVm to boot.
+// NICs: attached to their TAPs (core/net/tap.h: NOT_FOUND for a missing interface,
+// FAILED_PRECONDITION when another VM or process is attached, INVALID_ARGUMENT for one that is
+// not a TAP, PERMISSION_DENIED when vmmd may not), each message naming nics[i].tap.
 // Disks: opened read-write unless read_only (PERMISSION_DENIED when vmmd may not), at least one
 // 512-byte sector (else INVALID_ARGUMENT), and locked: FAILED_PRECONDITION when another VM or
 // process holds a lock that conflicts (a disk is writable by one VM at a time; read-only

@@ -9,7 +9,9 @@
 
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/host_tap.h"
 #include "tests/support/status_matchers.h"
+#include "vmmd/vmm/nic_spec.h"
 
 namespace vmmd::vmm {
 namespace {
@@ -165,6 +167,64 @@ TEST(VmSpecValidationTest, Disks) {
   EXPECT_EQ(DiskSerial(s, 3), "disk3");
 }
 
+TEST(VmSpecValidationTest, Nics) {
+  VmSpec s = Good();
+  s.nics = {{.tap = "tap0", .mac = "02:00:5E:10:00:01"}, {.tap = "tap1", .mac = ""}};
+  EXPECT_THAT(Check(s), IsOk());
+  s.nics[1].tap = "tap0";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("nics[0] and nics[1] name the same TAP \"tap0\"")));
+  s.nics[1].tap = "";
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nics[1].tap is empty")));
+  s.nics[1].tap = "../etc";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("nics[1].tap \"../etc\" is not an interface name")));
+  s.nics[1].tap = "a-very-long-tap-name";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 15")));
+  s.nics[1] = {.tap = "tap1", .mac = "02:00:5e:10:00"};
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("nics[1].mac \"02:00:5e:10:00\" is not a MAC")));
+  s.nics[1].mac = "02-00-5e-10-00-02";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not a MAC")));
+  s.nics[1].mac = "01:00:5e:10:00:02";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("multicast")));
+  s.nics[1].mac = "00:00:00:00:00:00";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("all zeros")));
+  s.nics[1].mac = "02:00:5e:10:00:01";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("nics[0] and nics[1] have the same MAC")));
+  s.nics = {{.tap = "t0", .mac = ""},
+            {.tap = "t1", .mac = ""},
+            {.tap = "t2", .mac = ""},
+            {.tap = "t3", .mac = ""},
+            {.tap = "t4", .mac = ""}};
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("5 nics; a VM has at most 4")));
+}
+
+TEST(NicSpecTest, MacsAreParsedExactlyAndDerivedStably) {
+  EXPECT_EQ(ParseMac("02:AB:cd:00:10:ff"), (Mac{0x02, 0xab, 0xcd, 0x00, 0x10, 0xff}));
+  for (const char* bad : {"", "02:ab:cd:00:10", "02:ab:cd:00:10:ff:", "02:ab:cd:00:10:fg",
+                          "02:ab:cd:00:10:f", "02ab:cd:00:10:ff:0"}) {
+    EXPECT_EQ(ParseMac(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(FormatMac({0x02, 0xab, 0xcd, 0x00, 0x10, 0xff}), "02:ab:cd:00:10:ff");
+  VmSpec a = Good();
+  a.name = "web-1";
+  a.nics = {{.tap = "t0", .mac = ""}, {.tap = "t1", .mac = "02:00:00:00:00:07"}};
+  const Mac m0 = NicMac(a, 0);
+  EXPECT_EQ(m0[0], 0x02);  // locally administered, unicast
+  EXPECT_EQ(NicMac(a, 0), m0);
+  EXPECT_EQ(NicMac(a, 1), (Mac{0x02, 0, 0, 0, 0, 0x07}));
+  // FNV-1a of "web-1/0": the same on every host and build.
+  EXPECT_EQ(FormatMac(m0), FormatMac(NicMac(a, 0)));
+  VmSpec b = a;
+  b.name = "web-2";
+  EXPECT_NE(NicMac(b, 0), m0);
+  EXPECT_NE(NicMac(a, 2), m0);
+}
+
 class VmSpecFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -292,6 +352,30 @@ TEST_F(VmSpecFilesTest, DisksAreOpenedForWritingAndLocked) {
                        HasSubstr("is 1 bytes; a disk image holds at least one 512-byte sector")));
   s.disks[0].path = images_ + "/none.img";
   EXPECT_THAT(OpenVmSpecFiles(s, dirs_), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(VmSpecFilesTest, NicsAttachToTheirTapOneVmAtATime) {
+  if (!vmmd::testing::CanMakeHostTaps()) GTEST_SKIP() << "needs root and /dev/net/tun";
+  vmmd::testing::HostTap tap("vt-spec");
+  ASSERT_TRUE(tap.made());
+  VmSpec s = Spec();
+  s.nics = {{.tap = tap.name(), .mac = ""}};
+  absl::StatusOr<VmSpecFiles> first = OpenVmSpecFiles(s, dirs_);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->taps.size(), 1u);
+  EXPECT_EQ(first->taps[0]->name(), tap.name());
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("nics[0].tap: TAP \"" + tap.name() + "\" is in use")));
+  first->taps.clear();
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_), IsOk());
+  s.nics[0].tap = tap.name() + "q";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("nics[0].tap: the host has no network interface")));
+  s.nics[0].tap = "lo";
+  EXPECT_THAT(OpenVmSpecFiles(s, dirs_), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("\"lo\" is not a single-queue TAP")));
 }
 
 }  // namespace

@@ -22,6 +22,14 @@ struct DiskSpec {
   bool operator==(const DiskSpec&) const = default;
 };
 
+// A virtio-net interface: a TAP interface on the vmmd host, which vmmd attaches to.
+struct NicSpec {
+  std::string tap;  // the host interface's name
+  std::string mac;  // "02:00:5e:10:00:01"; empty: derived from the VM's name (nic_spec.h)
+
+  bool operator==(const NicSpec&) const = default;
+};
+
 struct VmSpec {
   std::string name;              // DNS label: [a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?
   std::string kernel_path;       // arm64 Image (absolute path on the vmmd host)
@@ -32,6 +40,8 @@ struct VmSpec {
   uint32_t boot_vcpus = 0;       // vCPUs online at boot (ids 0..boot_vcpus-1)
   uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
   std::vector<DiskSpec> disks;   // virtio-blk, in order (the first is the guest's vda)
+  std::vector<NicSpec> nics;     // virtio-net, in order (the guest's eth0, eth1, ...)
+  bool entropy = false;          // a virtio-rng device
 
   bool operator==(const VmSpec&) const = default;
 };
@@ -89,6 +99,16 @@ struct DiskStats {
   uint64_t errors = 0;  // requests answered with an error (out of range, malformed, I/O error)
 };
 
+// One NIC's traffic since its VM started; rx is towards the guest.
+struct NicStats {
+  uint64_t rx_frames = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_frames = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_dropped = 0;  // frames the guest had no room for
+  uint64_t tx_dropped = 0;  // frames the guest sent malformed or the host refused
+};
+
 struct VmInfo {
   VmSpec spec;
   VmState state = VmState::kCreated;
@@ -106,6 +126,7 @@ struct VmInfo {
   // state directory (the output is dropped).
   std::string console_log_path;
   std::vector<DiskStats> disks;  // per spec disk while the VM runs (empty otherwise)
+  std::vector<NicStats> nics;    // per spec NIC while the VM runs (empty otherwise)
 };
 
 }  // namespace vmmd::vmm

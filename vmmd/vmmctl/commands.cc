@@ -136,6 +136,22 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
       }
     }
   }
+  for (const std::string& n : flags.nics) {
+    // tap=NAME[,mac=MAC]
+    v1::Nic* nic = spec.add_nics();
+    for (const std::string& part : std::vector<std::string>(absl::StrSplit(n, ','))) {
+      if (absl::StartsWith(part, "tap=")) {
+        nic->set_tap(part.substr(4));
+      } else if (absl::StartsWith(part, "mac=")) {
+        nic->set_mac(part.substr(4));
+      } else {
+        return Usage(absl::StrCat("create: --net option '", part,
+                                  "' is not tap=NAME or mac=MAC (tap=NAME[,mac=MAC])"));
+      }
+    }
+    if (nic->tap().empty()) return Usage("create: --net needs tap=NAME (tap=NAME[,mac=MAC])");
+  }
+  spec.set_entropy(flags.entropy);
   if (flags.given.contains("autoscale")) {
     absl::StatusOr<v1::AutoscalePolicy> p =
         PolicyFromFlags(flags, "create", "autoscale", flags.autoscale);
@@ -220,15 +236,34 @@ std::vector<Command> BuildTable() {
   std::vector<Command> t;
   t.push_back({
       .name = "create",
-      .flags = {"kernel", "initrd", "cmdline", "firmware", "disk", "memory_mib", "vcpus",
-                "max_vcpus", "autoscale", "min", "max", "target_utilization", "tolerance",
-                "scale_up_stabilization", "scale_down_stabilization", "scale_up_step",
-                "scale_down_step", "step_period"},
+      .flags = {"kernel",
+                "initrd",
+                "cmdline",
+                "firmware",
+                "disk",
+                "net",
+                "entropy",
+                "memory_mib",
+                "vcpus",
+                "max_vcpus",
+                "autoscale",
+                "min",
+                "max",
+                "target_utilization",
+                "tolerance",
+                "scale_up_stabilization",
+                "scale_down_stabilization",
+                "scale_up_step",
+                "scale_down_step",
+                "step_period"},
       .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
-      .usage = "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
-               "              [--disk=FILE[,ro][,serial=ID] ...] (virtio disks: vda, vdb, ...)\n"
-               "              --memory-mib=N --vcpus=N --max-vcpus=N\n"
-               "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
+      .usage =
+          "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
+          "              [--disk=FILE[,ro][,serial=ID] ...] (virtio disks: vda, vdb, ...)\n"
+          "              [--net=tap=NAME[,mac=MAC] ...] (virtio NICs on host TAPs: eth0, ...)\n"
+          "              [--entropy] (a virtio-rng device)\n"
+          "              --memory-mib=N --vcpus=N --max-vcpus=N\n"
+          "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
       .prepare = PrepareCreate,
       .run =
           [](const Invocation& inv, const ProgressFn&) {

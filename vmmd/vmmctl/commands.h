@@ -35,6 +35,8 @@ struct FlagValues {
   bool force = false;           // stop: at once, without the ACPI power button
   std::string kernel, initrd, cmdline, firmware;
   std::vector<std::string> disks;  // create: each --disk=PATH[,ro][,serial=ID], in order
+  std::vector<std::string> nics;   // create: each --net=tap=NAME[,mac=MAC], in order
+  bool entropy = false;            // create: --entropy
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t max_vcpus = 0;

@@ -61,6 +61,29 @@ TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
   EXPECT_FALSE(inv->json);
 }
 
+TEST(BuildInvocationTest, CreateTakesNicsInOrderAndEntropy) {
+  FlagValues flags = CreateFlags();
+  flags.nics = {"tap=tap0", "mac=02:00:5e:10:00:02,tap=tap1"};
+  flags.entropy = true;
+  absl::flat_hash_set<std::string> set = kCreateSet;
+  set.insert("net");
+  set.insert("entropy");
+  absl::StatusOr<Invocation> inv = BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  ASSERT_EQ(inv->spec.nics_size(), 2);
+  EXPECT_EQ(inv->spec.nics(0).tap(), "tap0");
+  EXPECT_EQ(inv->spec.nics(0).mac(), "");
+  EXPECT_EQ(inv->spec.nics(1).tap(), "tap1");
+  EXPECT_EQ(inv->spec.nics(1).mac(), "02:00:5e:10:00:02");
+  EXPECT_TRUE(inv->spec.entropy());
+  for (const char* bad : {"tap0", "mac=02:00:5e:10:00:02", "tap=tap0,ro", ""}) {
+    flags.nics = {bad};
+    EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me"),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+}
+
 TEST(BuildInvocationTest, CreateTakesDisksInOrder) {
   FlagValues flags = CreateFlags();
   flags.disks = {"root.img", "/abs/data.img,ro,serial=data-1", "x.img,serial=a,ro"};

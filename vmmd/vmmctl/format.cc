@@ -119,6 +119,20 @@ std::string FormatVmDetails(const v1::Vm& vm) {
     }
     line(absl::StrCat("disk", i), value);
   }
+  for (int i = 0; i < spec.nics_size(); ++i) {
+    std::string value = absl::StrCat("tap ", spec.nics(i).tap());
+    for (const v1::NicStatus& st : vm.nics()) {
+      if (st.index() != static_cast<uint32_t>(i)) continue;
+      absl::StrAppend(&value, " mac ", st.mac(), "; rx ", st.rx_frames(), " frames (",
+                      st.rx_bytes(), " B, ", st.rx_dropped(), " dropped), tx ", st.tx_frames(),
+                      " frames (", st.tx_bytes(), " B, ", st.tx_dropped(), " dropped)");
+    }
+    if (vm.nics().empty() && !spec.nics(i).mac().empty()) {
+      absl::StrAppend(&value, " mac ", spec.nics(i).mac());
+    }
+    line(absl::StrCat("nic", i), value);
+  }
+  if (spec.entropy()) line("entropy", "virtio-rng");
   line("console_log", vm.console_log_path());
   line("created", TimestampLabel(vm.has_created_at(), vm.created_at()));
   line("started", TimestampLabel(vm.has_started_at(), vm.started_at()));

@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, initrd, "", "create: initramfs");
 ABSL_FLAG(std::string, cmdline, "", "create: kernel command line");
 ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
 ABSL_FLAG(std::string, disk, "", "create: a virtio disk PATH[,ro][,serial=ID] (repeatable)");
+ABSL_FLAG(std::string, net, "",
+          "create: a virtio NIC on a host TAP tap=NAME[,mac=MAC] (repeatable)");
+ABSL_FLAG(bool, entropy, false, "create: give the guest a virtio-rng device");
 ABSL_FLAG(uint64_t, memory_mib, 0, "create: guest RAM in MiB");
 ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target");
 ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
@@ -85,6 +88,8 @@ int main(int argc, char** argv) {
   flags.cmdline = absl::GetFlag(FLAGS_cmdline);
   flags.firmware = absl::GetFlag(FLAGS_firmware);
   if (auto it = parsed->values.find("disk"); it != parsed->values.end()) flags.disks = it->second;
+  if (auto it = parsed->values.find("net"); it != parsed->values.end()) flags.nics = it->second;
+  flags.entropy = absl::GetFlag(FLAGS_entropy);
   flags.memory_mib = absl::GetFlag(FLAGS_memory_mib);
   flags.vcpus = absl::GetFlag(FLAGS_vcpus);
   flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);

@@ -131,6 +131,12 @@ std::string SerializeVmRecord(const VmRecord& in) {
     disk->set_read_only(d.read_only);
     disk->set_serial(d.serial);
   }
+  for (const NicSpec& n : in.spec.nics) {
+    record::NicRecord* nic = spec->add_nics();
+    nic->set_tap(n.tap);
+    nic->set_mac(n.mac);
+  }
+  spec->set_entropy(in.spec.entropy);
   out.set_desired_vcpus(in.desired_vcpus);
   out.set_running(in.running);
   PolicyToRecord(in.autoscale, out.mutable_autoscale());
@@ -166,6 +172,10 @@ absl::StatusOr<VmRecord> ParseVmRecord(absl::string_view bytes) {
     out.spec.disks.push_back(
         DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});
   }
+  for (const record::NicRecord& n : in.spec().nics()) {
+    out.spec.nics.push_back(NicSpec{.tap = n.tap(), .mac = n.mac()});
+  }
+  out.spec.entropy = in.spec().entropy();
   out.desired_vcpus = in.desired_vcpus();
   out.running = in.running();
   VMMD_ASSIGN_OR_RETURN(out.autoscale, PolicyFromRecord(in.autoscale()));

@@ -33,6 +33,8 @@ VmRecord Sample(const std::string& name) {
   r.spec.memory_mib = 512;
   r.spec.disks = {{.path = "/var/lib/vmmd/images/root.img", .read_only = false, .serial = "root"},
                   {.path = "/var/lib/vmmd/images/data.img", .read_only = true, .serial = ""}};
+  r.spec.nics = {{.tap = "tap-a", .mac = "02:00:5e:10:00:01"}, {.tap = "tap-b", .mac = ""}};
+  r.spec.entropy = true;
   r.spec.boot_vcpus = 2;
   r.spec.max_vcpus = 8;
   r.desired_vcpus = 5;

@@ -307,6 +307,77 @@ def virtio_blk():
     }
 
 
+def virtio_net():
+    """virtio_net_fuzz: one-byte ops (0 register access, 1 RAM write, 2 serve the receive queue,
+    3 serve the transmit queue, 4 the host sends a frame, 5 a correct set-up: receive queue with
+    descriptors at RAM+0, available ring at +0x1000, used ring at +0x2000; transmit queue at
+    +0x3000, +0x4000, +0x5000)."""
+    base = 0x4000_0000
+    hdr = 12
+
+    def ram_write(at, data):
+        out = b''
+        for i in range(0, len(data), 64):
+            chunk = data[i:i + 64]
+            out += bytes([1]) + struct.pack('<HB', at + i, len(chunk)) + chunk
+        return out
+
+    def desc(addr, length, flags, nxt):
+        return struct.pack('<QIHH', addr, length, flags, nxt)
+
+    def post(rings, descs):
+        """Descriptors at `rings`, each its own chain made available at rings + 0x1000."""
+        avail = struct.pack('<HH', 0, len(descs)) + b''.join(
+            struct.pack('<H', i) for i in range(len(descs)))
+        return ram_write(rings, b''.join(descs)) + ram_write(rings + 0x1000, avail)
+
+    def host_frame(payload, header=bytes(hdr), kind=2):
+        return bytes([4, kind]) + struct.pack('<H', len(payload)) + header + payload
+
+    def large_frame(n):  # a pattern payload of 0x8000 + n bytes (n < 0x801A)
+        return bytes([4, 1]) + struct.pack('<H', n) + bytes(hdr)
+
+    def short_frame(data):
+        return bytes([4, 0]) + struct.pack('<H', len(data)) + data
+
+    def access(write, offset, size_code, value):
+        return bytes([0, 1 if write else 0]) + struct.pack('<IBQ', offset, size_code, value)
+
+    setup, serve_rx, serve_tx = bytes([5]), bytes([2]), bytes([3])
+    ping = bytes.fromhex('525400123456 02564d000001 0800') + bytes(range(46))
+    rx_buffers = post(0, [desc(base + 0x8000 + 0x800 * i, 0x800, 2, 0) for i in range(4)])
+    # 16 buffers of 8 KiB (overlapping in the 40 KiB past the rings) for a 64 KiB segment.
+    rx_pages = post(0, [desc(base + 0x6000 + 0x1000 * (i % 8), 0x2000, 2, 0) for i in range(16)])
+    # A receive buffer of two segments, the header alone in the first.
+    rx_split = ram_write(0, desc(base + 0x8000, hdr, 3, 1) + desc(base + 0x9000, 0x1000, 2, 0)) \
+        + ram_write(0x1000, struct.pack('<HHH', 0, 1, 0))
+    frame = bytes(hdr) + ping
+    tx_one = ram_write(0x8000, frame) + post(0x3000, [desc(base + 0x8000, len(frame), 0, 0)])
+    # Header and frame in two descriptors (what Linux does), then a header alone (dropped).
+    split = desc(base + 0x8000, hdr, 1, 1) + desc(base + 0x8000 + hdr, len(ping), 0, 0)
+    tx_two = ram_write(0x8000, frame) + ram_write(0x3000, split + desc(base + 0x9000, hdr, 0, 0)) \
+        + ram_write(0x4000, struct.pack('<HHHH', 0, 2, 0, 2))
+    # The same two descriptors in an indirect table.
+    tx_indirect = ram_write(0x8000, frame) + ram_write(0xA000, split) \
+        + post(0x3000, [desc(base + 0xA000, 32, 4, 0)])
+    return {
+        'rx-frame': setup + rx_buffers + host_frame(ping) + serve_rx,
+        'rx-frame-before-buffers': setup + host_frame(ping) + serve_rx + rx_buffers + serve_rx,
+        'rx-large-mergeable': setup + rx_pages + large_frame(0x7FFF) + serve_rx,
+        'rx-split-buffer': setup + rx_split + host_frame(ping) + serve_rx,
+        'rx-short-then-frame': setup + rx_buffers + short_frame(b'\x01\x02\x03')
+        + host_frame(ping) + serve_rx,
+        'tx-frame': setup + tx_one + serve_tx,
+        'tx-two-descriptors': setup + tx_two + serve_tx,
+        'tx-indirect': setup + tx_indirect + serve_tx,
+        # Reset while the device holds buffers and a frame too large for them.
+        'reset-mid-way': setup + large_frame(0) + rx_buffers + serve_rx + access(True, 0x70, 2, 0)
+        + serve_rx + setup + rx_buffers + host_frame(ping) + serve_rx + tx_one + serve_tx,
+        'config-reads': setup + access(False, 0x100, 3, 0) + access(False, 0x106, 1, 0)
+        + access(False, 0x108, 2, 0),
+    }
+
+
 def main():
     for target, seeds in {
         'cfi_flash_fuzz': cfi_flash(),
@@ -320,6 +391,7 @@ def main():
         'api_fuzz': api(),
         'virtqueue_fuzz': virtqueue(),
         'virtio_blk_fuzz': virtio_blk(),
+        'virtio_net_fuzz': virtio_net(),
     }.items():
         write_corpus(target, seeds)
 

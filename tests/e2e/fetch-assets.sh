@@ -4,18 +4,22 @@
 #   OUT_DIR/kernel-6.12/Image    Debian trixie's arm64 kernel (L1 kernel and the default L2 guest)
 #   OUT_DIR/kernel-6.1/Image     Debian bookworm's arm64 kernel (the "pre-hotplug" L2 guest)
 #   OUT_DIR/kernel-*/config      their kernel configs; kernel-*/version the exact package
-#   OUT_DIR/kernel-6.12/modules/ the modules L1 loads for its network (virtio_net and what it
-#                                needs), decompressed: the real-Prometheus scenario uses them
-#   OUT_DIR/kernel-6.12/guest-modules/<release>/  the L2 guest's modules (evdev, virtio_mmio, virtio_blk;
-#                                see guest_modules), decompressed
+#   OUT_DIR/kernel-6.12/modules/ L1's network modules (tun for TAP devices, virtio_net and what
+#                                it needs; see net_modules), decompressed, and `order`: the
+#                                real-Prometheus scenario loads them (lib.sh l1_network_up)
+#   OUT_DIR/kernel-6.12/guest-modules/<release>/  the L2 guest's modules (evdev, virtio_mmio,
+#                                virtio_blk, virtio_net...; see guest_modules), decompressed, and
+#                                `order`, the list its /init loads them by
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
 # The .debs are cached outside the clone, keyed by package and version, in
 # $VMMD_CACHE_DIR/debs (default ~/.cache/vmmd/debs; tests/e2e/deb-cache.sh, which the container
 # scenario's crun uses too): a fresh clone on the same machine unpacks
 # them again without downloading; a fresh machine downloads them with the same command. The
-# unpacking is done once per OUT_DIR (stamp OUT_DIR/.fetched.v2); the guest initramfs is
-# rebuilt whenever tests/e2e/guest/init is newer than it.
+# unpacking is done once per OUT_DIR (stamp OUT_DIR/.fetched.v2); the modules are extracted
+# again whenever one of the lists below changes (stamps kernel-6.12/modules/.list and
+# kernel-6.12/guest-modules/.list); the guest initramfs is rebuilt whenever
+# tests/e2e/guest/init is newer than it.
 # Exact kernel versions come from the linux-image-arm64 metapackages that apt knows (trixie's
 # via `-t trixie`, bookworm's = the default candidate), so nothing here names a version.
 #
@@ -25,12 +29,19 @@ set -euo pipefail
 out=$(realpath -m "${1:?usage: fetch-assets.sh OUT_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 stamp=$out/.fetched.v2
-# L1's network modules, in load order (paths inside the kernel package's module tree).
-net_modules=(net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko)
-# The L2 guest's modules (6.12 only): evdev, so /init sees the ACPI power button's KEY_POWER
-# (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off; virtio_mmio and
-# virtio_blk for vmmd's virtio disks (both =m in Debian; the virtio core is built in).
-guest_modules=(drivers/input/evdev.ko drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko)
+# L1's network modules, in load order (paths inside the kernel package's module tree): tun
+# (depends on nothing) for the TAP devices behind vmmd's virtio-net devices; virtio_net, which
+# depends on net_failover, which depends on failover, for QEMU's NIC.
+net_modules=(drivers/net/tun.ko net/core/failover.ko drivers/net/net_failover.ko
+  drivers/net/virtio_net.ko)
+# The L2 guest's modules (6.12 only), in load order: evdev, so /init sees the ACPI power
+# button's KEY_POWER (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off;
+# virtio_mmio and virtio_blk for vmmd's virtio disks (both =m in Debian; the virtio core is
+# built in); virtio_net (and its failover, net_failover, as for L1) for vmmd's virtio-net;
+# virtio-rng for its entropy device (the hw_random core is built in).
+guest_modules=(drivers/input/evdev.ko drivers/virtio/virtio_mmio.ko drivers/block/virtio_blk.ko
+  net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
+  drivers/char/hw_random/virtio-rng.ko)
 
 log() { echo "fetch-assets: $*" >&2; }
 die() { echo "fetch-assets: error: $*" >&2; exit 1; }
@@ -60,10 +71,10 @@ resolve_kernel() {
 # Downloads PKG:arm64=VER into the cache (deb-cache.sh) and prints the .deb path.
 download() { "$here/deb-cache.sh" "$1" "$2"; }
 
-# Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub), the config
-# and, with WITH_MODULES=1, the network modules (decompressed: busybox insmod reads plain .ko).
+# Unpacks a kernel .deb and keeps only the Image (raw arm64 Image with EFI stub) and the config
+# (the modules: extract_modules).
 unpack_kernel() {
-  local deb=$1 dir=$2 pkg=$3 ver=$4 tmp img m src
+  local deb=$1 dir=$2 pkg=$3 ver=$4 tmp img
   tmp=$(mktemp -d "$out/.unpack.XXXXXX")
   dpkg-deb -x "$deb" "$tmp"
   img=$(ls "$tmp"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
@@ -75,20 +86,6 @@ unpack_kernel() {
   mkdir -p "$dir"
   cp "$img" "$dir/Image"
   cp "$tmp"/boot/config-* "$dir/config" 2>/dev/null || true
-  if [ "${WITH_MODULES:-0}" = 1 ]; then
-    mkdir -p "$dir/modules"
-    for m in "${net_modules[@]}"; do
-      src=$(ls "$tmp"/lib/modules/*/kernel/"$m"* "$tmp"/usr/lib/modules/*/kernel/"$m"* 2>/dev/null |
-        head -n1) || true
-      [ -n "$src" ] || die "no module $m in $deb"
-      case "$src" in
-        *.xz) xz -dc "$src" >"$dir/modules/$(basename "$m")" ;;
-        *.zst) zstd -qdc "$src" >"$dir/modules/$(basename "$m")" ;;
-        *) cp "$src" "$dir/modules/$(basename "$m")" ;;
-      esac
-    done
-    printf '%s\n' "${net_modules[@]##*/}" >"$dir/modules/order"
-  fi
   echo "$pkg $ver" >"$dir/version"
   rm -rf "$tmp"
 }
@@ -104,7 +101,7 @@ fetch() {
 
   set -- $k612
   deb=$(download "$1" "$2")
-  WITH_MODULES=1 unpack_kernel "$deb" "$out/kernel-6.12" "$1" "$2"
+  unpack_kernel "$deb" "$out/kernel-6.12" "$1" "$2"
   set -- $k61
   deb=$(download "$1" "$2")
   unpack_kernel "$deb" "$out/kernel-6.1" "$1" "$2"
@@ -125,33 +122,45 @@ fetch() {
   log "assets ready in $out ($(tr '\n' ';' <"$out/versions.txt"))"
 }
 
-# Unpacks the guest modules of the kernel in DIR (its cached .deb, named by DIR/version) into
-# DIR/guest-modules/<release>/.
-extract_guest_modules() {
-  local dir=$1 deb tmp rel m src
+# copy_modules TREE DEST MODULE...: the modules (paths inside the module tree TREE of an
+# unpacked kernel package) into DEST, decompressed (busybox insmod reads plain .ko), and
+# DEST/order, their file names in the given (load) order.
+copy_modules() {
+  local tree=$1 dest=$2 m src
+  shift 2
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  for m in "$@"; do
+    src=$(ls "$tree/$m"* 2>/dev/null | head -n1) || true
+    [ -n "$src" ] || die "no module $m in $tree"
+    case "$src" in
+      *.xz) xz -dc "$src" >"$dest/$(basename "$m")" ;;
+      *.zst) zstd -qdc "$src" >"$dest/$(basename "$m")" ;;
+      *) cp "$src" "$dest/$(basename "$m")" ;;
+    esac
+  done
+  printf '%s\n' "${@##*/}" >"$dest/order"
+}
+
+# Unpacks the modules of the kernel in DIR (its cached .deb, named by DIR/version): L1's into
+# DIR/modules/, the guest's into DIR/guest-modules/<release>/, each with its list as .list.
+extract_modules() {
+  local dir=$1 deb tmp tree rel
   set -- $(cat "$dir/version")
   deb=$(download "$1" "$2")
   tmp=$(mktemp -d "$out/.unpack.XXXXXX")
   dpkg-deb -x "$deb" "$tmp"
-  rel=$(ls -d "$tmp"/lib/modules/*/kernel "$tmp"/usr/lib/modules/*/kernel 2>/dev/null |
+  tree=$(ls -d "$tmp"/lib/modules/*/kernel "$tmp"/usr/lib/modules/*/kernel 2>/dev/null |
     head -n1) || true
-  [ -n "$rel" ] || die "no lib/modules/*/kernel in $deb"
-  rel=$(basename "$(dirname "$rel")")
+  [ -n "$tree" ] || die "no lib/modules/*/kernel in $deb"
+  rel=$(basename "$(dirname "$tree")")
+  copy_modules "$tree" "$dir/modules" "${net_modules[@]}"
+  printf '%s\n' "${net_modules[@]}" >"$dir/modules/.list"
   rm -rf "$dir/guest-modules"
-  mkdir -p "$dir/guest-modules/$rel"
-  for m in "${guest_modules[@]}"; do
-    src=$(ls "$tmp"/lib/modules/*/kernel/"$m"* "$tmp"/usr/lib/modules/*/kernel/"$m"* 2>/dev/null |
-      head -n1) || true
-    [ -n "$src" ] || die "no module $m in $deb"
-    case "$src" in
-      *.xz) xz -dc "$src" >"$dir/guest-modules/$rel/$(basename "$m")" ;;
-      *.zst) zstd -qdc "$src" >"$dir/guest-modules/$rel/$(basename "$m")" ;;
-      *) cp "$src" "$dir/guest-modules/$rel/$(basename "$m")" ;;
-    esac
-  done
-  rm -rf "$tmp"
+  copy_modules "$tree" "$dir/guest-modules/$rel" "${guest_modules[@]}"
   printf '%s\n' "${guest_modules[@]}" >"$dir/guest-modules/.list"
-  log "guest modules for $rel: ${guest_modules[*]##*/}"
+  rm -rf "$tmp"
+  log "L1 modules: ${net_modules[*]##*/}; guest modules for $rel: ${guest_modules[*]##*/}"
 }
 
 # L2 guest initramfs: /bin/busybox (+ sh link), /init, empty mount points. Applets are linked
@@ -181,12 +190,19 @@ build_guest_initrd() {
 
 mkdir -p "$out"
 if [ ! -f "$stamp" ] || [ ! -f "$out/kernel-6.12/Image" ] || [ ! -f "$out/kernel-6.1/Image" ] ||
-   [ ! -f "$out/kernel-6.12/modules/order" ] || [ ! -f "$out/busybox" ]; then
+   [ ! -f "$out/busybox" ]; then
   fetch
 fi
-# Extracted again whenever the module list changes.
-if [ "$(cat "$out/kernel-6.12/guest-modules/.list" 2>/dev/null)" != "$(printf '%s\n' "${guest_modules[@]}")" ]; then
-  extract_guest_modules "$out/kernel-6.12"
+# Extracted again whenever a module list changes (fetch's unpack_kernel drops both).
+# list_changed FILE MODULE...: true unless FILE holds exactly that list.
+list_changed() {
+  local file=$1
+  shift
+  [ "$(cat "$file" 2>/dev/null)" != "$(printf '%s\n' "$@")" ]
+}
+if list_changed "$out/kernel-6.12/modules/.list" "${net_modules[@]}" ||
+   list_changed "$out/kernel-6.12/guest-modules/.list" "${guest_modules[@]}"; then
+  extract_modules "$out/kernel-6.12"
 fi
 guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
   "$here/../../deploy/guest/mdev/cpu-online" "$out/kernel-6.12/guest-modules")

@@ -352,6 +352,19 @@ l1_network_up() {
   log "L1 network up: 10.0.2.15, host 10.0.2.2"
 }
 
+# l1_tap_up NAME ADDR/PREFIX: a TAP interface in L1 for a vmmd NIC (the tun module, the
+# interface, up, addressed), as a host's network set-up would make one. l1_tap_down NAME
+# deletes it (a TAP outlives /init's clean-up between scenarios).
+l1_tap_up() {
+  insmod /lib/modules/l1/tun.ko 2>/dev/null || grep -q '^tun ' /proc/modules ||
+    fail "insmod tun failed (make e2e-assets)"
+  [ -c /dev/net/tun ] || fail "no /dev/net/tun after loading tun"
+  tunctl -t "$1" >/dev/null || fail "tunctl -t $1"
+  ip link set "$1" up || fail "ip link set $1 up"
+  ip addr add "$2" dev "$1" || fail "ip addr add $2 dev $1"
+}
+l1_tap_down() { tunctl -d "$1" >/dev/null 2>&1 || true; }
+
 # PROM_URL: the host's Prometheus as L1 reaches it (from prometheus-run, in /extra).
 PROM_URL=
 [ -f /extra/prometheus.env ] && . /extra/prometheus.env

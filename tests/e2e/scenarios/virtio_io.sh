@@ -1,13 +1,21 @@
 #!/bin/sh
-# virtio-blk end to end (UEFI + ACPI guest, the disk found by its DSDT object LNRO0005): the
-# guest sees the image's first bytes and its serial, runs verified O_DIRECT I/O while vmmd
-# scales it 1 -> 4 -> 2 -> 4 -> 1, loses no byte and logs no I/O error or hung task; the data it
-# synced is in the image file after the VM stops; vmmctl get shows the disk's counters. Then
-# the refusals: a second VM may not open the image read-write while the first runs, a missing
-# image is NOT_FOUND, and a read-only disk refuses the guest's writes. Last, a device-tree
-# (direct) boot finds the disk by its virtio,mmio node.
+# virtio end to end (UEFI + ACPI guest, its devices found by their DSDT objects LNRO0005): a
+# disk, a NIC on a TAP in L1 and the entropy device. The guest sees the image's first bytes
+# and its serial, its MAC, and random bytes from vmmd; L1 pings it and moves verified data both
+# ways over TCP. Then, while the guest runs verified O_DIRECT disk I/O and L1 keeps downloading
+# from it (each download checked), vmmd scales it 1 -> 4 -> 2 -> 4 -> 1: no byte lost either
+# way, no I/O error or hung task; the data it synced is in the image file after the VM stops;
+# vmmctl get shows the disk's and the NIC's counters. The refusals: a second VM may not open
+# the image read-write or the TAP while the first runs; a missing image or TAP is NOT_FOUND; a
+# read-only disk refuses the guest's writes. Last, a device-tree (direct) boot finds the disk by
+# its virtio,mmio node.
 set -eu
 . /e2e/lib.sh
+
+tap=vmtap0
+l1_tap_up "$tap" 10.0.3.1/24
+trap 'l1_tap_down "$tap"' EXIT
+mac=02:00:5e:00:03:02
 
 img=/guest/disk0.img
 rm -f "$img"
@@ -16,8 +24,9 @@ truncate -s 64M "$img"
 
 start_vmmd
 ctl create blk --firmware "$GUEST_FIRMWARE" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
-  --cmdline "$GUEST_CMDLINE vmmd.e2e.disk=45" --memory-mib "$GUEST_MEMORY_UEFI_MIB" \
-  --vcpus 1 --max-vcpus 4 --disk "$img,serial=e2e-root"
+  --cmdline "$GUEST_CMDLINE vmmd.e2e.disk=45 vmmd.e2e.net=10.0.3.2/24 vmmd.e2e.rng=1" \
+  --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 1 --max-vcpus 4 --disk "$img,serial=e2e-root" \
+  --net "tap=$tap,mac=$mac" --entropy
 ctl start blk
 con=$(console_file blk)
 up=$(wait_for_line "$con" '^@@GUEST-UP ' 240 blk)
@@ -30,18 +39,58 @@ log "disk: $d"
 [ "$(field "$d" ro)" = 0 ] || fail "the disk is read-only in the guest"
 pass "the guest found vda through ACPI: 64 MiB, serial e2e-root, the image's first bytes"
 
+n=$(wait_for_line "$con" '^@@NET ' 60 blk)
+[ "$(field "$n" mac)" = "$mac" ] || fail "the guest's eth0 has MAC $(field "$n" mac), expected $mac"
+[ "$(field "$n" driver)" = virtio_net ] || fail "eth0 is driven by $(field "$n" driver)"
+ready=$(wait_for_line "$con" '^@@NET-READY ' 60 blk)
+blob_md5=$(field "$ready" blob_md5)
+ping -c 3 -W 5 10.0.3.2 >&9 2>&1 || fail "L1 cannot ping the guest through $tap"
+got=$(timeout 60 wget -q -O - http://10.0.3.2/blob | md5sum | cut -c1-32)
+[ "$got" = "$blob_md5" ] || fail "downloaded blob md5 $got, the guest served $blob_md5"
+dd if=/dev/urandom of=/tmp/up.bin bs=1048576 count=4 2>/dev/null
+up_md5=$(md5sum </tmp/up.bin | cut -c1-32)
+timeout 60 nc 10.0.3.2 5001 </tmp/up.bin || fail "uploading to the guest failed"
+u=$(wait_for_line "$con" '^@@NET-UPLOAD n=1 ' 60 blk)
+[ "$(field "$u" md5)" = "$up_md5" ] && [ "$(field "$u" bytes)" = 4194304 ] ||
+  fail "the guest received $u, L1 sent 4194304 bytes md5 $up_md5"
+pass "eth0 ($mac, virtio_net) on $tap: ping, 4 MiB down and 4 MiB up over TCP, md5 equal"
+
+r=$(wait_for_line "$con" '^@@RNG ' 60 blk)
+case "$(field "$r" current)" in virtio_rng.*) ;; *) fail "the guest's hw_random is '$(field "$r" current)'" ;; esac
+[ "$(field "$r" a)" != "$(field "$r" b)" ] || fail "two reads of /dev/hwrng were equal: $r"
+pass "the guest's /dev/hwrng is vmmd's entropy device ($(field "$r" current)), two reads differ"
+
 # The image is in use: nobody else may write it.
 expect_error FAILED_PRECONDITION create other --kernel "$GUEST_KERNEL" --memory-mib 256 \
   --vcpus 1 --max-vcpus 1 --disk "$img"
 expect_error NOT_FOUND create other --kernel "$GUEST_KERNEL" --memory-mib 256 \
   --vcpus 1 --max-vcpus 1 --disk /guest/none.img
-pass "a second writer and a missing image are refused"
+expect_error FAILED_PRECONDITION create other --kernel "$GUEST_KERNEL" --memory-mib 256 \
+  --vcpus 1 --max-vcpus 1 --net "tap=$tap"
+expect_error NOT_FOUND create other --kernel "$GUEST_KERNEL" --memory-mib 256 \
+  --vcpus 1 --max-vcpus 1 --net tap=nosuchtap
+pass "a second writer, a second user of the TAP, a missing image and a missing TAP are refused"
 
-# Scale while the guest's I/O runs.
+# Scale while the guest's disk I/O runs and L1 keeps downloading from it.
+(
+  ok=0 bad=0
+  while [ ! -f /tmp/net-stop ]; do
+    got=$(timeout 60 wget -q -O - http://10.0.3.2/blob | md5sum | cut -c1-32)
+    if [ "$got" = "$blob_md5" ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+  done
+  echo "ok=$ok bad=$bad" >/tmp/net-result
+) &
+netpid=$!
 for n in 4 2 4 1; do
   scale_to blk "$n"
   check_scaled blk "$n" 4
 done
+touch /tmp/net-stop
+wait "$netpid"
+net=$(cat /tmp/net-result)
+[ "$(field "$net" bad)" = 0 ] || fail "downloads during scaling differed: $net"
+[ "$(field "$net" ok)" -ge 2 ] || fail "too few downloads during scaling: $net"
+pass "$(field "$net" ok) verified 4 MiB downloads from the guest across 1 -> 4 -> 2 -> 4 -> 1 vCPUs"
 io=$(wait_for_line "$con" '^@@DISK-IO ' 180 blk)
 log "io: $io"
 rounds=$(field "$io" rounds)
@@ -61,6 +110,13 @@ r=$(echo "$got" | sed -n 's/^disk0: .*reads \([0-9]*\) .*/\1/p')
 [ -n "$r" ] && [ "$r" -ge "$rounds" ] || fail "vmmctl get shows $r reads for $rounds rounds"
 echo "$got" | grep -q '^disk0: .*failed 0$' || fail "failed requests: $(echo "$got" | grep '^disk0')"
 pass "GetVm counts $r reads and $w writes, none failed"
+echo "$got" | grep -a '^nic0: ' >&9
+rx=$(echo "$got" | sed -n 's/^nic0: .*; rx \([0-9]*\) frames.*/\1/p')
+tx=$(echo "$got" | sed -n 's/^nic0: .* tx \([0-9]*\) frames.*/\1/p')
+[ -n "$rx" ] && [ "$rx" -ge 1000 ] && [ -n "$tx" ] && [ "$tx" -ge 1000 ] ||
+  fail "vmmctl get shows rx $rx / tx $tx frames after megabytes each way"
+echo "$got" | grep -q "^nic0: tap $tap mac $mac;" || fail "nic0: $(echo "$got" | grep '^nic0')"
+pass "GetVm counts $rx frames to the guest and $tx from it on $tap"
 
 ctl stop blk --force
 wait_for_state blk STOPPED 30

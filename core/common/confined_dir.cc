@@ -90,7 +90,7 @@ absl::StatusOr<ConfinedDir> ConfinedDir::Open(absl::string_view path) {
 absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view relative,
                                                           absl::string_view field,
                                                           absl::string_view shown,
-                                                          FileAccess access) const {
+                                                          FileAccess access, FileKind kind) const {
   const std::string rel(relative);
   const std::string what = absl::StrFormat("%s \"%s\"", field, BoundedEcho(shown));
   const auto open_error = [&](int err) -> absl::Status {
@@ -123,9 +123,12 @@ absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view rela
   };
   const auto check_regular = [&](int fd, struct stat* st) -> absl::Status {
     if (::fstat(fd, st) != 0) return ErrnoStatus(errno, absl::StrCat("fstat ", what));
-    if (!S_ISREG(st->st_mode)) {
+    const bool block_ok = kind == FileKind::kRegularOrBlockDevice && S_ISBLK(st->st_mode);
+    if (!S_ISREG(st->st_mode) && !block_ok) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("%s is not a regular file (it is %s)", what, KindOf(st->st_mode)));
+          absl::StrFormat("%s is not a regular file%s (it is %s)", what,
+                          kind == FileKind::kRegularOrBlockDevice ? " or a block device" : "",
+                          KindOf(st->st_mode)));
     }
     return absl::OkStatus();
   };
@@ -144,6 +147,12 @@ absl::StatusOr<ConfinedFile> ConfinedDir::OpenRegularFile(absl::string_view rela
   // Swapped between the two opens: still beneath, still no symlink, but check the type again.
   if (absl::Status s = check_regular(file.fd.get(), &st); !s.ok()) return s;
   file.size = static_cast<uint64_t>(st.st_size);
+  if (S_ISBLK(st.st_mode)) {
+    const off_t end = ::lseek(file.fd.get(), 0, SEEK_END);
+    if (end < 0) return ErrnoStatus(errno, absl::StrCat("size of ", what));
+    file.size = static_cast<uint64_t>(end);
+    file.block_device = true;
+  }
   return file;
 }
 
@@ -169,14 +178,14 @@ std::string ConfinedDirs::Describe() const {
 }
 
 absl::StatusOr<ConfinedFile> ConfinedDirs::OpenFile(absl::string_view path, absl::string_view field,
-                                                    FileAccess access) const {
+                                                    FileAccess access, FileKind kind) const {
   if (absl::Status s = CheckCanonicalPath(path, field); !s.ok()) return s;
   for (const ConfinedDir& dir : dirs_) {
     const std::string& d = dir.path();
-    if (d == "/") return dir.OpenRegularFile(path.substr(1), field, path, access);
-    if (path == d) return dir.OpenRegularFile(".", field, path, access);
+    if (d == "/") return dir.OpenRegularFile(path.substr(1), field, path, access, kind);
+    if (path == d) return dir.OpenRegularFile(".", field, path, access, kind);
     if (path.size() > d.size() && path[d.size()] == '/' && path.substr(0, d.size()) == d) {
-      return dir.OpenRegularFile(path.substr(d.size() + 1), field, path, access);
+      return dir.OpenRegularFile(path.substr(d.size() + 1), field, path, access, kind);
     }
   }
   return absl::PermissionDeniedError(absl::StrFormat(

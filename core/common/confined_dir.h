@@ -41,11 +41,16 @@ absl::Status CheckCanonicalPath(absl::string_view path, absl::string_view field)
 
 // How a confined file is opened: O_RDONLY, or O_RDWR (a disk image the guest writes).
 enum class FileAccess { kRead, kReadWrite };
+// What it may be: a regular file, or also a block device (a disk on an LVM volume or a whole
+// drive, whose node the host's administrator put under an image directory).
+enum class FileKind { kRegular, kRegularOrBlockDevice };
 
-// A regular file opened O_CLOEXEC|O_NONBLOCK|O_NOCTTY, read-only unless asked otherwise.
+// A regular file (or block device) opened O_CLOEXEC|O_NONBLOCK|O_NOCTTY, read-only unless asked
+// otherwise.
 struct ConfinedFile {
   ScopedFd fd;
-  uint64_t size = 0;
+  uint64_t size = 0;  // a block device's: its capacity in bytes
+  bool block_device = false;
 };
 
 class ConfinedDir {
@@ -62,7 +67,8 @@ class ConfinedDir {
   // described above. `field` and `shown` (the client's spelling of the path) go into messages.
   absl::StatusOr<ConfinedFile> OpenRegularFile(absl::string_view relative, absl::string_view field,
                                                absl::string_view shown,
-                                               FileAccess access = FileAccess::kRead) const;
+                                               FileAccess access = FileAccess::kRead,
+                                               FileKind kind = FileKind::kRegular) const;
 
  private:
   ConfinedDir(std::string path, ScopedFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
@@ -83,7 +89,8 @@ class ConfinedDirs {
   // Opens the client's absolute `path` if it lies under one of the directories (the first that
   // holds it), with the codes above.
   absl::StatusOr<ConfinedFile> OpenFile(absl::string_view path, absl::string_view field,
-                                        FileAccess access = FileAccess::kRead) const;
+                                        FileAccess access = FileAccess::kRead,
+                                        FileKind kind = FileKind::kRegular) const;
 
   // "/a, /b", or "none" (then every path is PERMISSION_DENIED).
   std::string Describe() const;

@@ -1,8 +1,11 @@
 #include "core/common/confined_dir.h"
 
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,6 +154,47 @@ TEST_F(ConfinedDirTest, OnlyRegularFilesAndNothingBlocks) {
   ASSERT_THAT(dev, IsOk());
   EXPECT_THAT(dev->OpenFile("/dev/null", "kernel_path"),
               StatusIs(Code::kInvalidArgument, HasSubstr("(it is a character device)")));
+}
+
+// A loop device over a 1 MiB file, its node made under the image directory (as an
+// administrator would put an LVM volume's there). Needs root and /dev/loop-control.
+TEST_F(ConfinedDirTest, ABlockDeviceOnlyWhereAllowedWithItsCapacity) {
+  ScopedFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (geteuid() != 0 || !control.valid()) GTEST_SKIP() << "needs root and /dev/loop-control";
+  const int n = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
+  ASSERT_GE(n, 0);
+  const std::string backing = outside_ + "/backing";
+  Write(backing, std::string(1 << 20, 'b'));
+  ScopedFd loop(::open(("/dev/loop" + std::to_string(n)).c_str(), O_RDWR | O_CLOEXEC));
+  ScopedFd file(::open(backing.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(loop.valid() && file.valid());
+  ASSERT_EQ(::ioctl(loop.get(), LOOP_SET_FD, file.get()), 0);
+  const std::string node = images_ + "/volume";
+  ASSERT_EQ(::mknod(node.c_str(), S_IFBLK | 0600, makedev(7, static_cast<unsigned>(n))), 0);
+
+  EXPECT_THAT(
+      dirs_.OpenFile(node, "kernel_path"),
+      StatusIs(Code::kInvalidArgument, HasSubstr("is not a regular file (it is a block device)")));
+  absl::StatusOr<ConfinedFile> disk = dirs_.OpenFile(node, "disks[0].path", FileAccess::kReadWrite,
+                                                     FileKind::kRegularOrBlockDevice);
+  ASSERT_THAT(disk, IsOk());
+  EXPECT_TRUE(disk->block_device);
+  EXPECT_EQ(disk->size, 1u << 20);
+  char c = 0;
+  EXPECT_EQ(::pread(disk->fd.get(), &c, 1, 4096), 1);
+  EXPECT_EQ(c, 'b');
+  // Regular files still open as before; other kinds are still refused.
+  absl::StatusOr<ConfinedFile> regular = dirs_.OpenFile(
+      images_ + "/Image", "disks[0].path", FileAccess::kRead, FileKind::kRegularOrBlockDevice);
+  ASSERT_THAT(regular, IsOk());
+  EXPECT_FALSE(regular->block_device);
+  ASSERT_EQ(::mkfifo((images_ + "/fifo").c_str(), 0644), 0);
+  EXPECT_THAT(dirs_.OpenFile(images_ + "/fifo", "disks[0].path", FileAccess::kRead,
+                             FileKind::kRegularOrBlockDevice),
+              StatusIs(Code::kInvalidArgument,
+                       HasSubstr("is not a regular file or a block device (it is a FIFO)")));
+  disk->fd.Reset();
+  EXPECT_EQ(::ioctl(loop.get(), LOOP_CLR_FD, 0), 0);
 }
 
 TEST_F(ConfinedDirTest, MissingIsNotFound) {

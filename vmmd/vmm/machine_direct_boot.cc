@@ -11,7 +11,10 @@ namespace vmmd::vmm {
 namespace a64 = core::aarch64;
 
 absl::Status Machine::LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
-  const a64::BootFile kernel{files.kernel.fd.get(),
+  if (!files.kernel.has_value()) {
+    return absl::InvalidArgumentError("a direct kernel boot needs kernel_path");
+  }
+  const a64::BootFile kernel{files.kernel->fd.get(),
                              absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")};
   a64::BootFile initrd;
   if (files.initrd.has_value()) {

@@ -80,12 +80,15 @@ absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
   VMMD_ASSIGN_OR_RETURN(hw::TableLoader loader, AcpiTableLoader(tables));
 
   // fw_cfg: what the firmware loads (kernel, initrd and command line by the legacy keys).
+  // Without a kernel there, the firmware boots from its boot options: the disks' boot loaders.
   hw::FwCfgItems items;
-  VMMD_ASSIGN_OR_RETURN(
-      auto kernel,
-      hw::OpenFileBlob(std::move(files.kernel.fd),
-                       absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")));
-  VMMD_RETURN_IF_ERROR(items.SetKernel(std::move(kernel)));
+  if (files.kernel.has_value()) {
+    VMMD_ASSIGN_OR_RETURN(
+        auto kernel,
+        hw::OpenFileBlob(std::move(files.kernel->fd),
+                         absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")));
+    VMMD_RETURN_IF_ERROR(items.SetKernel(std::move(kernel)));
+  }
   if (files.initrd.has_value()) {
     VMMD_ASSIGN_OR_RETURN(
         auto initrd,

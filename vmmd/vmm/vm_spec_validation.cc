@@ -59,7 +59,8 @@ absl::StatusOr<ConfinedFile> OpenDisk(const DiskSpec& disk, size_t index,
                                       const ConfinedDirs& image_dirs) {
   const std::string field = absl::StrFormat("disks[%u].path", index);
   absl::StatusOr<ConfinedFile> file = image_dirs.OpenFile(
-      disk.path, field, disk.read_only ? FileAccess::kRead : FileAccess::kReadWrite);
+      disk.path, field, disk.read_only ? FileAccess::kRead : FileAccess::kReadWrite,
+      FileKind::kRegularOrBlockDevice);
   if (!file.ok()) return file.status();
   if (file->size < 512) {
     return absl::InvalidArgumentError(
@@ -97,7 +98,22 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
         "ending with a letter or digit",
         absl::CHexEscape(spec.name.substr(0, 80))));
   }
-  if (absl::Status s = CheckPathField(spec.kernel_path, "kernel_path", true); !s.ok()) return s;
+  // With a firmware, no kernel means the firmware boots from a disk (its boot loader).
+  if (spec.kernel_path.empty() && spec.firmware_path.empty()) {
+    return absl::InvalidArgumentError(
+        "kernel_path is required (only a VM with a firmware_path can boot without one, from a "
+        "disk)");
+  }
+  if (absl::Status s = CheckPathField(spec.kernel_path, "kernel_path", false); !s.ok()) return s;
+  if (spec.kernel_path.empty() && (!spec.initrd_path.empty() || !spec.cmdline.empty())) {
+    return absl::InvalidArgumentError(
+        "initrd_path and cmdline need a kernel_path: a VM that boots from a disk gets them from "
+        "its boot loader");
+  }
+  if (spec.kernel_path.empty() && spec.disks.empty()) {
+    return absl::InvalidArgumentError(
+        "without a kernel_path the firmware boots from a disk: give the VM one (disks)");
+  }
   if (absl::Status s = CheckPathField(spec.initrd_path, "initrd_path", false); !s.ok()) return s;
   if (absl::Status s = CheckPathField(spec.firmware_path, "firmware_path", false); !s.ok())
     return s;
@@ -171,10 +187,10 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
 
 absl::StatusOr<VmSpecFiles> OpenVmSpecFiles(const VmSpec& spec, const ConfinedDirs& image_dirs) {
   VmSpecFiles files;
-  VMMD_ASSIGN_OR_RETURN(std::optional<ConfinedFile> kernel,
-                        OpenSpecFile(spec.kernel_path, "kernel_path", image_dirs));
-  if (!kernel.has_value()) return absl::InvalidArgumentError("kernel_path is required");
-  files.kernel = std::move(*kernel);
+  VMMD_ASSIGN_OR_RETURN(files.kernel, OpenSpecFile(spec.kernel_path, "kernel_path", image_dirs));
+  if (!files.kernel.has_value() && spec.firmware_path.empty()) {
+    return absl::InvalidArgumentError("kernel_path is required");
+  }
   VMMD_ASSIGN_OR_RETURN(files.initrd, OpenSpecFile(spec.initrd_path, "initrd_path", image_dirs));
   VMMD_ASSIGN_OR_RETURN(files.firmware,
                         OpenSpecFile(spec.firmware_path, "firmware_path", image_dirs));

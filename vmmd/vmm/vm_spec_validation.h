@@ -33,7 +33,8 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
 // The files a spec names, open for reading (confined_dir.h): every read of a guest's kernel,
 // initrd and firmware goes through these fds.
 struct VmSpecFiles {
-  ConfinedFile kernel;
+  // Absent only with a firmware that boots from a disk (no kernel_path).
+  std::optional<ConfinedFile> kernel;
   std::optional<ConfinedFile> initrd;
   std::optional<ConfinedFile> firmware;
   // One per spec disk, in order: open read-write (read-only for a read_only disk) and locked

@@ -116,6 +116,30 @@ TEST(VmSpecValidationTest, PathsAndCmdline) {
   EXPECT_THAT(Check(s), IsOk());
 }
 
+TEST(VmSpecValidationTest, AFirmwareMayBootFromADiskWithoutAKernel) {
+  VmSpec s = Good();
+  s.firmware_path = "/images/QEMU_EFI.fd";
+  s.kernel_path = "";
+  s.initrd_path = "";
+  s.cmdline = "";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("the firmware boots from a disk: give the VM one")));
+  s.disks = {{.path = "/images/root.img", .read_only = false, .serial = ""}};
+  EXPECT_THAT(Check(s), IsOk());
+  s.cmdline = "console=ttyAMA0";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("initrd_path and cmdline need a kernel_path")));
+  s.cmdline = "";
+  s.initrd_path = "/images/initrd";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("initrd_path and cmdline need a kernel_path")));
+  s.initrd_path = "";
+  s.firmware_path = "";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("kernel_path is required (only a VM with a "
+                                           "firmware_path")));
+}
+
 TEST(VmSpecValidationTest, PathsAreCanonicalAndBounded) {
   VmSpec s = Good();
   for (const char* bad : {"/guest/../etc/shadow", "/guest/./Image", "/guest//Image", "/guest/"}) {
@@ -258,7 +282,8 @@ class VmSpecFilesTest : public ::testing::Test {
 TEST_F(VmSpecFilesTest, OpensEveryFile) {
   absl::StatusOr<VmSpecFiles> files = OpenVmSpecFiles(Spec(), dirs_);
   ASSERT_THAT(files, IsOk());
-  EXPECT_EQ(files->kernel.size, 6u);
+  ASSERT_TRUE(files->kernel.has_value());
+  EXPECT_EQ(files->kernel->size, 6u);
   ASSERT_TRUE(files->initrd.has_value());
   EXPECT_EQ(files->initrd->size, 6u);
   ASSERT_TRUE(files->firmware.has_value());

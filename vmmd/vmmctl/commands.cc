@@ -109,10 +109,16 @@ absl::Status PrepareAutoscale(const FlagValues& flags, const std::string&, Invoc
 }
 
 absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invocation& inv) {
-  if (flags.kernel.empty()) return Usage("create: --kernel must not be empty");
+  // Without --kernel, --firmware boots the VM from its disk.
+  if (flags.given.contains("kernel") && flags.kernel.empty()) {
+    return Usage("create: --kernel must not be empty");
+  }
+  if (flags.kernel.empty() && flags.firmware.empty()) {
+    return Usage("create: --kernel is required (or --firmware and a --disk to boot from)");
+  }
   v1::VmSpec& spec = inv.spec;
   spec.set_name(inv.name);
-  spec.set_kernel_path(Absolute(flags.kernel, cwd));
+  if (!flags.kernel.empty()) spec.set_kernel_path(Absolute(flags.kernel, cwd));
   spec.set_initrd_path(Absolute(flags.initrd, cwd));
   spec.set_cmdline(flags.cmdline);
   spec.set_firmware_path(Absolute(flags.firmware, cwd));
@@ -256,7 +262,7 @@ std::vector<Command> BuildTable() {
                 "scale_up_step",
                 "scale_down_step",
                 "step_period"},
-      .required = {"kernel", "memory_mib", "vcpus", "max_vcpus"},
+      .required = {"memory_mib", "vcpus", "max_vcpus"},
       .usage =
           "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
           "              [--disk=FILE[,ro][,serial=ID] ...] (virtio disks: vda, vdb, ...)\n"

@@ -61,6 +61,25 @@ TEST(BuildInvocationTest, CreateMakesPathsAbsolute) {
   EXPECT_FALSE(inv->json);
 }
 
+TEST(BuildInvocationTest, CreateWithAFirmwareMayBootFromTheDiskWithoutAKernel) {
+  FlagValues flags = CreateFlags();
+  flags.kernel = "";
+  flags.initrd = "";
+  flags.cmdline = "";
+  flags.disks = {"debian.raw"};
+  absl::flat_hash_set<std::string> set = {"firmware", "disk", "memory_mib", "vcpus", "max_vcpus"};
+  absl::StatusOr<Invocation> inv = BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me");
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->spec.kernel_path(), "");
+  EXPECT_EQ(inv->spec.firmware_path(), "/home/me/fw.fd");
+  EXPECT_EQ(inv->spec.disks(0).path(), "/home/me/debian.raw");
+  flags.firmware = "";
+  set.erase("firmware");
+  EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, set), flags, "/home/me"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "create: --kernel is required (or --firmware and a --disk to boot from)"));
+}
+
 TEST(BuildInvocationTest, CreateTakesNicsInOrderAndEntropy) {
   FlagValues flags = CreateFlags();
   flags.nics = {"tap=tap0", "mac=02:00:5e:10:00:02,tap=tap1"};
@@ -108,7 +127,7 @@ TEST(BuildInvocationTest, CreateTakesDisksInOrder) {
 }
 
 TEST(BuildInvocationTest, CreateNeedsItsFlags) {
-  for (const char* missing : {"kernel", "memory_mib", "vcpus", "max_vcpus"}) {
+  for (const char* missing : {"memory_mib", "vcpus", "max_vcpus"}) {
     absl::flat_hash_set<std::string> set = kCreateSet;
     set.erase(missing);
     EXPECT_THAT(BuildInvocation(Args({"create", "vm1"}, set), CreateFlags(), "/"),

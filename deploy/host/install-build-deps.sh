@@ -15,6 +15,9 @@
 #     systemd-analyze, and Node.js/npm for the npm schema packages that npm-tools.sh installs
 #     outside the clone. systemd and Node.js come from Debian only when their command is
 #     missing, so a machine's own (e.g. NodeSource's Node.js) is not replaced.
+#   * the tools that build the Debian guest disk image (tests/e2e/image/build-debian-image.sh):
+#     mmdebstrap, arch-test and qemu-user-static + binfmt-support (arm64 maintainer scripts run
+#     under qemu-user), mtools, dosfstools and fdisk (the EFI system partition and the GPT);
 #   * the OCI image tools of `make image` (deploy/image): umoci assembles the image layout,
 #     skopeo writes it as an oci-archive. No container runtime is installed here: the e2e bed
 #     runs Debian's arm64 crun inside L1, from .debs it only downloads.
@@ -25,7 +28,7 @@ set -euo pipefail
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-STAMP=/var/lib/vmmd-build-deps.v5
+STAMP=/var/lib/vmmd-build-deps.v6
 
 native_pkgs=(cmake g++ make pkg-config ninja-build
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
@@ -36,7 +39,8 @@ native_pkgs=(cmake g++ make pkg-config ninja-build
 cross_pkgs=(g++-aarch64-linux-gnu libc6-dev-arm64-cross
   libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64 zlib1g-dev:arm64
   libseccomp-dev:arm64)
-e2e_pkgs=(qemu-efi-aarch64)
+e2e_pkgs=(qemu-efi-aarch64 mmdebstrap arch-test qemu-user-static binfmt-support mtools dosfstools
+  fdisk)
 image_pkgs=(umoci skopeo)
 bpo_pkgs=(qemu-system-arm qemu-system-common qemu-system-data)
 # trixie's kubectl installs alone (it needs only libc6). Its `kubernetes-client` is a

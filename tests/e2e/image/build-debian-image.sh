@@ -104,7 +104,8 @@ customize() {
   printf '# vmmd e2e guest: no name servers\n' >"$root/etc/resolv.conf"
   # Root logs in on the console without a password (autologin; test image without sshd).
   chroot "$root" passwd --delete root >/dev/null
-  chroot "$root" systemctl enable systemd-networkd.service vmmd-ready.service 2>&1 |
+  chroot "$root" systemctl enable systemd-networkd.service vmmd-ready.service \
+    vmmd-workload.service 2>&1 |
     sed "s/^/$prog: systemctl: /" >&2
   for u in "${mask_units[@]}"; do ln -sfn /dev/null "$root/etc/systemd/system/$u"; done
   # The one initramfs, with the root disk's drivers (unless the kernel has them built in).

@@ -29,11 +29,12 @@ set -euo pipefail
 out=$(realpath -m "${1:?usage: fetch-assets.sh OUT_DIR}")
 here=$(cd "$(dirname "$0")" && pwd)
 stamp=$out/.fetched.v2
-# L1's network modules, in load order (paths inside the kernel package's module tree): tun
-# (depends on nothing) for the TAP devices behind vmmd's virtio-net devices; virtio_net, which
-# depends on net_failover, which depends on failover, for QEMU's NIC.
+# L1's modules, in load order (paths inside the kernel package's module tree): tun (depends on
+# nothing) for the TAP devices behind vmmd's virtio-net devices; virtio_net, which depends on
+# net_failover, which depends on failover, for QEMU's NIC; virtio_blk for the drive with the
+# Debian guest image (scenarios marked "# l1-run: debian-image").
 net_modules=(drivers/net/tun.ko net/core/failover.ko drivers/net/net_failover.ko
-  drivers/net/virtio_net.ko)
+  drivers/net/virtio_net.ko drivers/block/virtio_blk.ko)
 # The L2 guest's modules (6.12 only), in load order: evdev, so /init sees the ACPI power
 # button's KEY_POWER (Debian builds CONFIG_INPUT_EVDEV=m) and a graceful StopVm powers it off;
 # virtio_mmio and virtio_blk for vmmd's virtio disks (both =m in Debian; the virtio core is

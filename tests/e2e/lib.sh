@@ -352,12 +352,17 @@ l1_network_up() {
   log "L1 network up: 10.0.2.15, host 10.0.2.2"
 }
 
+# l1_module NAME: loads one of L1's modules (/lib/modules/l1/NAME.ko) unless it is loaded.
+l1_module() {
+  insmod "/lib/modules/l1/$1.ko" 2>/dev/null || grep -q "^$1 " /proc/modules ||
+    fail "insmod $1 failed (make e2e-assets)"
+}
+
 # l1_tap_up NAME ADDR/PREFIX: a TAP interface in L1 for a vmmd NIC (the tun module, the
 # interface, up, addressed), as a host's network set-up would make one. l1_tap_down NAME
 # deletes it (a TAP outlives /init's clean-up between scenarios).
 l1_tap_up() {
-  insmod /lib/modules/l1/tun.ko 2>/dev/null || grep -q '^tun ' /proc/modules ||
-    fail "insmod tun failed (make e2e-assets)"
+  l1_module tun
   [ -c /dev/net/tun ] || fail "no /dev/net/tun after loading tun"
   tunctl -t "$1" >/dev/null || fail "tunctl -t $1"
   ip link set "$1" up || fail "ip link set $1 up"

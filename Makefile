@@ -57,11 +57,13 @@ e2e-assets: deps
 unit-test: build
 	@ctest --test-dir $(NATIVE) -L 'unit|integration' --output-on-failure -j $(JOBS)
 
-# Benchmarks of vmmd's own code on the fake hypervisor (native): they print numbers, assert
-# nothing (docs/benchmarks.md). The nested-bed benchmarks are tests/e2e/bench/*.sh.
+# Benchmarks: they print numbers, assert nothing (docs/benchmarks.md). vmmd's own code on the
+# fake hypervisor (native), then vmmd against Debian's QEMU on the same guest in the nested bed
+# (one L1 boot, ~20-25 min). The other nested-bed benchmarks are tests/e2e/bench/*.sh.
 bench: build
 	@$(NATIVE)/bin/metrics_scrape_bench
 	@$(NATIVE)/bin/autoscaler_bench
+	@L1_TIMEOUT=3000 L1_SCENARIO_TIMEOUT=2700 tests/e2e/l1-run tests/e2e/bench/vmmd_vs_qemu.sh
 
 # Unit and integration tests under ASan+UBSan, and each fuzz target for 20 s from its seeds.
 sanitize-test: build-sanitize
@@ -76,7 +78,7 @@ fuzz: build-sanitize
 # Both trees run even if the first fails, each ending with its own ctest summary line.
 test: build build-arm64 e2e-assets image build-sanitize
 	@rc=0; echo "== build/native: unit, integration, end-to-end =="; \
-	  ctest --test-dir $(NATIVE) --output-on-failure || rc=1; \
+	  ctest --test-dir $(NATIVE) --output-on-failure -j $(JOBS) || rc=1; \
 	  echo "== build/sanitize (ASan+UBSan): unit, integration, fuzz =="; \
 	  ctest --test-dir $(SANITIZE) -L 'unit|integration|fuzz' --output-on-failure -j $(JOBS) || rc=1; \
 	  exit $$rc

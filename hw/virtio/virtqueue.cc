@@ -148,7 +148,7 @@ absl::Status Virtqueue::Walk(uint16_t head, Chain* chain) const {
   }
 }
 
-absl::Status Virtqueue::PushUsed(uint16_t head, uint32_t written) {
+absl::Status Virtqueue::PushUsed(uint16_t head, uint32_t written, bool publish) {
   if (head >= config_.size) {
     return absl::InvalidArgumentError(
         absl::StrFormat("used head %u beyond the queue size %u", head, config_.size));
@@ -159,9 +159,13 @@ absl::Status Virtqueue::PushUsed(uint16_t head, uint32_t written) {
     uint32_t len;
   } used{head, written};
   if (absl::Status s = memory_->WriteObj(elem, used); !s.ok()) return s;
-  // The element is visible before the index that hands it over.
-  std::atomic_thread_fence(std::memory_order_release);
   ++next_used_;
+  return publish ? PublishUsed() : absl::OkStatus();
+}
+
+absl::Status Virtqueue::PublishUsed() {
+  // The elements are visible before the index that hands them over.
+  std::atomic_thread_fence(std::memory_order_release);
   return memory_->WriteObj<uint16_t>(config_.used + 2, next_used_);
 }
 

@@ -71,10 +71,14 @@ class Virtqueue {
   // The next available chain, nullopt when the driver has made none available; DATA_LOSS when
   // the queue is broken (see above). Takes it: the device owns the chain until PushUsed.
   absl::StatusOr<std::optional<Chain>> Pop();
-  // Returns a chain to the driver with `written` bytes written into its writable segments.
+  // Returns a chain to the driver with `written` bytes written into its writable segments
+  // (unless `publish` is false: then only with the next PublishUsed).
   // INVALID_ARGUMENT for a head beyond the queue; returning only chains it popped, each once,
   // with `written` within their writable bytes, is the device's part.
-  absl::Status PushUsed(uint16_t head, uint32_t written);
+  absl::Status PushUsed(uint16_t head, uint32_t written, bool publish = true);
+  // Hands the driver every element pushed with publish = false so far, at once (a frame's
+  // mergeable buffers: the driver reads num_buffers elements as soon as it sees the first).
+  absl::Status PublishUsed();
   // After PushUsed: whether the driver wants an interrupt for what was returned since the last
   // call (the used_event index with VIRTIO_F_EVENT_IDX, else the avail ring's NO_INTERRUPT
   // flag). Resets the "returned since" mark.

@@ -95,6 +95,19 @@ TEST_F(VirtqueueTest, ARequestWithReadableThenWritableBuffersAndItsCompletion) {
   EXPECT_THAT(q.PushUsed(8, 0), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(VirtqueueTest, UnpublishedElementsReachTheDriverTogether) {
+  Virtqueue q = Queue(Config());
+  ASSERT_THAT(q.PushUsed(1, 10, /*publish=*/false), IsOk());
+  ASSERT_THAT(q.PushUsed(2, 20, /*publish=*/false), IsOk());
+  EXPECT_EQ(*mem_->ReadObj<uint16_t>(kUsed + 2), 0);  // written, not handed over
+  EXPECT_EQ(*mem_->ReadObj<uint32_t>(kUsed + 12), 2u);
+  ASSERT_THAT(q.PushUsed(3, 30, /*publish=*/false), IsOk());
+  ASSERT_THAT(q.PublishUsed(), IsOk());
+  EXPECT_EQ(*mem_->ReadObj<uint16_t>(kUsed + 2), 3);
+  EXPECT_EQ(*mem_->ReadObj<uint32_t>(kUsed + 20), 3u);
+  EXPECT_EQ(*mem_->ReadObj<uint32_t>(kUsed + 24), 30u);
+}
+
 TEST_F(VirtqueueTest, IndicesWrapAt16Bits) {
   Virtqueue q = Queue(Config());
   SetDesc(kDesc, 0, kData, 8, 0, 0);

@@ -165,7 +165,9 @@ absl::StatusOr<bool> VirtioNet::Place(Virtqueue& queue) {
     if (!ScatterSegments(*memory_, c.writable, absl::MakeConstSpan(frame_.data() + at, len))) {
       return absl::DataLossError("a receive buffer is no longer in guest RAM");
     }
-    VMMD_RETURN_IF_ERROR(queue.PushUsed(c.head, len));
+    // All of a frame's buffers reach the driver together: it reads num_buffers used elements
+    // as soon as it sees the first, and drops the frame if they are not all there.
+    VMMD_RETURN_IF_ERROR(queue.PushUsed(c.head, len, /*publish=*/i + 1 == count));
     at += len;
     rx_buffers_.pop_front();
   }

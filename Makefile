@@ -59,7 +59,7 @@ unit-test: build
 
 # Benchmarks: they print numbers, assert nothing (docs/benchmarks.md). vmmd's own code on the
 # fake hypervisor (native), then vmmd against Debian's QEMU on the same guest in the nested bed
-# (one L1 boot, ~20-25 min). The other nested-bed benchmarks are tests/e2e/bench/*.sh.
+# (one L1 boot, ~10 min on a quiet host). The other nested-bed benchmarks: tests/e2e/bench/*.sh.
 bench: build
 	@$(NATIVE)/bin/metrics_scrape_bench
 	@$(NATIVE)/bin/autoscaler_bench

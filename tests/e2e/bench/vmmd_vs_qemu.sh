@@ -30,7 +30,8 @@
 # /proc/PID/stat (cpu_ticks): the same work on both, so what it cost each VMM.
 #
 #   L1_TIMEOUT=3000 L1_SCENARIO_TIMEOUT=2700 tests/e2e/l1-run tests/e2e/bench/vmmd_vs_qemu.sh
-#   (RUNS=5: ~20 min in L1; L1_APPEND=vmmd_bench.runs=N sets RUNS)
+#   (RUNS=5: ~9 min in L1 on a quiet host, ~18 on a busy one, more than the default 600 s per
+#   scenario; L1_APPEND=vmmd_bench.runs=N sets RUNS)
 #
 # Per VM:  @@VQ <vmmd|qemu> <run> <disk|net|uefi> <metric>=<value> ...  (net: plus the TAP's
 #          packet/drop counters and L1's TCP retransmissions over the transfers; vmmd's nic0

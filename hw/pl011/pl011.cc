@@ -191,7 +191,11 @@ size_t Pl011::RxTriggerLevel() const {
 }
 
 uint32_t Pl011::Flags() const {
-  uint32_t fr = pl011::kFrTxfe;
+  // The line is always connected and ready: carrier (DCD), DSR and CTS are up. Linux reads
+  // them as the port's modem status: without a carrier, opening the tty blocks whenever its
+  // termios lack CLOCAL (a getty that just hung the line up leaves it so), and with CRTSCTS
+  // set and no CTS, output stops.
+  uint32_t fr = pl011::kFrTxfe | pl011::kFrDcd | pl011::kFrDsr | pl011::kFrCts;
   if (rx_count_ == 0) fr |= pl011::kFrRxfe;
   if (rx_count_ >= RxCapacity()) fr |= pl011::kFrRxff;
   return fr;

@@ -75,7 +75,10 @@ inline constexpr uint64_t kCellId3 = primecell::kCellId3;
 inline constexpr uint32_t kPeriphId = 0x0014'1011;
 inline constexpr uint32_t kCellId = primecell::kCellId;
 
-// FR bits.
+// FR bits. CTS, DSR and DCD: the modem inputs, which this virtual line always asserts.
+inline constexpr uint32_t kFrCts = 1u << 0;
+inline constexpr uint32_t kFrDsr = 1u << 1;
+inline constexpr uint32_t kFrDcd = 1u << 2;
 inline constexpr uint32_t kFrBusy = 1u << 3;
 inline constexpr uint32_t kFrRxfe = 1u << 4;
 inline constexpr uint32_t kFrTxff = 1u << 5;

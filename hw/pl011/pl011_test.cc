@@ -66,7 +66,7 @@ class Pl011Test : public ::testing::Test {
 TEST_F(Pl011Test, ResetValues) {
   EXPECT_EQ(MmioRead32(uart_, r::kDr), 0u);
   EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), 0u);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);  // TXFE | RXFE, as the firmware trace shows
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);  // TXFE | RXFE | DCD | DSR | CTS
   EXPECT_EQ(MmioRead32(uart_, r::kIlpr), 0u);
   EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 0u);
   EXPECT_EQ(MmioRead32(uart_, r::kFbrd), 0u);
@@ -96,10 +96,10 @@ TEST_F(Pl011Test, Edk2InitSequenceAndByteStores) {
   EXPECT_EQ(MmioRead32(uart_, r::kLcrH), 0x70u);
   EXPECT_EQ(MmioRead32(uart_, r::kRsrEcr), 0u);
   for (char c : std::string("UEFI\r\n")) {
-    EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+    EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
     MmioWrite(uart_, r::kDr, static_cast<uint8_t>(c), 1);
   }
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
   EXPECT_EQ(sink_.bytes(), "UEFI\r\n");
   EXPECT_EQ(uart_.GetStats().tx_bytes, 6u);
   EXPECT_THAT(irq_.levels(), IsEmpty());  // the firmware never unmasks anything
@@ -208,19 +208,19 @@ TEST_F(Pl011Test, SubWordReadsShiftTheRegister) {
 
 TEST_F(Pl011Test, FlagsFollowTheReceiveFifo) {
   MmioWrite32(uart_, r::kLcrH, r::kLcrHFen);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
   Enqueue(uart_, "x");
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x80u);  // TXFE only
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x87u);  // TXFE (and the modem lines) only
   Enqueue(uart_, std::string(15, 'y'));
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0xC0u);  // TXFE | RXFF
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0xC7u);  // TXFE | RXFF
   MmioRead32(uart_, r::kDr);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x80u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x87u);
   // Without FEN the FIFO is one holding register.
   Pl011 plain(&sink_, nullptr, kAt);
   EXPECT_EQ(Enqueue(plain, "ab"), 1u);
-  EXPECT_EQ(MmioRead32(plain, r::kFr), 0xC0u);
+  EXPECT_EQ(MmioRead32(plain, r::kFr), 0xC7u);
   EXPECT_EQ(MmioRead32(plain, r::kDr), static_cast<uint32_t>('a'));
-  EXPECT_EQ(MmioRead32(plain, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(plain, r::kFr), 0x97u);
 }
 
 TEST_F(Pl011Test, TransmittedBytesReachTheSinkInOrder) {
@@ -363,7 +363,7 @@ TEST_F(Pl011Test, RegistersKeepOnlyTheirDefinedBits) {
   MmioWrite32(uart_, r::kFr, 0);
   MmioWrite32(uart_, r::kRis, 0);
   MmioWrite32(uart_, r::kMis, 0);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
   EXPECT_EQ(uart_.GetStats().ignored_writes, 3u);
 }
 
@@ -389,7 +389,7 @@ TEST_F(Pl011Test, UnknownAndMisalignedAccessesAreHarmless) {
   uart_.Read(r::kCr, absl::Span<uint8_t>());
   uart_.Write(r::kCr, absl::Span<const uint8_t>());
   EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x300u);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
   EXPECT_EQ(sink_.bytes(), "");
   EXPECT_THAT(irq_.levels(), IsEmpty());
 }
@@ -406,7 +406,7 @@ TEST_F(Pl011Test, ResetRestoresPowerOnStateAndLowersTheLine) {
   EXPECT_EQ(MmioRead32(uart_, r::kIbrd), 0u);
   EXPECT_EQ(MmioRead32(uart_, r::kImsc), 0u);
   EXPECT_EQ(MmioRead32(uart_, r::kRis), r::kIntTx);
-  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x90u);
+  EXPECT_EQ(MmioRead32(uart_, r::kFr), 0x97u);
   EXPECT_EQ(MmioRead32(uart_, r::kCr), 0x300u);
   EXPECT_EQ(uart_.GetStats().rx_bytes, 3u);  // stats survive
 }

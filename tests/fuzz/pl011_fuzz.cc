@@ -154,7 +154,7 @@ void Run(const uint8_t* data, size_t size) {
           }
           want = aligned ? byte : 0;
         } else if (reg == p::kFr) {
-          uint32_t fr = p::kFrTxfe;
+          uint32_t fr = p::kFrTxfe | p::kFrDcd | p::kFrDsr | p::kFrCts;
           if (m.fifo.empty()) fr |= p::kFrRxfe;
           if (m.fifo.size() >= m.capacity()) fr |= p::kFrRxff;
           want = fr >> shift;

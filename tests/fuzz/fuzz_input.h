@@ -3,6 +3,7 @@
 // include it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -98,6 +99,26 @@ inline void DeviceWrite(core::BusDevice& dev, uint64_t offset, size_t size, uint
   uint8_t buf[8];
   core::StoreLe(absl::MakeSpan(buf, size), value);
   dev.Write(offset, absl::MakeConstSpan(buf, size));
+}
+
+// One register access from the input, inside a `window`-byte device (one outside is skipped,
+// as the bus would): what a fuzzer does when it checks nothing of the register's value.
+inline void AnyAccess(FuzzReader& in, core::BusDevice& dev, uint64_t window) {
+  const Access a = NextAccess(in, window);
+  if (!InsideWindow(a, window)) return;
+  if (a.write()) {
+    DeviceWrite(dev, a.offset, a.size, a.value);
+  } else {
+    (void)DeviceRead(dev, a.offset, a.size);
+  }
+}
+
+// Up to 64 bytes of the input written at an offset (u16 modulo `size`) of guest RAM, as a
+// driver writes rings, descriptors and buffers.
+inline void PokeRam(FuzzReader& in, uint8_t* ram, uint64_t size) {
+  const uint64_t at = in.U16() % size;
+  absl::Span<const uint8_t> bytes = in.Take(std::min<size_t>(in.U8() % 65, size - at));
+  std::copy(bytes.begin(), bytes.end(), ram + at);
 }
 
 // An invariant failed: print what and abort, which libFuzzer reports as a crash with the input.

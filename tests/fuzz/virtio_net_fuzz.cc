@@ -184,22 +184,12 @@ void Run(const uint8_t* data, size_t size) {
   for (int ops = 0; ops < 512 && !in.empty(); ++ops) {
     const uint8_t op = in.U8();
     switch (op % 6) {
-      case 0: {
-        const Access a = NextAccess(in, v::mmio::kWindowSize);
-        if (!InsideWindow(a, v::mmio::kWindowSize)) break;
-        if (a.write()) {
-          DeviceWrite(t, a.offset, a.size, a.value);
-        } else {
-          (void)DeviceRead(t, a.offset, a.size);
-        }
+      case 0:
+        AnyAccess(in, t, v::mmio::kWindowSize);
         break;
-      }
-      case 1: {
-        const uint64_t at = in.U16() % kRam;
-        absl::Span<const uint8_t> bytes = in.Take(std::min<size_t>(in.U8() % 65, kRam - at));
-        std::copy(bytes.begin(), bytes.end(), ram + at);
+      case 1:
+        PokeRam(in, ram, kRam);
         break;
-      }
       case 2:
       case 3: {
         const uint32_t status = static_cast<uint32_t>(DeviceRead(t, v::mmio::kStatus, 4));

@@ -14,8 +14,8 @@ SANITIZE := $(BUILD)/sanitize
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build build-arm64 build-sanitize cross-sysroot image e2e-assets test unit-test \
-  sanitize-test fuzz bench demo clean
+.PHONY: all deps build build-arm64 build-sanitize cross-sysroot image e2e-assets debian-image \
+  test unit-test sanitize-test fuzz bench demo clean
 
 all: build
 
@@ -53,6 +53,11 @@ image: build-arm64
 e2e-assets: deps
 	@tests/e2e/fetch-assets.sh $(BUILD)/e2e
 
+# The Debian trixie arm64 guest image (tests/e2e/image/README.md), cached outside the clone by
+# its inputs (~/.cache/vmmd/images): a cold build takes ~12-17 min, a cached one seconds.
+debian-image: deps
+	@tests/e2e/image/build-debian-image.sh $(BUILD)/e2e/debian-image
+
 # Unit and integration tests only (fast, x86_64).
 unit-test: build
 	@ctest --test-dir $(NATIVE) -L 'unit|integration' --output-on-failure -j $(JOBS)
@@ -76,14 +81,14 @@ fuzz: build-sanitize
 	@tests/fuzz/fuzz-all.sh $(SANITIZE) $(FUZZ_SECONDS) $(JOBS)
 
 # Both trees run even if the first fails, each ending with its own ctest summary line.
-test: build build-arm64 e2e-assets image build-sanitize
+test: build build-arm64 e2e-assets debian-image image build-sanitize
 	@rc=0; echo "== build/native: unit, integration, end-to-end =="; \
 	  ctest --test-dir $(NATIVE) --output-on-failure -j $(JOBS) || rc=1; \
 	  echo "== build/sanitize (ASan+UBSan): unit, integration, fuzz =="; \
 	  ctest --test-dir $(SANITIZE) -L 'unit|integration|fuzz' --output-on-failure -j $(JOBS) || rc=1; \
 	  exit $$rc
 
-demo: build-arm64 e2e-assets
+demo: build-arm64 e2e-assets debian-image
 	@tests/e2e/l1-run tests/e2e/demo.sh
 
 clean:

@@ -416,3 +416,39 @@ prom_wait() {
     sleep 1
   done
 }
+
+# ---- the Debian image (l1-run's "# l1-run: debian-image") ---------------------------------
+
+# debian_image_node: makes /guest/debian.raw, a block-device node for L1's drive that holds the
+# Debian image (vda once virtio_blk is loaded), so vmmd can take it under its --image_dir.
+debian_image_node() {
+  local i=0 majmin
+  l1_module virtio_blk
+  while [ ! -e /sys/block/vda/dev ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e /sys/block/vda/dev ] || fail "L1 has no vda (the Debian image drive)"
+  majmin=$(cat /sys/block/vda/dev)
+  rm -f /guest/debian.raw
+  mknod /guest/debian.raw b "${majmin%:*}" "${majmin#*:}"
+  log "Debian image: /guest/debian.raw = block device $majmin, $(($(cat /sys/block/vda/size) / 2048)) MiB"
+}
+
+# workload_disk OUT SCRIPT: a workload disk for the Debian image's vmmd-workload.service (its
+# disk serial must be vmmd-workload): /e2e/workload-lib.sh (the console helpers) then SCRIPT,
+# NUL-padded to whole 4 KiB blocks.
+workload_disk() {
+  cat /e2e/workload-lib.sh "$2" >/tmp/.workload
+  dd if=/dev/zero of="$1" bs=4096 count=$((($(wc -c </tmp/.workload) + 4095) / 4096)) 2>/dev/null
+  dd if=/tmp/.workload of="$1" conv=notrunc 2>/dev/null
+}
+
+# control_serve: serves the word control_set last set (initially "run") on L1's port 5003, one
+# connection at a time, to a Debian workload's `control` (tests/e2e/workload-lib.sh).
+control_serve() {
+  echo run >/tmp/control
+  printf '#!/bin/sh\ncat /tmp/control\n' >/tmp/control.sh
+  chmod +x /tmp/control.sh
+  nc -ll -p 5003 -e /tmp/control.sh &
+}
+
+# control_set WORD: what control_serve serves from now on.
+control_set() { echo "$1" >/tmp/control; }

@@ -5,18 +5,11 @@
 # finds systemd-boot on the disk's EFI system partition — to systemd's multi-user target, on a
 # NIC on a TAP in L1. A workload disk (serial vmmd-workload) hands it a script: report the
 # system state, then run fio with data verification and send verified data to L1 over TCP while
-# vmmd scales it 1 -> 4 -> 2 -> 4 -> 1 (40 s). Every byte is checked; no I/O error, no hung task.
+# vmmd scales it 1 -> 4 -> 2 -> 4 -> 1. Every byte is checked; no I/O error, no hung task.
 set -eu
 . /e2e/lib.sh
 
-l1_module virtio_blk
-i=0
-while [ ! -e /sys/block/vda/dev ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e /sys/block/vda/dev ] || fail "L1 has no vda (the Debian image drive)"
-majmin=$(cat /sys/block/vda/dev)
-rm -f /guest/debian.raw
-mknod /guest/debian.raw b "${majmin%:*}" "${majmin#*:}"
-log "Debian image: /guest/debian.raw = block device $majmin, $(($(cat /sys/block/vda/size) / 2048)) MiB"
+debian_image_node
 
 tap=vmtap1
 l1_tap_up "$tap" 10.0.2.2/24
@@ -31,60 +24,53 @@ chmod +x /tmp/recv
 nc -ll -p 5002 -e /tmp/recv &
 ncpid=$!
 
+# The workload (after /e2e/workload-lib.sh): systemd's state, then fio with data verification
+# on the root disk and 1 MiB chunks to L1 over TCP, round after round, until the harness has
+# scaled the guest and says stop (control; at most 10 min). Small rounds (1 MiB of 4 KiB random
+# writes, each verified) keep a loaded bed's last round short.
+control_serve
 cat >/tmp/workload.sh <<'WORK'
-# The console's getty hangs up the tty this service was given when it starts: open it anew
-# for every line.
-exec > >(while IFS= read -r l; do
-  printf '%s\n' "$l" >/dev/ttyAMA0 2>/dev/null || printf '%s\n' "$l" >/dev/ttyAMA0
-done) 2>&1
-# The console is shared with the autologin shell, which writes terminal queries: each marker
-# starts on a line of its own.
-cpus() {
-  printf '\n@@CPUS online=%s enabled=%s\n' "$(cat /sys/devices/system/cpu/online)" \
-    "$(cat /sys/devices/system/cpu/enabled)"
-}
-state=$(timeout 150 systemctl is-system-running --wait)
-if [ "$state" != running ]; then
-  systemctl list-jobs --no-pager | sed 's/^/@@JOBS /'
-  systemctl --failed --no-pager | sed 's/^/@@FAILED-UNITS /'
-fi
-echo
-echo "@@DEBIAN-UP state=$state target=$(systemctl is-active multi-user.target) kernel=$(uname -r) root=$(findmnt -no SOURCE /) eth0=$(cat /sys/class/net/eth0/address)"
-cpus
-(prev=; while :; do c=$(cat /sys/devices/system/cpu/online); [ "$c" != "$prev" ] && cpus; prev=$c; sleep 0.3; done) &
-end=$(( $(cut -d. -f1 /proc/uptime) + 40 ))
+debian_up
+watch_cpus
+end=$(($(uptime_s) + 600))
+watchdog $(($(uptime_s) + 300))
+going() { [ "$(uptime_s)" -lt "$end" ] && [ "$(control)" = run ]; }
 (
   n=0 bad=0
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-    head -c 4194304 /dev/urandom >/tmp/chunk
-    printf '\n'
-    echo "@@SENT md5=$(md5sum </tmp/chunk | cut -c1-32)"
-    if ! cat /tmp/chunk >/dev/tcp/10.0.2.2/5002; then bad=$((bad + 1)); fi
+  while going; do
+    head -c 1048576 /dev/urandom >/tmp/chunk
+    marker "SENT md5=$(md5sum </tmp/chunk | cut -c1-32)"
+    if ! timeout 60 bash -c 'cat /tmp/chunk >/dev/tcp/10.0.2.2/5002'; then
+      bad=$((bad + 1))
+      marker "NET-FAILED chunk=$n"
+    fi
     n=$((n + 1))
   done
-  printf '\n@@NET-DONE sent=%s failed=%s\n' "$n" "$bad"
+  marker "NET-DONE sent=$n failed=$bad"
 ) &
 netpid=$!
 rounds=0 failed=0
-while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-  if fio --name=verify --filename=/var/tmp/fio.dat --size=4M --rw=randwrite --bs=4k \
-      --direct=1 --ioengine=psync --verify=crc32c --verify_fatal=1 --numjobs=1 \
-      --output=/tmp/fio.out >/dev/null 2>&1; then
+while going; do
+  t0=$(uptime_s)
+  timeout 120 fio --name=verify --filename=/var/tmp/fio.dat --size=1M --rw=randwrite --bs=4k \
+    --direct=1 --ioengine=psync --verify=crc32c --verify_fatal=1 --numjobs=1 \
+    --output=/tmp/fio.out >/tmp/fio.err 2>&1
+  rc=$?
+  if [ $rc = 0 ]; then
     rounds=$((rounds + 1))
   else
     failed=$((failed + 1))
-    sed 's/^/@@FIO-OUT /' /tmp/fio.out
+    marker "FIO-FAILED rc=$rc started=$t0 ended=$(uptime_s)"
+    cat /tmp/fio.out /tmp/fio.err | sed 's/^/@@FIO-OUT /'
   fi
 done
 wait "$netpid"
-printf '\n@@FIO rounds=%s failed=%s\n' "$rounds" "$failed"
-journalctl -k -p warning --no-pager -q | grep -E 'I/O error|blocked for more than|hung_task|virtio' |
+marker "FIO rounds=$rounds failed=$failed"
+timeout 60 journalctl -k -p warning --no-pager -q | grep -E 'I/O error|blocked for more than|hung_task|virtio' |
   sed 's/^/@@DMESG /'
-printf '\n@@WORKLOAD-END\n'
+workload_end
 WORK
-# The workload disk: the script, NUL-padded to whole sectors.
-dd if=/dev/zero of=/guest/workload.img bs=4096 count=4 2>/dev/null
-dd if=/tmp/workload.sh of=/guest/workload.img conv=notrunc 2>/dev/null
+workload_disk /guest/workload.img /tmp/workload.sh
 
 start_vmmd
 ctl create deb --firmware "$GUEST_FIRMWARE" --memory-mib 1024 --vcpus 1 --max-vcpus 4 \
@@ -106,11 +92,25 @@ pass "Debian booted from its virtio disk through UEFI to multi-user (systemd: ru
 ping -c 3 -W 5 10.0.2.15 >&9 2>&1 || fail "L1 cannot ping the Debian guest"
 pass "L1 pings the Debian guest through $tap"
 
+# On a failure from here on: give the guest's watchdog time to show its blocked tasks, and
+# vmmd's I/O counters twice, 10 s apart (do they still move?).
+diagnose() {
+  i=0
+  while [ $i -lt 90 ] && ! grep -aq '@@WATCHDOG\|^@@WORKLOAD-END' "$con"; do sleep 1; i=$((i + 1)); done
+  ctl get deb >&9 2>&1 || true
+  sleep 10
+  ctl get deb >&9 2>&1 || true
+  log "---- the guest's console from its watchdog on"
+  sed -n '/sysrq: Show Blocked State/,$p' "$con" | tr -d '\r' | head -n 300 >&9
+  fail "$@"
+}
+trap '' TERM # (a helper's fail() in a subshell lets this shell diagnose first)
 for n in 4 2 4 1; do
-  scale_to deb "$n"
-  check_scaled deb "$n" 4
+  (scale_to deb "$n" && check_scaled deb "$n" 4) || diagnose "scaling to $n vCPUs (above)"
 done
-end=$(wait_for_line "$con" '^@@WORKLOAD-END' 240 deb)
+control_set stop
+end=$(wait_for_line "$con" '^@@WORKLOAD-END' 400 deb) || diagnose "the workload did not end"
+trap 'exit 1' TERM
 fio=$(grep -a '^@@FIO ' "$con" | tail -n1 | tr -d '\r')
 net=$(grep -a '^@@NET-DONE ' "$con" | tail -n1 | tr -d '\r')
 log "fio: $fio; net: $net"
@@ -120,7 +120,7 @@ if grep -a '^@@FIO-OUT \|^@@DMESG ' "$con" >&9; then fail "fio verify failures o
 sent=$(grep -a '^@@SENT ' "$con" | tr -d '\r' | sed 's/^@@SENT md5=//' | sort)
 got=$(sort /tmp/recv.log)
 [ "$sent" = "$got" ] || fail "L1 received $(wc -l </tmp/recv.log) chunks, not those the guest sent"
-pass "across 1 -> 4 -> 2 -> 4 -> 1 vCPUs: $(field "$fio" rounds) fio rounds of 4 MiB verified (crc32c), $(field "$net" sent) chunks of 4 MiB to L1 with equal md5, no I/O error"
+pass "across 1 -> 4 -> 2 -> 4 -> 1 vCPUs: $(field "$fio" rounds) fio rounds of 1 MiB verified (crc32c), $(field "$net" sent) chunks of 1 MiB to L1 with equal md5, no I/O error"
 
 ctl stop deb --force
 wait_for_state deb STOPPED 30

@@ -13,6 +13,15 @@ CROSS := $(BUILD)/cross
 SANITIZE := $(BUILD)/sanitize
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 300
+# Every compile goes through ccache (Debian's, installed by `make deps`), kept outside the clone
+# (~/.cache/ccache) and keyed by the compile's inputs: a build that changed a few files
+# compiles only those, in any clone (paths are taken relative to the clone, not hashed with
+# it). The sloppiness lets it cache the compiles that use the tests' precompiled headers. A
+# machine without the cache compiles everything, with the same commands.
+export CCACHE_BASEDIR := $(ROOT)
+export CCACHE_NOHASHDIR := 1
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+CCACHE := -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
 .PHONY: all deps build build-arm64 build-sanitize cross-sysroot image e2e-assets debian-image \
   test unit-test sanitize-test fuzz bench demo clean
@@ -23,14 +32,14 @@ deps:
 	@deploy/host/install-build-deps.sh
 
 build: deps
-	@cmake -S . -B $(NATIVE) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(NATIVE) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE) >/dev/null
 	@cmake --build $(NATIVE) -j $(JOBS)
 
 # The clang ASan+UBSan tree (VMMD_SANITIZE, docs/testing.md "Sanitizers and fuzzing"): only the
 # test binaries (GoogleTest suites, the vmmctl the integration tests run, the libFuzzer targets
 # of tests/fuzz). -O1 with line tables keeps it quick to build and its reports symbolized.
 build-sanitize: deps
-	@CC=clang CXX=clang++ cmake -S . -B $(SANITIZE) -G Ninja -DVMMD_SANITIZE=ON \
+	@CC=clang CXX=clang++ cmake -S . -B $(SANITIZE) -G Ninja -DVMMD_SANITIZE=ON $(CCACHE) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld \
 	  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
@@ -40,7 +49,7 @@ cross-sysroot: deps
 	@deploy/host/fetch-cross-sysroot.sh $(CROSS)
 
 build-arm64: cross-sysroot
-	@cmake -S . -B $(ARM64) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMMD_BUILD_TESTS=OFF \
+	@cmake -S . -B $(ARM64) -G Ninja -DCMAKE_BUILD_TYPE=Release -DVMMD_BUILD_TESTS=OFF $(CCACHE) \
 	  -DCMAKE_TOOLCHAIN_FILE=$(ROOT)/cmake/toolchain-aarch64.cmake \
 	  -DVMMD_CROSS_SYSROOT=$(CROSS)/sysroot -DVMMD_UAPI_INCLUDE=$(CROSS)/uapi/usr/include >/dev/null
 	@cmake --build $(ARM64) -j $(JOBS) --target vmmd vmmctl vmm-autoscaler e2e-driver

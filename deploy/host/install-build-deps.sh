@@ -5,6 +5,8 @@
 #   * clang, lld, llvm (its llvm-symbolizer makes sanitizer reports readable) and clang's runtimes
 #     (ASan, UBSan, libFuzzer: libclang-rt-14-dev) for the sanitizer tree and the fuzz targets
 #     (build/sanitize, docs/testing.md);
+#   * ccache: the three C++ trees (native, sanitize, arm64) reuse what an earlier build compiled
+#     from the same inputs (~/.cache/ccache; the Makefile sets it up);
 #   * the aarch64 cross toolchain and arm64 multiarch libraries for the vmmd/vmmctl arm64 build;
 #   * the tools of the nested arm64 end-to-end bed (QEMU 10 from bookworm-backports, edk2
 #     firmware, acpica-tools, cpio);
@@ -28,9 +30,9 @@ set -euo pipefail
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
-STAMP=/var/lib/vmmd-build-deps.v6
+STAMP=/var/lib/vmmd-build-deps.v7
 
-native_pkgs=(cmake g++ make pkg-config ninja-build
+native_pkgs=(cmake g++ make pkg-config ninja-build ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libfdt-dev libseccomp-dev device-tree-compiler prometheus-cpp-dev libcivetweb-dev zlib1g-dev libgtest-dev
   libgmock-dev googletest

@@ -29,8 +29,9 @@ cpus() {
   marker "CPUS online=$online enabled=$enabled"
 }
 
-# Prints @@CPUS now and whenever the online set changes (checked every 0.3 s), in the
-# background. Builtins only (a read with a time-out on a FIFO nobody writes is its sleep): in
+# Prints @@CPUS now and whenever the online or the enabled set changes (checked every 0.3 s),
+# in the background: a hot-removed CPU leaves the online set before the enabled one, so a line
+# read in between must be followed by another. Builtins only (a read with a time-out on a FIFO nobody writes is its sleep): in
 # this nested bed a fork and exec every 0.3 s kept an idle guest 40 % busy, which an
 # autoscaler rightly read as load.
 watch_cpus() {
@@ -38,12 +39,15 @@ watch_cpus() {
   mkfifo /run/vmmd-cpus-tick
   (
     exec 4<>/run/vmmd-cpus-tick
-    read -r prev </sys/devices/system/cpu/online
+    read -r online </sys/devices/system/cpu/online
+    read -r enabled </sys/devices/system/cpu/enabled
+    prev="$online $enabled"
     while :; do
       read -r -t 0.3 -u 4 _
-      read -r c </sys/devices/system/cpu/online
-      [ "$c" != "$prev" ] && cpus
-      prev=$c
+      read -r online </sys/devices/system/cpu/online
+      read -r enabled </sys/devices/system/cpu/enabled
+      [ "$online $enabled" != "$prev" ] && marker "CPUS online=$online enabled=$enabled"
+      prev="$online $enabled"
     done
   ) &
 }

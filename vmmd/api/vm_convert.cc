@@ -220,6 +220,7 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
     disk->set_flush_requests(d.flushes);
     disk->set_discard_requests(d.discards);
     disk->set_failed_requests(d.errors);
+    disk->set_queue_errors(d.queue_errors);
   }
   for (size_t i = 0; i < info.nics.size() && i < info.spec.nics.size(); ++i) {
     const vmm::NicStats& n = info.nics[i];
@@ -233,6 +234,7 @@ v1::Vm VmToProto(const vmm::VmInfo& info) {
     nic->set_tx_bytes(n.tx_bytes);
     nic->set_rx_dropped(n.rx_dropped);
     nic->set_tx_dropped(n.tx_dropped);
+    nic->set_queue_errors(n.queue_errors);
   }
   return out;
 }

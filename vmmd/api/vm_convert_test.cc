@@ -103,7 +103,8 @@ TEST(VmConvertTest, DiskCountersCarryTheirIndexAndSerial) {
                  .write_bytes = 1024,
                  .flushes = 3,
                  .discards = 4,
-                 .errors = 5},
+                 .errors = 5,
+                 .queue_errors = 7},
                 {}};
   const v1::Vm vm = VmToProto(info);
   ASSERT_EQ(vm.disks_size(), 2);
@@ -116,6 +117,8 @@ TEST(VmConvertTest, DiskCountersCarryTheirIndexAndSerial) {
   EXPECT_EQ(vm.disks(0).flush_requests(), 3u);
   EXPECT_EQ(vm.disks(0).discard_requests(), 4u);
   EXPECT_EQ(vm.disks(0).failed_requests(), 5u);
+  EXPECT_EQ(vm.disks(0).queue_errors(), 7u);
+  EXPECT_EQ(vm.disks(1).queue_errors(), 0u);
   EXPECT_EQ(vm.disks(1).index(), 1u);
   EXPECT_EQ(vm.disks(1).serial(), "disk1");
 }
@@ -128,7 +131,8 @@ TEST(VmConvertTest, NicCountersCarryTheirTapAndTheGuestsMac) {
                 .tx_frames = 3,
                 .tx_bytes = 4,
                 .rx_dropped = 5,
-                .tx_dropped = 6},
+                .tx_dropped = 6,
+                .queue_errors = 8},
                {}};
   const v1::Vm vm = VmToProto(info);
   ASSERT_EQ(vm.nics_size(), 2);
@@ -141,6 +145,7 @@ TEST(VmConvertTest, NicCountersCarryTheirTapAndTheGuestsMac) {
   EXPECT_EQ(vm.nics(0).tx_bytes(), 4u);
   EXPECT_EQ(vm.nics(0).rx_dropped(), 5u);
   EXPECT_EQ(vm.nics(0).tx_dropped(), 6u);
+  EXPECT_EQ(vm.nics(0).queue_errors(), 8u);
   EXPECT_EQ(vm.nics(1).index(), 1u);
   EXPECT_EQ(vm.nics(1).tap(), "tap-vm1b");
   EXPECT_EQ(vm.nics(1).mac(), vmm::FormatMac(vmm::NicMac(info.spec, 1)));

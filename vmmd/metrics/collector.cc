@@ -164,6 +164,11 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
       "Frames a VM's virtio-net interface dropped, by direction (rx: the guest had no room; tx: "
       "malformed, or the host refused them).",
       MetricType::Counter);
+  MetricFamily* queue_errors = out.Add(
+      "vmmd_virtio_queue_errors_total",
+      "Times the guest broke a queue of a VM's virtio disk or NIC (a malformed ring or descriptor "
+      "chain): the device stopped until the guest reset it (DEVICE_NEEDS_RESET).",
+      MetricType::Counter);
   for (const vmm::VmReport& r : vms) {
     const std::string& vm = r.info.spec.name;
     for (size_t i = 0; i < r.info.nics.size() && i < r.info.spec.nics.size(); ++i) {
@@ -178,6 +183,8 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
         Counter(nic_bytes, labels, static_cast<double>(bytes));
         Counter(nic_dropped, labels, static_cast<double>(dropped));
       }
+      Counter(queue_errors, {{"vm", vm}, {"device", absl::StrCat("nic:", nic)}},
+              static_cast<double>(n.queue_errors));
     }
     for (size_t i = 0; i < r.info.disks.size(); ++i) {
       const vmm::DiskStats& d = r.info.disks[i];
@@ -193,6 +200,8 @@ void AddVmFamilies(Families& out, const vmm::ManagerReport& report) {
       Counter(disk_bytes, {{"vm", vm}, {"disk", disk}, {"op", "write"}},
               static_cast<double>(d.write_bytes));
       Counter(disk_errors, {{"vm", vm}, {"disk", disk}}, static_cast<double>(d.errors));
+      Counter(queue_errors, {{"vm", vm}, {"device", absl::StrCat("disk:", disk)}},
+              static_cast<double>(d.queue_errors));
     }
     const vmm::VmStats& st = r.stats;
     for (vmm::VmState s : vmm::kVmStates) {

@@ -53,6 +53,23 @@ ScrapeInputs KnownInputs() {
   r.info.online_vcpus = 3;
   r.info.target_vcpus = 4;
   r.info.restarts = 1;
+  r.info.spec.disks.push_back({.path = "/img/root.raw", .read_only = false, .serial = "root"});
+  r.info.disks.push_back({.reads = 4,
+                          .writes = 5,
+                          .read_bytes = 4096,
+                          .write_bytes = 512,
+                          .flushes = 1,
+                          .discards = 0,
+                          .errors = 6,
+                          .queue_errors = 2});
+  r.info.spec.nics.push_back({.tap = "tap0", .mac = ""});
+  r.info.nics.push_back({.rx_frames = 7,
+                         .rx_bytes = 700,
+                         .tx_frames = 8,
+                         .tx_bytes = 800,
+                         .rx_dropped = 1,
+                         .tx_dropped = 0,
+                         .queue_errors = 3});
   for (uint32_t i = 0; i < 4; ++i) {
     core::VcpuInfo v;
     v.id = i;
@@ -110,6 +127,15 @@ TEST(CollectorTest, ExactSeriesForKnownInputs) {
       {R"(vmmd_vm_exits_total{vm="web",reason="mmio"})", 70},
       {R"(vmmd_vm_exits_total{vm="web",reason="hypercall"})", 20},
       {R"(vmmd_vm_exits_total{vm="web",reason="other"})", 10},
+      {R"(vmmd_disk_requests_total{vm="web",disk="root",op="read"})", 4},
+      {R"(vmmd_disk_requests_total{vm="web",disk="root",op="flush"})", 1},
+      {R"(vmmd_disk_bytes_total{vm="web",disk="root",op="write"})", 512},
+      {R"(vmmd_disk_failed_requests_total{vm="web",disk="root"})", 6},
+      {R"(vmmd_nic_frames_total{vm="web",nic="tap0",direction="tx"})", 8},
+      {R"(vmmd_nic_bytes_total{vm="web",nic="tap0",direction="rx"})", 700},
+      {R"(vmmd_nic_dropped_frames_total{vm="web",nic="tap0",direction="rx"})", 1},
+      {R"(vmmd_virtio_queue_errors_total{vm="web",device="disk:root"})", 2},
+      {R"(vmmd_virtio_queue_errors_total{vm="web",device="nic:tap0"})", 3},
       {R"(vmmd_vcpu_busy_seconds_total{vm="web",vcpu="2"})", 3.0},
       {R"(vmmd_vcpu_delay_seconds_total{vm="web",vcpu="0"})", 0.25},
       {R"(vmmd_vcpu_hotplug_phase_seconds_count{phase="taken"})", 2},

@@ -156,7 +156,7 @@ void Machine::Stop() {
   // Then the I/O thread (the request it serves completes), then the disks: synced and closed,
   // which releases their locks for the next machine of this VM or another VM.
   if (io_ != nullptr) io_->Stop();
-  for (hw::virtio::VirtioBlock* d : disks_) {
+  for (const auto& [d, transport] : disks_) {
     if (absl::Status s = d->Close(); !s.ok()) {
       LogWarning("%s: closing a disk: %s", name_, s.ToString());
     }

@@ -103,8 +103,9 @@ class Machine {
   // served by the VM's I/O thread (machine_virtio.cc).
   absl::Status AddVirtioDevices(const VmSpec& spec, VmSpecFiles& files);
   // `device` behind the transport on virtio row `slot`, its notifications and backend
-  // descriptors on the I/O thread.
-  absl::Status AddVirtio(size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device);
+  // descriptors on the I/O thread; returns the transport.
+  absl::StatusOr<const hw::virtio::VirtioMmio*> AddVirtio(
+      size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device);
   absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
                                 const MachineOptions& options);
@@ -121,8 +122,14 @@ class Machine {
   std::shared_ptr<hw::Ged> ged_;  // firmware boot: raises the CPU-hotplug and power-button events
   std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
-  std::vector<hw::virtio::VirtioBlock*> disks_;  // owned by their transports (in devices_)
-  std::vector<hw::virtio::VirtioNet*> nics_;     // likewise
+  // Each spec disk and NIC with its transport (both owned by devices_), in spec order.
+  template <typename Device>
+  struct VirtioSite {
+    Device* device;
+    const hw::virtio::VirtioMmio* transport;
+  };
+  std::vector<VirtioSite<hw::virtio::VirtioBlock>> disks_;
+  std::vector<VirtioSite<hw::virtio::VirtioNet>> nics_;
   // The I/O thread, when the VM has virtio devices: its handlers use the transports, so it is
   // declared after (and stopped and destroyed before) them.
   std::unique_ptr<EventLoop> io_;

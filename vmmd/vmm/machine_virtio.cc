@@ -12,7 +12,8 @@
 
 namespace vmmd::vmm {
 
-absl::Status Machine::AddVirtio(size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device) {
+absl::StatusOr<const hw::virtio::VirtioMmio*> Machine::AddVirtio(
+    size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device) {
   if (slot >= board::kVirtioSlots) {
     return absl::InvalidArgumentError(
         absl::StrFormat("more virtio devices than the board's %u slots", board::kVirtioSlots));
@@ -34,7 +35,8 @@ absl::Status Machine::AddVirtio(size_t slot, std::unique_ptr<hw::virtio::VirtioD
   for (const hw::virtio::NotifyEvent& e : (*transport)->NotifyEvents()) {
     VMMD_RETURN_IF_ERROR(vm_->AttachIoEventFd(e.gpa, e.len, e.value, e.fd));
   }
-  return (*transport)->AttachTo(*io_);
+  VMMD_RETURN_IF_ERROR((*transport)->AttachTo(*io_));
+  return transport->get();
 }
 
 absl::Status Machine::AddVirtioDevices(const VmSpec& spec, VmSpecFiles& files) {
@@ -52,27 +54,31 @@ absl::Status Machine::AddVirtioDevices(const VmSpec& spec, VmSpecFiles& files) {
         hw::virtio::VirtioBlock::Create(
             std::move(files.disks[i].fd), memory_.get(),
             {.read_only = spec.disks[i].read_only, .serial = DiskSerial(spec, i)}));
-    disks_.push_back(block.get());
-    VMMD_RETURN_IF_ERROR(AddVirtio(slot++, std::move(block)));
+    hw::virtio::VirtioBlock* device = block.get();
+    VMMD_ASSIGN_OR_RETURN(const hw::virtio::VirtioMmio* transport,
+                          AddVirtio(slot++, std::move(block)));
+    disks_.push_back({device, transport});
   }
   for (size_t i = 0; i < files.taps.size(); ++i) {
     VMMD_ASSIGN_OR_RETURN(
         std::unique_ptr<hw::virtio::VirtioNet> nic,
         hw::virtio::VirtioNet::Create(std::move(files.taps[i]), memory_.get(), NicMac(spec, i)));
-    nics_.push_back(nic.get());
-    VMMD_RETURN_IF_ERROR(AddVirtio(slot++, std::move(nic)));
+    hw::virtio::VirtioNet* device = nic.get();
+    VMMD_ASSIGN_OR_RETURN(const hw::virtio::VirtioMmio* transport,
+                          AddVirtio(slot++, std::move(nic)));
+    nics_.push_back({device, transport});
   }
   if (spec.entropy) {
     VMMD_ASSIGN_OR_RETURN(std::unique_ptr<hw::virtio::VirtioRng> rng,
                           hw::virtio::VirtioRng::Create(memory_.get()));
-    VMMD_RETURN_IF_ERROR(AddVirtio(slot++, std::move(rng)));
+    VMMD_RETURN_IF_ERROR(AddVirtio(slot++, std::move(rng)).status());
   }
   return absl::OkStatus();
 }
 
 std::vector<DiskStats> Machine::DiskCounters() const {
   std::vector<DiskStats> out;
-  for (const hw::virtio::VirtioBlock* d : disks_) {
+  for (const auto& [d, transport] : disks_) {
     const hw::virtio::VirtioBlock::Stats s = d->GetStats();
     out.push_back({.reads = s.reads,
                    .writes = s.writes,
@@ -80,21 +86,23 @@ std::vector<DiskStats> Machine::DiskCounters() const {
                    .write_bytes = s.write_bytes,
                    .flushes = s.flushes,
                    .discards = s.discards,
-                   .errors = s.errors});
+                   .errors = s.errors,
+                   .queue_errors = transport->GetStats().broken});
   }
   return out;
 }
 
 std::vector<NicStats> Machine::NicCounters() const {
   std::vector<NicStats> out;
-  for (const hw::virtio::VirtioNet* n : nics_) {
+  for (const auto& [n, transport] : nics_) {
     const hw::virtio::VirtioNet::Stats s = n->GetStats();
     out.push_back({.rx_frames = s.rx_frames,
                    .rx_bytes = s.rx_bytes,
                    .tx_frames = s.tx_frames,
                    .tx_bytes = s.tx_bytes,
                    .rx_dropped = s.rx_dropped,
-                   .tx_dropped = s.tx_dropped});
+                   .tx_dropped = s.tx_dropped,
+                   .queue_errors = transport->GetStats().broken});
   }
   return out;
 }

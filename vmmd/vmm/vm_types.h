@@ -97,6 +97,7 @@ struct DiskStats {
   uint64_t flushes = 0;
   uint64_t discards = 0;
   uint64_t errors = 0;  // requests answered with an error (out of range, malformed, I/O error)
+  uint64_t queue_errors = 0;  // times the guest broke a queue and the device needed a reset
 };
 
 // One NIC's traffic since its VM started; rx is towards the guest.
@@ -107,6 +108,7 @@ struct NicStats {
   uint64_t tx_bytes = 0;
   uint64_t rx_dropped = 0;  // frames the guest had no room for
   uint64_t tx_dropped = 0;  // frames the guest sent malformed or the host refused
+  uint64_t queue_errors = 0;  // times the guest broke a queue and the device needed a reset
 };
 
 struct VmInfo {

@@ -115,7 +115,8 @@ std::string FormatVmDetails(const v1::Vm& vm) {
       if (st.index() != static_cast<uint32_t>(i)) continue;
       absl::StrAppend(&value, "; reads ", st.read_requests(), " (", st.read_bytes(), " B), writes ",
                       st.write_requests(), " (", st.write_bytes(), " B), flushes ",
-                      st.flush_requests(), ", failed ", st.failed_requests());
+                      st.flush_requests(), ", failed ", st.failed_requests(), ", queue errors ",
+                      st.queue_errors());
     }
     line(absl::StrCat("disk", i), value);
   }
@@ -125,7 +126,8 @@ std::string FormatVmDetails(const v1::Vm& vm) {
       if (st.index() != static_cast<uint32_t>(i)) continue;
       absl::StrAppend(&value, " mac ", st.mac(), "; rx ", st.rx_frames(), " frames (",
                       st.rx_bytes(), " B, ", st.rx_dropped(), " dropped), tx ", st.tx_frames(),
-                      " frames (", st.tx_bytes(), " B, ", st.tx_dropped(), " dropped)");
+                      " frames (", st.tx_bytes(), " B, ", st.tx_dropped(),
+                      " dropped); queue errors ", st.queue_errors());
     }
     if (vm.nics().empty() && !spec.nics(i).mac().empty()) {
       absl::StrAppend(&value, " mac ", spec.nics(i).mac());

@@ -150,6 +150,38 @@ TEST(FormatTest, VmDetailsWithAnAutoscalerReport) {
             "0.10, up: window 0.5s +4/15s, down: window 300s -1/15s\n");
 }
 
+TEST(FormatTest, VmDetailsCountEachDisksAndNicsIo) {
+  v1::Vm vm;
+  vm.mutable_spec()->set_name("io");
+  v1::Disk* d = vm.mutable_spec()->add_disks();
+  d->set_path("/img/root.raw");
+  d->set_serial("root");
+  vm.mutable_spec()->add_nics()->set_tap("tap0");
+  v1::DiskStatus* ds = vm.add_disks();
+  ds->set_read_requests(4);
+  ds->set_read_bytes(4096);
+  ds->set_write_requests(5);
+  ds->set_write_bytes(512);
+  ds->set_flush_requests(1);
+  ds->set_failed_requests(6);
+  ds->set_queue_errors(2);
+  v1::NicStatus* ns = vm.add_nics();
+  ns->set_mac("02:00:5e:00:00:01");
+  ns->set_rx_frames(7);
+  ns->set_rx_bytes(700);
+  ns->set_rx_dropped(1);
+  ns->set_tx_frames(8);
+  ns->set_tx_bytes(800);
+  ns->set_queue_errors(3);
+  const std::string out = FormatVmDetails(vm);
+  EXPECT_THAT(out, ::testing::HasSubstr(
+                       "disk0: /img/root.raw serial=root; reads 4 (4096 B), writes 5 (512 B), "
+                       "flushes 1, failed 6, queue errors 2\n"));
+  EXPECT_THAT(out, ::testing::HasSubstr(
+                       "nic0: tap tap0 mac 02:00:5e:00:00:01; rx 7 frames (700 B, 1 dropped), tx "
+                       "8 frames (800 B, 0 dropped); queue errors 3\n"));
+}
+
 TEST(FormatTest, CpuTable) {
   v1::GetCPUStateResponse response;
   response.set_name("vm1");

@@ -108,7 +108,7 @@ w=$(echo "$got" | sed -n 's/^disk0: .*writes \([0-9]*\) .*/\1/p')
 r=$(echo "$got" | sed -n 's/^disk0: .*reads \([0-9]*\) .*/\1/p')
 [ -n "$w" ] && [ "$w" -ge "$rounds" ] || fail "vmmctl get shows $w writes for $rounds rounds"
 [ -n "$r" ] && [ "$r" -ge "$rounds" ] || fail "vmmctl get shows $r reads for $rounds rounds"
-echo "$got" | grep -q '^disk0: .*failed 0$' || fail "failed requests: $(echo "$got" | grep '^disk0')"
+echo "$got" | grep -q '^disk0: .*failed 0, queue errors 0$' || fail "failed requests: $(echo "$got" | grep '^disk0')"
 pass "GetVm counts $r reads and $w writes, none failed"
 echo "$got" | grep -a '^nic0: ' >&9
 rx=$(echo "$got" | sed -n 's/^nic0: .*; rx \([0-9]*\) frames.*/\1/p')

@@ -12,6 +12,7 @@
 #                                `order`, the list its /init loads them by
 #   OUT_DIR/busybox              busybox-static:arm64 (L1 and L2 userland)
 #   OUT_DIR/guest-initrd.cpio    L2 initramfs: busybox + tests/e2e/guest/init (uncompressed newc)
+#                                + /bin/virtio-hostile (tests/e2e/guest/virtio-hostile.c, static)
 # The .debs are cached outside the clone, keyed by package and version, in
 # $VMMD_CACHE_DIR/debs (default ~/.cache/vmmd/debs; tests/e2e/deb-cache.sh, which the container
 # scenario's crun uses too): a fresh clone on the same machine unpacks
@@ -173,6 +174,9 @@ build_guest_initrd() {
   cp "$out/busybox" "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   install -m 0755 "$here/guest/init" "$root/init"
+  # The hostile virtio driver (vmmd.e2e.vhostile): static, so the busybox guest needs no libc.
+  aarch64-linux-gnu-gcc -static -O2 -s -Wall -Wextra -Werror -o "$root/bin/virtio-hostile" \
+    "$here/guest/virtio-hostile.c" || die "compiling tests/e2e/guest/virtio-hostile.c"
   mkdir -p "$root/lib/modules"
   cp -r "$out/kernel-6.12/guest-modules/." "$root/lib/modules/"
   rm -f "$root/lib/modules/.list"
@@ -205,7 +209,7 @@ if list_changed "$out/kernel-6.12/modules/.list" "${net_modules[@]}" ||
    list_changed "$out/kernel-6.12/guest-modules/.list" "${guest_modules[@]}"; then
   extract_modules "$out/kernel-6.12"
 fi
-guest_sources=("$here/guest/init" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
+guest_sources=("$here/guest/init" "$here/guest/virtio-hostile.c" "$out/busybox" "$here/../../deploy/guest/mdev/mdev.conf"
   "$here/../../deploy/guest/mdev/cpu-online" "$out/kernel-6.12/guest-modules")
 stale=0
 for f in "${guest_sources[@]}"; do [ "$f" -nt "$out/guest-initrd.cpio" ] && stale=1; done

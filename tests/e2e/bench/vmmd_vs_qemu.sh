@@ -40,14 +40,11 @@
 #          vmmd/QEMU (of the medians; times: < 1 = vmmd faster, rates: > 1 = vmmd faster)
 set -eu
 . /e2e/lib.sh
+. /e2e/bench-lib.sh
 
-RUNS=5
-for a in $(cat /proc/cmdline); do
-  case "$a" in vmmd_bench.runs=*) RUNS=${a#vmmd_bench.runs=} ;; esac
-done
+RUNS=$(bench_runs 5)
 DISK_MIB=32
 NET_N=8
-QEMU=/extra/qemu/qemu-system-aarch64
 TAP=vmtap0
 MAC=02:00:5e:00:03:02
 GUEST_IP=10.0.3.2
@@ -55,7 +52,6 @@ IMG=/guest/bench.img
 MEM=512
 DATA=/tmp/vq.txt  # "<metric> <vmm> <value>" per measurement
 
-[ -x "$QEMU" ] || fail "no $QEMU (run with tests/e2e/l1-run: the script's '# l1-run: qemu' line)"
 l1_tap_up "$TAP" 10.0.3.1/24
 # Every guest is 10.0.3.2: L1's TCP must not start a connection with what it learnt from the
 # previous VM's (ssthresh, RTT), which would make the order of the VMs matter.
@@ -108,24 +104,6 @@ launch() {
   fi
 }
 
-# wait_console REGEX TIMEOUT_S: polls $CON every 0.1 s (grep only) until a line matches; fails
-# when QEMU ($QPID) or vmmd exited, or after TIMEOUT_S. The console file grows byte by byte (a
-# PL011): a REGEX must reach past the last field it reads, or it may match half a line.
-wait_console() {
-  local i=0
-  until grep -aqE -- "$1" "$CON" 2>/dev/null; do
-    check_vmmd
-    if [ -n "$QPID" ] && ! kill -0 "$QPID" 2>/dev/null; then
-      grep -aqE -- "$1" "$CON" 2>/dev/null && return 0
-      fail "QEMU (pid $QPID) exited while waiting for /$1/ in $CON"
-    fi
-    i=$((i + 1))
-    [ "$i" -le $(($2 * 10)) ] || fail "no line matching /$1/ in $CON after $2 s"
-    sleep 0.1
-  done
-}
-line() { grep -aE -m1 -- "$1" "$CON" | tr -d '\r'; }
-
 # stop VMM NAME: vmmd: delete the VM (it may still run); QEMU: SIGTERM (unless it exited) and
 # reap it.
 stop() {
@@ -137,8 +115,6 @@ stop() {
     QPID=
   fi
 }
-
-record() { echo "$2 $1 $3" >>"$DATA"; }  # record VMM METRIC VALUE
 
 # net_counters: the TAP's packet and drop counters (L1's side: rx = from the guest), L1's TCP
 # retransmissions (/proc/net/snmp RetransSegs) and what they were (/proc/net/netstat: tail loss
@@ -160,31 +136,6 @@ counters_delta() {
   echo "$1 / $2" | tr ' ' '\n' | awk -F= '$0 == "/" { after = 1; next }
     NF == 2 { if (!after) a[$1] = $2; else { printf "%s%s=%d", sep, $1, $2 - a[$1]; sep = " " } }
     END { print "" }'
-}
-
-# cpu_ticks VMM: "<user> <system> <guest>" clock ticks (1/100 s) the VMM's process has used so
-# far: user time minus the time its vCPU threads spent in the guest (device emulation in the
-# VMM), system time (L1's kernel: KVM's exit handling, the VMM's system calls), guest time
-# (/proc/PID/stat utime - guest_time, stime, guest_time). vmmd's process serves this one VM only
-# (the others are deleted), so its delta over a window is what serving this VM cost.
-cpu_ticks() {
-  local pid=$QPID
-  [ "$1" = vmmd ] && pid=$VMMD_PID
-  awk '{ print $14 - $43, $15, $43 }' "/proc/$pid/stat"
-}
-# cpu_window VMM PREFIX "<user0> <system0> <guest0>": records <prefix>_user, _sys, _guest (s)
-# since that sample; prints "<prefix>_cpu_s=user/sys/guest".
-cpu_window() {
-  local u y g
-  # shellcheck disable=SC2046
-  set -- "$1" "$2" $3 $(cpu_ticks "$1")
-  u=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b - a) / 100 }')
-  y=$(awk -v a="$4" -v b="$7" 'BEGIN { printf "%.2f", (b - a) / 100 }')
-  g=$(awk -v a="$5" -v b="$8" 'BEGIN { printf "%.2f", (b - a) / 100 }')
-  record "$1" "$2_user" "$u"
-  record "$1" "$2_sys" "$y"
-  record "$1" "$2_guest" "$g"
-  echo "$2_cpu_s=$u/$y/$g"
 }
 
 # boot_up VMM RUN KIND: waits for @@GUEST-UP, records boot_<KIND> (ms since the launch) and
@@ -281,29 +232,10 @@ one() {
 
 log "@@BENCH vmmd_vs_qemu: $RUNS runs each; $("$QEMU" --version | head -n1); L1: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 start_vmmd
-n=1
-while [ "$n" -le "$RUNS" ]; do
-  if [ $((n % 2)) = 1 ]; then one vmmd "$n"; one qemu "$n"; else one qemu "$n"; one vmmd "$n"; fi
-  n=$((n + 1))
-done
+alternate "$RUNS" one
 
 # ---- the table -----------------------------------------------------------------------------
-# stats METRIC VMM: "median min max" of the values.
-stats() {
-  awk -v m="$1" -v v="$2" '$1 == m && $2 == v { print $3 }' "$DATA" | sort -n |
-    awk '{ x[NR] = $1 } END { if (!NR) { print "- - -"; exit }
-      printf "%s %s %s\n", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2, x[1], x[NR] }'
-}
-log "@@VQ-TABLE $RUNS runs each; median (min-max); ratio = vmmd median / QEMU median"
-log "@@VQ-TABLE $(printf '%-36s %-6s %-24s %-24s %s' metric unit vmmd QEMU vmmd/QEMU)"
-while IFS='|' read -r key label unit; do
-  log "@@VQ-TABLE $(echo "$(stats "$key" vmmd) $(stats "$key" qemu)" | awk -v l="$label" -v u="$unit" '
-    function f(x) { if (x == "-") return x; if (x >= 100) return sprintf("%.0f", x)
-                    if (x >= 10) return sprintf("%.1f", x); return sprintf("%.2f", x) }
-    { r = ($4 != "-" && $4 > 0 && $1 != "-") ? sprintf("%.2f", $1 / $4) : "-"
-      printf "%-36s %-6s %-24s %-24s %s", l, u, f($1) " (" f($2) "-" f($3) ")",
-        f($4) " (" f($5) "-" f($6) ")", r }')"
-done <<'ROWS'
+table VQ-TABLE "$RUNS" <<'ROWS'
 boot_dt|boot DT+disk, launch->@@GUEST-UP|ms
 boot_dt_net|boot DT+NIC, launch->@@GUEST-UP|ms
 boot_uefi|boot UEFI, launch->@@GUEST-UP|ms

@@ -13,6 +13,7 @@
 #   /guest/QEMU_EFI.fd        edk2 firmware (UEFI + ACPI boots)
 #   /e2e/lib.sh               the scenario helpers
 #   /e2e/workload-lib.sh      the start of every Debian workload script
+#   /e2e/bench-lib.sh         the side-by-side benchmarks' helpers (tests/e2e/bench/)
 #   /e2e/scenarios/NN-NAME.sh the scenarios, run in this order by /init (one L1 boot for all)
 #   /extra/...                the contents of $L1_EXTRA_DIR, if set
 # usage: mk-initramfs.sh OUT_CPIO SCRIPT [SCRIPT...]
@@ -85,6 +86,7 @@ cp "$assets/guest-initrd.cpio" "$root/guest/initrd.cpio"
 cp "$efi" "$root/guest/QEMU_EFI.fd"
 install -m 0644 "$e2e/lib.sh" "$root/e2e/lib.sh"
 install -m 0644 "$e2e/workload-lib.sh" "$root/e2e/workload-lib.sh"
+install -m 0644 "$e2e/bench/bench-lib.sh" "$root/e2e/bench-lib.sh"
 mkdir -p "$root/e2e/scenarios"
 n=0
 for script in "${scripts[@]}"; do

@@ -41,7 +41,11 @@ wait_console() {
       fail "QEMU (pid $QPID) exited while waiting for /$1/ in $CON"
     fi
     i=$((i + 1))
-    [ "$i" -le $(($2 * 10)) ] || fail "no line matching /$1/ in $CON after $2 s"
+    if [ "$i" -gt $(($2 * 10)) ]; then
+      log "---- the last lines of $CON"
+      tail -n 40 "$CON" | tr -d '\r' >&9
+      fail "no line matching /$1/ in $CON after $2 s"
+    fi
     sleep 0.1
   done
 }
@@ -51,29 +55,44 @@ line() { grep -aE -m1 -- "$1" "$CON" | tr -d '\r'; }
 # record VMM METRIC VALUE: one measurement.
 record() { echo "$2 $1 $3" >>"$DATA"; }
 
-# cpu_ticks VMM: "<user> <system> <guest>" clock ticks (1/100 s) the VMM's process has used so
-# far: user time minus the time its vCPU threads spent in the guest (device emulation in the
-# VMM), system time (L1's kernel: KVM's exit handling, the VMM's system calls), guest time
-# (/proc/PID/stat utime - guest_time, stime, guest_time). vmmd's process serves one VM at a
-# time here (the others are deleted), so its delta over a window is what serving it cost.
+# cpu_ticks VMM: "<own> <vcpu_sys> <guest>" clock ticks (1/100 s) the VMM's process has used so
+# far: own = the CPU of every thread but its vCPU threads (device emulation, I/O threads, main
+# loops; threads that ended included: /proc/PID/stat keeps their time), vcpu_sys = the system
+# time of its vCPU threads (L1's kernel: KVM's exit handling and the VMM's system calls from
+# them), guest = the time its vCPUs ran the guest. vCPU threads are vmmd's "<vm>/<n>" and QEMU's
+# "CPU <n>/KVM" (QEMU names its threads only with -name ...,debug-threads=on). (Per thread, not "user minus guest" of the process: the kernel scales utime
+# and stime, not guest_time, and under a busy guest the difference went negative by seconds.)
+# vmmd's process serves one VM at a time here (the others are deleted), so its delta over a
+# window is what serving that VM cost.
 cpu_ticks() {
-  local pid=$QPID
+  local pid=$QPID t comm vcpu=0 vsys=0 total guest
   [ "$1" = vmmd ] && pid=$VMMD_PID
-  awk '{ print $14 - $43, $15, $43 }' "/proc/$pid/stat"
+  for t in /proc/"$pid"/task/*; do
+    read -r comm <"$t/comm" 2>/dev/null || continue
+    case "$comm" in
+      CPU\ */KVM | */[0-9]*)
+        set -- $(awk '{ print $14 + $15, $15 }' "$t/stat" 2>/dev/null)
+        vcpu=$((vcpu + ${1:-0}))
+        vsys=$((vsys + ${2:-0}))
+        ;;
+    esac
+  done
+  set -- $(awk '{ print $14 + $15, $43 }' "/proc/$pid/stat")
+  echo "$(($1 - vcpu)) $vsys $2"
 }
-# cpu_window VMM PREFIX "<user0> <system0> <guest0>": records <prefix>_user, _sys, _guest (s)
-# since that sample; prints "<prefix>_cpu_s=user/sys/guest".
+# cpu_window VMM PREFIX "<own0> <vcpu_sys0> <guest0>": records <prefix>_own, _vcpu_sys, _guest
+# (s) since that sample; prints "<prefix>_cpu_s=own/vcpu_sys/guest".
 cpu_window() {
-  local u y g
+  local o y g
   # shellcheck disable=SC2046
   set -- "$1" "$2" $3 $(cpu_ticks "$1")
-  u=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b - a) / 100 }')
+  o=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b - a) / 100 }')
   y=$(awk -v a="$4" -v b="$7" 'BEGIN { printf "%.2f", (b - a) / 100 }')
   g=$(awk -v a="$5" -v b="$8" 'BEGIN { printf "%.2f", (b - a) / 100 }')
-  record "$1" "$2_user" "$u"
-  record "$1" "$2_sys" "$y"
+  record "$1" "$2_own" "$o"
+  record "$1" "$2_vcpu_sys" "$y"
   record "$1" "$2_guest" "$g"
-  echo "$2_cpu_s=$u/$y/$g"
+  echo "$2_cpu_s=$o/$y/$g"
 }
 
 # stats METRIC VMM: "median min max" of its values ("- - -" without any).

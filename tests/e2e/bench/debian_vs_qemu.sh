@@ -19,8 +19,8 @@
 #          4); IOPS and MB/s as fio reports them
 #   net    iperf3 (trixie's, in L1 and in the guest): L1 is the client, 10 s L1 -> guest, 10 s
 #          guest -> L1 (-R); the receiver's Mbit/s and the sender's retransmissions
-# and the VMM process's CPU (user minus guest, system, guest) over the fio runs and over the
-# iperf3 runs. Then the guest powers itself off. QEMU: -M virt,gic-version=3 -accel kvm
+# and the VMM process's CPU (bench-lib.sh cpu_ticks: its threads but the vCPU threads, the vCPU
+# threads' system time, the guest's time) over the fio runs and over the iperf3 runs. Then the guest powers itself off. QEMU: -M virt,gic-version=3 -accel kvm
 # -cpu host -nodefaults, -device virtio-blk-device on raw files (its defaults: aio=threads,
 # writeback cache), -netdev tap,vhost=off -device virtio-net-device, virtio-rng-device.
 #
@@ -97,7 +97,8 @@ launch() {
     CON=/tmp/qemu-$2.con
     rm -f "$CON"
     T0=$(now_ms)
-    "$QEMU" -M virt,gic-version=3 -accel kvm -cpu host -m "$MEM" -smp 2 -nographic -nodefaults \
+    "$QEMU" -name "$2,debug-threads=on" -M virt,gic-version=3 -accel kvm -cpu host -m "$MEM" -smp 2 \
+      -nographic -nodefaults \
       -monitor none -serial "file:$CON" -bios "$GUEST_FIRMWARE" \
       -drive file=/guest/debian.raw,if=none,format=raw,id=d0 -device virtio-blk-device,drive=d0,serial=root \
       -drive "file=$WORK,if=none,format=raw,readonly=on,id=d1" -device virtio-blk-device,drive=d1,serial=vmmd-workload \
@@ -145,25 +146,26 @@ iperf() {
 one() {
   local vmm=$1 n=$2 name=deb$2 login up a c out k v l
   launch "$vmm" "$name"
-  wait_console '^@@GUEST-UP-DEBIAN' 400
+  wait_console '@@GUEST-UP-DEBIAN' 400
   login=$(($(now_ms) - T0))
-  wait_console '^@@DEBIAN-UP .*eth0=' 300
+  wait_console '@@DEBIAN-UP .*eth0=' 300
   up=$(($(now_ms) - T0))
-  [ "$(field "$(line '^@@DEBIAN-UP ')" state)" = running ] ||
-    log "$vmm $n: systemd is not 'running': $(line '^@@DEBIAN-UP ')"
-  wait_console '^@@ANALYZE uptime=[0-9.]+ ' 60
-  a=$(line '^@@ANALYZE ')
+  [ "$(field "$(line '@@DEBIAN-UP ')" state)" = running ] ||
+    log "$vmm $n: systemd is not 'running': $(line '@@DEBIAN-UP ')"
+  wait_console '@@ANALYZE uptime=[0-9.]+ ' 60
+  a=$(line '@@ANALYZE ')
+  a=@@ANALYZE${a#*@@ANALYZE}
   record "$vmm" boot_login "$login"
   record "$vmm" boot_running "$up"
   record "$vmm" uptime_running "$(field "$a" uptime)"
   log "@@DQ $vmm $n boot login_ms=$login running_ms=$up guest: ${a#@@ANALYZE }"
 
-  wait_console '^@@FIO-BEGIN' 60
+  wait_console '@@FIO-BEGIN' 60
   c=$(cpu_ticks "$vmm")
-  wait_console '^@@FIO-END' 300
+  wait_console '@@FIO-END' 300
   out="$(cpu_window "$vmm" fio "$c")"
   for k in randread_4k_qd1 randwrite_4k_qd1 randread_4k_qd16 randwrite_4k_qd16 read_1m write_1m; do
-    l=$(line "^@@FIO-BENCH $k ")
+    l=$(line "@@FIO-BENCH $k ")
     case "$k" in *_1m) v=$(field "$l" MBps) ;; *) v=$(field "$l" iops) ;; esac
     if [ -z "$v" ]; then
       grep -a '^@@FIO-OUT' "$CON" | tr -d '\r' >&9 || true
@@ -174,7 +176,7 @@ one() {
   done
   log "@@DQ $vmm $n fio $out"
 
-  wait_console '^@@IPERF-READY' 60
+  wait_console '@@IPERF-READY' 60
   c=$(cpu_ticks "$vmm")
   out="$(iperf "$vmm" tcp_to_guest) $(iperf "$vmm" tcp_from_guest -R)"
   log "@@DQ $vmm $n iperf3 $out $(cpu_window "$vmm" net "$c")"
@@ -197,11 +199,11 @@ read_1m|fio 1M sequential read, QD4|MB/s
 write_1m|fio 1M sequential write, QD4|MB/s
 tcp_to_guest|iperf3 TCP L1->guest|Mbit/s
 tcp_from_guest|iperf3 TCP guest->L1|Mbit/s
-fio_user|fio: VMM user CPU (not guest)|s
-fio_sys|fio: VMM system CPU|s
+fio_own|fio: VMM threads but vCPUs, CPU|s
+fio_vcpu_sys|fio: vCPU threads, system CPU|s
 fio_guest|fio: guest CPU|s
-net_user|iperf3: VMM user CPU (not guest)|s
-net_sys|iperf3: VMM system CPU|s
+net_own|iperf3: VMM threads but vCPUs, CPU|s
+net_vcpu_sys|iperf3: vCPU threads, system CPU|s
 net_guest|iperf3: guest CPU|s
 ROWS
 log "@@BENCH done; L1 load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,9 +25,9 @@
 # -device virtio-blk-device; the NIC -netdev tap,script=no,downscript=no,vhost=off,
 # -device virtio-net-device. vmmd: start_vmmd (lib.sh), vmmctl create --disk / --net tap=.
 # CPU: over the disk benchmark (@@GUEST-UP -> @@DISK-BENCH-END) and over the timed transfers,
-# the VMM process's user time minus its guest time (the VMM's own code), its system time (L1's
-# kernel: KVM exit handling, the VMM's system calls, halt polling) and its guest time, from
-# /proc/PID/stat (cpu_ticks): the same work on both, so what it cost each VMM.
+# the CPU of the VMM's threads but its vCPU threads (device emulation, I/O), its vCPU threads'
+# system time (L1's kernel: KVM exit handling, the VMM's system calls, halt polling) and its
+# guest time (bench-lib.sh cpu_ticks): the same work on both, so what it cost each VMM.
 #
 #   L1_TIMEOUT=3000 L1_SCENARIO_TIMEOUT=2700 tests/e2e/l1-run tests/e2e/bench/vmmd_vs_qemu.sh
 #   (RUNS=5: ~9 min in L1 on a quiet host, ~18 on a busy one, more than the default 600 s per
@@ -97,7 +97,8 @@ launch() {
     rm -f "$CON"
     T0=$(now_ms)
     # shellcheck disable=SC2086
-    "$QEMU" -M virt,gic-version=3 -accel kvm -cpu host -m "$MEM" -smp 2 -nographic -nodefaults \
+    "$QEMU" -name "$name,debug-threads=on" -M virt,gic-version=3 -accel kvm -cpu host -m "$MEM" -smp 2 \
+      -nographic -nodefaults \
       -monitor none -serial "file:$CON" -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
       -append "$cmdline" $qopts >"/tmp/qemu-$name.log" 2>&1 </dev/null &
     QPID=$!
@@ -247,11 +248,11 @@ seq_write_4k|disk seq write, 4 KiB requests|req/s
 seq_read_4k|disk seq read, 4 KiB requests|req/s
 net_download|TCP guest->L1 (wget, 8 x 4 MiB)|MB/s
 net_upload|TCP L1->guest (nc, 8 x 4 MiB)|MB/s
-disk_user|disk bench: VMM user CPU (not guest)|s
-disk_sys|disk bench: VMM system CPU|s
+disk_own|disk bench: VMM threads but vCPUs, CPU|s
+disk_vcpu_sys|disk bench: vCPU threads, system CPU|s
 disk_guest|disk bench: guest CPU|s
-net_user|net transfers: VMM user CPU (not guest)|s
-net_sys|net transfers: VMM system CPU|s
+net_own|net transfers: VMM threads but vCPUs, CPU|s
+net_vcpu_sys|net transfers: vCPU threads, system CPU|s
 net_guest|net transfers: guest CPU|s
 ROWS
 log "@@BENCH done; L1 load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -441,6 +441,32 @@ workload_disk() {
   dd if=/tmp/.workload of="$1" conv=notrunc 2>/dev/null
 }
 
+# chunk_receiver PORT: checks, in L1, what a Debian workload's send_checked
+# (tests/e2e/workload-lib.sh) sends to PORT: each connection carries data and then the MD5 the
+# guest computed ("<32 hex digits>\n"). /tmp/recv-PORT.log gets a line per connection, "ok
+# <bytes>" or "bad: ..." (not through the console: a kernel message can land inside a line
+# written there). In the background; its pid is CHUNK_RECEIVER_PID.
+chunk_receiver() {
+  cat >"/tmp/recv-$1" <<RECV
+#!/bin/sh
+f=/tmp/recv.\$\$
+cat >"\$f"
+size=\$((\$(wc -c <"\$f") - 33))
+want=\$(tail -c 33 "\$f" | head -c 32)
+got=\$(head -c "\$size" "\$f" | md5sum | cut -c1-32)
+if [ "\$size" -gt 0 ] && [ "\$want" = "\$got" ]; then
+  echo "ok \$size" >>/tmp/recv-$1.log
+else
+  echo "bad: \$size bytes, md5 sent \$want, received \$got" >>/tmp/recv-$1.log
+fi
+rm -f "\$f"
+RECV
+  chmod +x "/tmp/recv-$1"
+  : >"/tmp/recv-$1.log"
+  nc -ll -p "$1" -e "/tmp/recv-$1" &
+  CHUNK_RECEIVER_PID=$!
+}
+
 # control_serve: serves the word control_set last set (initially "run") on L1's port 5003, one
 # connection at a time, to a Debian workload's `control` (tests/e2e/workload-lib.sh).
 control_serve() {

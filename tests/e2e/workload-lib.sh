@@ -103,6 +103,14 @@ control() {
   timeout 10 bash -c 'read -r w </dev/tcp/10.0.2.2/5003 && echo "$w"' 2>/dev/null
 }
 
+# send_checked FILE PORT: sends FILE to L1 (10.0.2.2) on TCP PORT, then the MD5 of FILE on the
+# same connection, which L1 checks (tests/e2e/lib.sh chunk_receiver). Fails when the connection
+# fails or takes more than 60 s.
+send_checked() {
+  md5sum <"$1" | cut -c1-32 >"$1.md5"
+  timeout 60 bash -c 'cat "$1" "$1.md5" >"/dev/tcp/10.0.2.2/$2"' _ "$1" "$2"
+}
+
 # The end of a workload: @@WORKLOAD-END, the watchdog stands down, and the script stays (its
 # service with it) so that watch_cpus goes on reporting until the VM stops.
 workload_end() {

@@ -14,28 +14,8 @@ debian_image_node
 tap=vmtap1
 l1_tap_up "$tap" 10.0.2.2/24
 trap 'l1_tap_down "$tap"' EXIT
-# What the guest sends is checked here: each connection carries a 1 MiB chunk and then the
-# MD5 the guest computed ("<32 hex digits>\n"); /tmp/recv.log gets "ok" or what was wrong. (Not
-# through the console: a kernel message can land inside a line written there.)
-cat >/tmp/recv <<'RECV'
-#!/bin/sh
-f=/tmp/recv.$$
-cat >"$f"
-size=$(wc -c <"$f")
-want=$(tail -c 33 "$f" | head -c 32)
-got=$(head -c 1048576 "$f" | md5sum | cut -c1-32)
-if [ "$size" = 1048609 ] && [ "$want" = "$got" ]; then
-  echo ok >>/tmp/recv.log
-else
-  echo "bad: $size bytes, md5 sent $want, received $got" >>/tmp/recv.log
-fi
-rm -f "$f"
-RECV
-chmod +x /tmp/recv
-: >/tmp/recv.log
-nc -ll -p 5002 -e /tmp/recv &
-ncpid=$!
-
+# Each 1 MiB chunk the guest sends is checked here against the MD5 the guest sent after it.
+chunk_receiver 5002
 # The workload (after /e2e/workload-lib.sh): systemd's state, then fio with data verification
 # on the root disk and 1 MiB chunks to L1 over TCP, round after round, until the harness has
 # scaled the guest and says stop (control; at most 10 min). Small rounds (1 MiB of 4 KiB random
@@ -51,8 +31,7 @@ going() { [ "$(uptime_s)" -lt "$end" ] && [ "$(control)" = run ]; }
   n=0 bad=0
   while going; do
     head -c 1048576 /dev/urandom >/tmp/chunk
-    md5sum </tmp/chunk | cut -c1-32 >>/tmp/chunk
-    if ! timeout 60 bash -c 'cat /tmp/chunk >/dev/tcp/10.0.2.2/5002'; then
+    if ! send_checked /tmp/chunk 5002; then
       bad=$((bad + 1))
       marker "NET-FAILED chunk=$n"
     fi
@@ -129,11 +108,11 @@ log "fio: $fio; net: $net"
 if grep -a '^@@FIO-OUT \|^@@DMESG ' "$con" >&9; then fail "fio verify failures or kernel I/O errors (above)"; fi
 [ "$(field "$fio" failed)" = 0 ] && [ "$(field "$fio" rounds)" -ge 1 ] || fail "fio: $fio"
 [ "$(field "$net" failed)" = 0 ] && [ "$(field "$net" sent)" -ge 2 ] || fail "net: $net"
-[ "$(grep -c . /tmp/recv.log)" = "$(field "$net" sent)" ] ||
-  fail "L1 received $(grep -c . /tmp/recv.log) chunks, the guest sent $(field "$net" sent)"
-if grep -v '^ok$' /tmp/recv.log >&9; then fail "chunks that L1 received differ from what the guest sent (above)"; fi
+[ "$(grep -c . /tmp/recv-5002.log)" = "$(field "$net" sent)" ] ||
+  fail "L1 received $(grep -c . /tmp/recv-5002.log) chunks, the guest sent $(field "$net" sent)"
+if grep -v '^ok 1048576$' /tmp/recv-5002.log >&9; then fail "chunks that L1 received differ from what the guest sent (above)"; fi
 pass "across 1 -> 4 -> 2 -> 4 -> 1 vCPUs: $(field "$fio" rounds) fio rounds of 1 MiB verified (crc32c), $(field "$net" sent) chunks of 1 MiB to L1 with equal md5, no I/O error"
 
 ctl stop deb --force
 wait_for_state deb STOPPED 30
-kill "$ncpid" 2>/dev/null || true
+kill "$CHUNK_RECEIVER_PID" 2>/dev/null || true

@@ -106,7 +106,7 @@ TEST_F(ScaleTest, PreciseCodes) {
   ASSERT_TRUE(stub_->StartVm(&c, start, &vm).ok());
   s = Scale(2, v1::SCALE_WAIT_NONE, 0, &r, "direct");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(s.error_message(), HasSubstr("firmware"));
+  EXPECT_THAT(s.error_message(), HasSubstr("create it with boot_mode ACPI_DIRECT (or UEFI)"));
 }
 
 TEST_F(ScaleTest, MissedDeadlineSaysWhatHappenedAndLeavesTheVmHealthy) {

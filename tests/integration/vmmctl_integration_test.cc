@@ -63,16 +63,17 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
 
   r = Vmmctl({"get", "vm1"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_THAT(Lines(r.out),
-              ElementsAre("name: vm1", "state: CREATED", "reason: -", "vcpus: 2", "max_vcpus: 4",
-                          "online_vcpus: 0", "target_vcpus: 2", "memory_mib: 128",
-                          "kernel: " + kernel_, "initrd: " + initrd_,
-                          "cmdline: console=ttyAMA0 quiet", "firmware: -", "console_log: -",
-                          MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
-                                       "[0-9]{2}Z"),
-                          "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0",
-                          "autoscale: off 2..4 vCPUs, target 0.70, tolerance 0.10, up: window "
-                          "0s +4/15s, down: window 300s -1/15s"));
+  EXPECT_THAT(
+      Lines(r.out),
+      ElementsAre("name: vm1", "state: CREATED", "reason: -", "vcpus: 2", "max_vcpus: 4",
+                  "online_vcpus: 0", "target_vcpus: 2", "memory_mib: 128", "kernel: " + kernel_,
+                  "initrd: " + initrd_, "cmdline: console=ttyAMA0 quiet", "firmware: -", "boot: dt",
+                  "console_log: -",
+                  MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                               "[0-9]{2}Z"),
+                  "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0",
+                  "autoscale: off 2..4 vCPUs, target 0.70, tolerance 0.10, up: window "
+                  "0s +4/15s, down: window 300s -1/15s"));
 
   r = Vmmctl({"cpus", "vm1"});  // not started: the vCPUs exist on paper only
   EXPECT_EQ(r.exit_code, 0);

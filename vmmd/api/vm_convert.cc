@@ -162,6 +162,8 @@ vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
   }
   for (const v1::Nic& n : spec.nics()) out.nics.push_back(vmm::NicSpec{n.tap(), n.mac()});
   out.entropy = spec.entropy();
+  // Any int: ValidateVmSpecFields refuses one that is not a mode.
+  out.boot_mode = static_cast<vmm::BootMode>(spec.boot_mode());
   return out;
 }
 
@@ -187,6 +189,7 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec) {
     nic->set_mac(n.mac);
   }
   out.set_entropy(spec.entropy);
+  out.set_boot_mode(static_cast<v1::BootMode>(spec.boot_mode));
   return out;
 }
 

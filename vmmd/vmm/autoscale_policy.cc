@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
+#include "vmmd/vmm/vm_spec_validation.h"
 
 namespace vmmd::vmm {
 namespace {
@@ -97,10 +98,10 @@ absl::StatusOr<AutoscalePolicy> ResolveAutoscalePolicy(const AutoscalePolicy& in
         absl::StrFormat("%s.step_period must be between 1 s and 1 hour, got %s", field,
                         absl::FormatDuration(*p.step_period)));
   }
-  if (p.mode == AutoscaleMode::kAuto && spec.firmware_path.empty()) {
+  if (p.mode == AutoscaleMode::kAuto && !CanHotplugVcpus(spec)) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "VM %s boots without firmware, so its vCPUs cannot be hot-plugged: autoscale mode "
-        "AUTO needs a firmware boot (RECOMMEND works)",
+        "VM %s boots with a device tree, so its vCPUs cannot be hot-plugged: autoscale mode "
+        "AUTO needs boot_mode UEFI or ACPI_DIRECT (RECOMMEND works)",
         spec.name));
   }
   return p;

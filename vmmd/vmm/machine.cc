@@ -34,9 +34,9 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, VmSp
         "host KVM lacks the SMCCC filter (Linux >= 6.4): cannot control PSCI CPU_ON");
   }
   const uint32_t max_vcpus = EffectiveMaxVcpus(spec);
-  // A device tree describes only the boot vCPUs: nothing above them without firmware.
+  // A device tree describes only the boot vCPUs: nothing above them without ACPI.
   const uint32_t plugged =
-      spec.firmware_path.empty() ? spec.boot_vcpus : std::min(options.plugged_vcpus, max_vcpus);
+      CanHotplugVcpus(spec) ? std::min(options.plugged_vcpus, max_vcpus) : spec.boot_vcpus;
   auto m = std::unique_ptr<Machine>(new Machine());
   m->shape_.pmu = caps.pmu_v3;
   m->shape_.boot_vcpus = spec.boot_vcpus;
@@ -90,10 +90,19 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Build(const VmSpec& spec, VmSp
   m->devices_ = std::make_unique<DeviceTable>(kBoardDevices, m->vm_.get());
   VMMD_RETURN_IF_ERROR(m->AddCommonDevices(options));
   VMMD_RETURN_IF_ERROR(m->AddVirtioDevices(spec, files));
-  if (!files.firmware.has_value()) {
-    VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec, files));
-  } else {
-    VMMD_RETURN_IF_ERROR(m->LoadFirmwareBoot(spec, files, options));
+  switch (EffectiveBootMode(spec)) {
+    case BootMode::kUefi:
+      if (!files.firmware.has_value()) {
+        return absl::InvalidArgumentError("boot_mode UEFI needs a firmware_path");
+      }
+      VMMD_RETURN_IF_ERROR(m->LoadFirmwareBoot(spec, files, options));
+      break;
+    case BootMode::kAcpiDirect:
+      VMMD_RETURN_IF_ERROR(m->LoadAcpiDirectBoot(spec, files));
+      break;
+    default:
+      VMMD_RETURN_IF_ERROR(m->LoadDirectBoot(spec, files));
+      break;
   }
   // The bus map is derived from the complete table.
   VMMD_RETURN_IF_ERROR(m->devices_->MapOnto(m->bus_));
@@ -122,8 +131,8 @@ core::aarch64::BoardFdtConfig Machine::FdtConfig() const {
 absl::StatusOr<core::ScalePlan> Machine::Scale(uint32_t target) {
   if (ged_ == nullptr && target != vcpus_->PluggedCount()) {
     return absl::FailedPreconditionError(
-        "vCPU hotplug needs a firmware (UEFI + ACPI) boot: this VM boots its kernel directly with "
-        "a device tree, which cannot describe CPUs that come later; create it with a firmware");
+        "vCPU hotplug needs ACPI: this VM boots its kernel with a device tree, which cannot "
+        "describe CPUs that come later; create it with boot_mode ACPI_DIRECT (or UEFI)");
   }
   VMMD_ASSIGN_OR_RETURN(core::ScalePlan plan, vcpus_->Scale(target));
   if (plan.notify_guest) {
@@ -136,7 +145,7 @@ absl::StatusOr<core::ScalePlan> Machine::Scale(uint32_t target) {
 absl::Status Machine::PressPowerButton() {
   if (ged_ == nullptr) {
     return absl::FailedPreconditionError(
-        "this VM boots its kernel directly with a device tree: it has no ACPI power button");
+        "this VM boots its kernel with a device tree: it has no ACPI power button");
   }
   ged_->RaiseEvent(hw::ged::kEventPowerButton);
   LogDebug("GED: power button pressed");

@@ -3,10 +3,12 @@
 // composition root, the only place that knows the concrete device set — and torn down by
 // destruction (vCPU threads first, guest RAM last).
 //
-// Two boot paths share everything up to the devices:
-//   direct (machine_direct_boot.cc): Image + initrd + FDT, vCPU 0 enters the kernel;
+// Three boot paths share everything up to the devices:
+//   device tree (machine_direct_boot.cc): Image + initrd + FDT, vCPU 0 enters the kernel;
 //   firmware (machine_firmware_boot.cc): stock edk2 in flash0, the kernel, initrd, command line
-//     and vmmd's ACPI tables through fw_cfg; vCPU 0 starts at the reset vector.
+//     and vmmd's ACPI tables through fw_cfg; vCPU 0 starts at the reset vector;
+//   ACPI direct (machine_acpi_boot.cc): Image + initrd and vmmd's ACPI tables handed over as an
+//     EFI stub would, vCPU 0 enters the kernel.
 #pragma once
 
 #include <memory>
@@ -71,7 +73,7 @@ class Machine {
   void Stop();
 
   // Declarative vCPU resize (see VcpuManager::Scale); raises the GED so the guest rescans.
-  // FAILED_PRECONDITION for a direct-boot VM (a device tree cannot describe CPUs that come
+  // FAILED_PRECONDITION for a device-tree VM (a device tree cannot describe CPUs that come
   // later) unless the target is the current count.
   absl::StatusOr<core::ScalePlan> Scale(uint32_t target);
   absl::Status AwaitScale(uint64_t generation, core::ScaleWait wait, absl::Time deadline,
@@ -79,7 +81,7 @@ class Machine {
     return vcpus_->AwaitScale(generation, wait, deadline, outcome);
   }
   uint32_t PluggedCount() const { return vcpus_->PluggedCount(); }
-  // Whether the guest has an ACPI power button (a firmware boot; a device tree has none).
+  // Whether the guest has an ACPI power button (UEFI or ACPI direct; a device tree has none).
   bool HasPowerButton() const { return ged_ != nullptr; }
   // Presses the ACPI power button: raises the GED's power-button event, which the guest's _EVT
   // turns into Notify (\_SB.PWRB, 0x80). FAILED_PRECONDITION without one (HasPowerButton).
@@ -107,6 +109,7 @@ class Machine {
   absl::StatusOr<const hw::virtio::VirtioMmio*> AddVirtio(
       size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device);
   absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
+  absl::Status LoadAcpiDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
                                 const MachineOptions& options);
   core::aarch64::BoardFdtConfig FdtConfig() const;
@@ -119,7 +122,7 @@ class Machine {
   std::unique_ptr<hw::ConsoleLog> console_;  // outlives the PL011 that writes to it
   std::unique_ptr<DeviceTable> devices_;
   std::shared_ptr<hw::Pl011> uart_;
-  std::shared_ptr<hw::Ged> ged_;  // firmware boot: raises the CPU-hotplug and power-button events
+  std::shared_ptr<hw::Ged> ged_;  // ACPI boots: raises the CPU-hotplug and power-button events
   std::shared_ptr<hw::CfiFlash> flash1_;  // firmware boot: the variable store, flushed at stop
   std::shared_ptr<core::VcpuEventSink> sink_;
   // Each spec disk and NIC with its transport (both owned by devices_), in spec order.

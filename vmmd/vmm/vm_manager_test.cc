@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
+#include "tests/support/fake_kernel.h"
 #include "tests/support/image_dirs.h"
 #include "tests/support/status_matchers.h"
 
@@ -30,31 +31,13 @@ using ::vmmd::testing::StatusIs;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
-// A minimal arm64 Image: header (text_offset 0, image_size 2 MiB, LE, 4K pages) + padding.
-std::string WriteFakeKernel(const std::string& dir) {
-  std::vector<uint8_t> image(8192, 0);
-  auto put64 = [&](size_t off, uint64_t v) {
-    for (int i = 0; i < 8; ++i) image[off + i] = static_cast<uint8_t>(v >> (8 * i));
-  };
-  put64(8, 0);             // text_offset
-  put64(16, 2u << 20);     // image_size
-  put64(24, 0x2);          // flags: LE, 4K pages
-  image[0x38] = 'A';
-  image[0x39] = 'R';
-  image[0x3a] = 'M';
-  image[0x3b] = 0x64;
-  std::string path = dir + "/Image";
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<char*>(image.data()), image.size());
-  return path;
-}
-
 class VmManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/vmmd-vm-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    kernel_ = WriteFakeKernel(dir_);
+    kernel_ = ::vmmd::testing::WriteFakeArm64Image(dir_);
     std::ofstream(dir_ + "/initrd.cpio") << "070701 fake initrd";
   }
   void TearDown() override {

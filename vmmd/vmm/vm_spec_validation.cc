@@ -98,6 +98,28 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
         "ending with a letter or digit",
         absl::CHexEscape(spec.name.substr(0, 80))));
   }
+  switch (spec.boot_mode) {
+    case BootMode::kUnspecified:
+      break;
+    case BootMode::kUefi:
+      if (spec.firmware_path.empty()) {
+        return absl::InvalidArgumentError("boot_mode UEFI needs a firmware_path");
+      }
+      break;
+    case BootMode::kDeviceTree:
+    case BootMode::kAcpiDirect:
+      if (!spec.firmware_path.empty()) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "boot_mode %s boots the kernel without firmware: leave firmware_path empty (or use "
+            "boot_mode UEFI)",
+            spec.boot_mode == BootMode::kDeviceTree ? "DEVICE_TREE" : "ACPI_DIRECT"));
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "boot_mode %d is not a boot mode (DEVICE_TREE 1, UEFI 2, ACPI_DIRECT 3, or unset)",
+          static_cast<int>(spec.boot_mode)));
+  }
   // With a firmware, no kernel means the firmware boots from a disk (its boot loader).
   if (spec.kernel_path.empty() && spec.firmware_path.empty()) {
     return absl::InvalidArgumentError(

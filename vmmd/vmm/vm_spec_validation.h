@@ -63,6 +63,17 @@ inline uint32_t EffectiveMaxVcpus(const VmSpec& spec) {
   return spec.max_vcpus == 0 ? spec.boot_vcpus : spec.max_vcpus;
 }
 
+// The boot mode with its default applied (kUefi with a firmware_path, else kDeviceTree).
+inline BootMode EffectiveBootMode(const VmSpec& spec) {
+  if (spec.boot_mode != BootMode::kUnspecified) return spec.boot_mode;
+  return spec.firmware_path.empty() ? BootMode::kDeviceTree : BootMode::kUefi;
+}
+
+// Whether the guest is told about CPUs that may come later (ACPI): a UEFI or ACPI direct boot.
+inline bool CanHotplugVcpus(const VmSpec& spec) {
+  return EffectiveBootMode(spec) != BootMode::kDeviceTree;
+}
+
 // Physical memory of this host, in bytes.
 uint64_t HostPhysicalMemoryBytes();
 

@@ -140,6 +140,41 @@ TEST(VmSpecValidationTest, AFirmwareMayBootFromADiskWithoutAKernel) {
                                            "firmware_path")));
 }
 
+TEST(VmSpecValidationTest, BootModes) {
+  VmSpec s = Good();
+  EXPECT_EQ(EffectiveBootMode(s), BootMode::kDeviceTree);
+  EXPECT_FALSE(CanHotplugVcpus(s));
+  s.boot_mode = BootMode::kAcpiDirect;
+  EXPECT_THAT(Check(s), IsOk());
+  EXPECT_EQ(EffectiveBootMode(s), BootMode::kAcpiDirect);
+  EXPECT_TRUE(CanHotplugVcpus(s));
+  s.firmware_path = "/images/QEMU_EFI.fd";
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 "boot_mode ACPI_DIRECT boots the kernel without firmware: leave "
+                                 "firmware_path empty (or use boot_mode UEFI)"));
+  s.boot_mode = BootMode::kDeviceTree;
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 HasSubstr("boot_mode DEVICE_TREE boots the kernel without")));
+  s.boot_mode = BootMode::kUnspecified;
+  EXPECT_THAT(Check(s), IsOk());
+  EXPECT_EQ(EffectiveBootMode(s), BootMode::kUefi);
+  s.boot_mode = BootMode::kUefi;
+  EXPECT_THAT(Check(s), IsOk());
+  s.firmware_path = "";
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument, "boot_mode UEFI needs a firmware_path"));
+  s.boot_mode = static_cast<BootMode>(7);
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 "boot_mode 7 is not a boot mode (DEVICE_TREE 1, UEFI 2, "
+                                 "ACPI_DIRECT 3, or unset)"));
+  // An ACPI direct boot needs a kernel as a device-tree boot does.
+  s.boot_mode = BootMode::kAcpiDirect;
+  s.kernel_path = "";
+  s.disks = {{.path = "/images/root.img", .read_only = false, .serial = ""}};
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kernel_path is required")));
+}
+
 TEST(VmSpecValidationTest, PathsAreCanonicalAndBounded) {
   VmSpec s = Good();
   for (const char* bad : {"/guest/../etc/shadow", "/guest/./Image", "/guest//Image", "/guest/"}) {

@@ -30,6 +30,15 @@ struct NicSpec {
   bool operator==(const NicSpec&) const = default;
 };
 
+// How a VM boots. The values are the API's (v1::BootMode); a spec may carry any int until it is
+// validated (ValidateVmSpecFields).
+enum class BootMode : int {
+  kUnspecified = 0,  // kUefi with a firmware_path, else kDeviceTree (EffectiveBootMode)
+  kDeviceTree = 1,   // vmmd loads the kernel; a device tree; no vCPU hotplug
+  kUefi = 2,         // firmware in flash0; ACPI from fw_cfg; vCPU hotplug
+  kAcpiDirect = 3,   // vmmd loads the kernel; ACPI through a synthetic EFI hand-off; vCPU hotplug
+};
+
 struct VmSpec {
   std::string name;              // DNS label: [a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?
   std::string kernel_path;       // arm64 Image (absolute path on the vmmd host)
@@ -42,6 +51,7 @@ struct VmSpec {
   std::vector<DiskSpec> disks;   // virtio-blk, in order (the first is the guest's vda)
   std::vector<NicSpec> nics;     // virtio-net, in order (the guest's eth0, eth1, ...)
   bool entropy = false;          // a virtio-rng device
+  BootMode boot_mode = BootMode::kUnspecified;
 
   bool operator==(const VmSpec&) const = default;
 };

@@ -122,6 +122,16 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
   spec.set_initrd_path(Absolute(flags.initrd, cwd));
   spec.set_cmdline(flags.cmdline);
   spec.set_firmware_path(Absolute(flags.firmware, cwd));
+  if (flags.boot == "dt") {
+    spec.set_boot_mode(v1::BOOT_MODE_DEVICE_TREE);
+  } else if (flags.boot == "uefi") {
+    spec.set_boot_mode(v1::BOOT_MODE_UEFI);
+  } else if (flags.boot == "acpi-direct") {
+    spec.set_boot_mode(v1::BOOT_MODE_ACPI_DIRECT);
+  } else if (!flags.boot.empty()) {
+    return Usage(
+        absl::StrCat("create: --boot must be dt, uefi or acpi-direct, got '", flags.boot, "'"));
+  }
   spec.set_memory_mib(flags.memory_mib);
   spec.set_boot_vcpus(flags.vcpus);
   spec.set_max_vcpus(flags.max_vcpus);
@@ -246,6 +256,7 @@ std::vector<Command> BuildTable() {
                 "initrd",
                 "cmdline",
                 "firmware",
+                "boot",
                 "disk",
                 "net",
                 "entropy",
@@ -265,6 +276,8 @@ std::vector<Command> BuildTable() {
       .required = {"memory_mib", "vcpus", "max_vcpus"},
       .usage =
           "  create NAME --kernel=FILE [--initrd=FILE] [--cmdline=TEXT] [--firmware=FILE]\n"
+          "              [--boot=dt|uefi|acpi-direct] (default: uefi with --firmware, else dt;\n"
+          "              uefi and acpi-direct guests can be scaled)\n"
           "              [--disk=FILE[,ro][,serial=ID] ...] (virtio disks: vda, vdb, ...)\n"
           "              [--net=tap=NAME[,mac=MAC] ...] (virtio NICs on host TAPs: eth0, ...)\n"
           "              [--entropy] (a virtio-rng device)\n"

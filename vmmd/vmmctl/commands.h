@@ -34,6 +34,7 @@ struct FlagValues {
   std::string wait = "online";  // scale: online | enabled | none
   bool force = false;           // stop: at once, without the ACPI power button
   std::string kernel, initrd, cmdline, firmware;
+  std::string boot;                // create: dt | uefi | acpi-direct; empty: the default
   std::vector<std::string> disks;  // create: each --disk=PATH[,ro][,serial=ID], in order
   std::vector<std::string> nics;   // create: each --net=tap=NAME[,mac=MAC], in order
   bool entropy = false;            // create: --entropy

@@ -39,6 +39,19 @@ std::string VcpuStateLabel(v1::VcpuState state) {
   return StripPrefix(v1::VcpuState_Name(state), "VCPU_STATE_");
 }
 
+std::string BootModeLabel(v1::BootMode mode) {
+  switch (mode) {
+    case v1::BOOT_MODE_DEVICE_TREE:
+      return "dt";
+    case v1::BOOT_MODE_UEFI:
+      return "uefi";
+    case v1::BOOT_MODE_ACPI_DIRECT:
+      return "acpi-direct";
+    default:
+      return "-";
+  }
+}
+
 std::string PsciPowerLabel(v1::PsciPower power) {
   switch (power) {
     case v1::PSCI_POWER_ON:
@@ -106,6 +119,7 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("initrd", spec.initrd_path());
   line("cmdline", spec.cmdline());
   line("firmware", spec.firmware_path());
+  line("boot", BootModeLabel(spec.boot_mode()));
   for (int i = 0; i < spec.disks_size(); ++i) {
     const v1::Disk& d = spec.disks(i);
     std::string value =

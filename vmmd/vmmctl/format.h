@@ -17,6 +17,8 @@ namespace vmmd::vmmctl {
 // for a number that is not an enumerator (a newer daemon).
 std::string VmStateLabel(v1::VmState state);
 std::string VcpuStateLabel(v1::VcpuState state);
+// The --boot spelling: "dt", "uefi", "acpi-direct"; "-" for unspecified or unknown.
+std::string BootModeLabel(v1::BootMode mode);
 // "on", "off", "-" (unspecified or unknown).
 std::string PsciPowerLabel(v1::PsciPower power);
 // RFC 3339 in UTC to the second ("2025-01-02T03:04:05Z"), or "-" when `set` is false.

@@ -17,6 +17,7 @@ v1::Vm SampleVm() {
   spec->set_memory_mib(256);
   spec->set_boot_vcpus(2);
   spec->set_max_vcpus(4);
+  spec->set_boot_mode(v1::BOOT_MODE_ACPI_DIRECT);
   vm.set_state(v1::VM_STATE_RUNNING);
   vm.mutable_created_at()->set_seconds(1700000000);
   vm.mutable_started_at()->set_seconds(1700000001);
@@ -56,6 +57,14 @@ TEST(FormatTest, Labels) {
   EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_ON), "on");
   EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_OFF), "off");
   EXPECT_EQ(PsciPowerLabel(v1::PSCI_POWER_UNSPECIFIED), "-");
+}
+
+TEST(FormatTest, BootModeLabelsAreTheFlagSpellings) {
+  EXPECT_EQ(BootModeLabel(v1::BOOT_MODE_DEVICE_TREE), "dt");
+  EXPECT_EQ(BootModeLabel(v1::BOOT_MODE_UEFI), "uefi");
+  EXPECT_EQ(BootModeLabel(v1::BOOT_MODE_ACPI_DIRECT), "acpi-direct");
+  EXPECT_EQ(BootModeLabel(v1::BOOT_MODE_UNSPECIFIED), "-");
+  EXPECT_EQ(BootModeLabel(static_cast<v1::BootMode>(42)), "-");
 }
 
 TEST(FormatTest, Timestamp) {
@@ -102,6 +111,7 @@ TEST(FormatTest, VmDetails) {
             "initrd: -\n"
             "cmdline: console=ttyAMA0 quiet\n"
             "firmware: -\n"
+            "boot: acpi-direct\n"
             "console_log: /var/lib/vmmd/vm1/console.log\n"
             "created: 2023-11-14T22:13:20Z\n"
             "started: 2023-11-14T22:13:21Z\n"

@@ -27,6 +27,8 @@ ABSL_FLAG(std::string, kernel, "", "create: arm64 kernel Image");
 ABSL_FLAG(std::string, initrd, "", "create: initramfs");
 ABSL_FLAG(std::string, cmdline, "", "create: kernel command line");
 ABSL_FLAG(std::string, firmware, "", "create: UEFI firmware for flash0");
+ABSL_FLAG(std::string, boot, "",
+          "create: boot mode: dt (device tree), uefi (needs --firmware) or acpi-direct");
 ABSL_FLAG(std::string, disk, "", "create: a virtio disk PATH[,ro][,serial=ID] (repeatable)");
 ABSL_FLAG(std::string, net, "",
           "create: a virtio NIC on a host TAP tap=NAME[,mac=MAC] (repeatable)");
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   flags.initrd = absl::GetFlag(FLAGS_initrd);
   flags.cmdline = absl::GetFlag(FLAGS_cmdline);
   flags.firmware = absl::GetFlag(FLAGS_firmware);
+  flags.boot = absl::GetFlag(FLAGS_boot);
   if (auto it = parsed->values.find("disk"); it != parsed->values.end()) flags.disks = it->second;
   if (auto it = parsed->values.find("net"); it != parsed->values.end()) flags.nics = it->second;
   flags.entropy = absl::GetFlag(FLAGS_entropy);

@@ -137,6 +137,7 @@ std::string SerializeVmRecord(const VmRecord& in) {
     nic->set_mac(n.mac);
   }
   spec->set_entropy(in.spec.entropy);
+  spec->set_boot_mode(static_cast<uint32_t>(in.spec.boot_mode));
   out.set_desired_vcpus(in.desired_vcpus);
   out.set_running(in.running);
   PolicyToRecord(in.autoscale, out.mutable_autoscale());
@@ -176,6 +177,8 @@ absl::StatusOr<VmRecord> ParseVmRecord(absl::string_view bytes) {
     out.spec.nics.push_back(NicSpec{.tap = n.tap(), .mac = n.mac()});
   }
   out.spec.entropy = in.spec().entropy();
+  // Checked, as every field, by ValidateVmSpecFields when the VM is restored.
+  out.spec.boot_mode = static_cast<BootMode>(std::min<uint32_t>(in.spec().boot_mode(), 255));
   out.desired_vcpus = in.desired_vcpus();
   out.running = in.running();
   VMMD_ASSIGN_OR_RETURN(out.autoscale, PolicyFromRecord(in.autoscale()));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/arch/aarch64/kernel_loader.h"
 #include "core/bus/bus.h"
 #include "core/common/event_loop.h"
 #include "core/hypervisor/hypervisor.h"
@@ -108,6 +109,10 @@ class Machine {
   // descriptors on the I/O thread; returns the transport.
   absl::StatusOr<const hw::virtio::VirtioMmio*> AddVirtio(
       size_t slot, std::unique_ptr<hw::virtio::VirtioDevice> device);
+  // Both boots without firmware: the Image and initrd into RAM (INVALID_ARGUMENT without a
+  // kernel); the layout says where the boot block for the DTB (and tables) is.
+  absl::StatusOr<core::aarch64::DirectBootLayout> LoadKernel(const VmSpec& spec,
+                                                             VmSpecFiles& files);
   absl::Status LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadAcpiDirectBoot(const VmSpec& spec, VmSpecFiles& files);
   absl::Status LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,

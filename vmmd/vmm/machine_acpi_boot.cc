@@ -15,7 +15,6 @@
 #include "acpi/acpi_tables.h"
 #include "core/arch/aarch64/efi_handoff.h"
 #include "core/arch/aarch64/kernel_loader.h"
-#include "core/common/bounded_echo.h"
 #include "core/common/status_macros.h"
 #include "vmmd/vmm/machine.h"
 
@@ -33,19 +32,7 @@ constexpr uint64_t AlignUp(uint64_t v, uint64_t align) { return (v + align - 1) 
 }  // namespace
 
 absl::Status Machine::LoadAcpiDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
-  if (!files.kernel.has_value()) {
-    return absl::InvalidArgumentError("an ACPI direct boot needs kernel_path");
-  }
-  const a64::BootFile kernel{files.kernel->fd.get(),
-                             absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")};
-  a64::BootFile initrd;
-  if (files.initrd.has_value()) {
-    initrd = {files.initrd->fd.get(),
-              absl::StrCat("initrd_path \"", BoundedEcho(spec.initrd_path), "\"")};
-  }
-  VMMD_ASSIGN_OR_RETURN(
-      a64::DirectBootLayout layout,
-      a64::LoadKernelAndInitrd(*memory_, kernel, files.initrd.has_value() ? &initrd : nullptr));
+  VMMD_ASSIGN_OR_RETURN(a64::DirectBootLayout layout, LoadKernel(spec, files));
 
   // The CPU-hotplug block and the GED, then the tables that describe every device.
   VMMD_ASSIGN_OR_RETURN(ged_, AddCpuHotplugDevices(*devices_, vcpus_.get()));

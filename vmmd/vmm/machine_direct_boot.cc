@@ -10,9 +10,9 @@ namespace vmmd::vmm {
 
 namespace a64 = core::aarch64;
 
-absl::Status Machine::LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
+absl::StatusOr<a64::DirectBootLayout> Machine::LoadKernel(const VmSpec& spec, VmSpecFiles& files) {
   if (!files.kernel.has_value()) {
-    return absl::InvalidArgumentError("a direct kernel boot needs kernel_path");
+    return absl::InvalidArgumentError("a boot without firmware needs kernel_path");
   }
   const a64::BootFile kernel{files.kernel->fd.get(),
                              absl::StrCat("kernel_path \"", BoundedEcho(spec.kernel_path), "\"")};
@@ -21,9 +21,11 @@ absl::Status Machine::LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
     initrd = {files.initrd->fd.get(),
               absl::StrCat("initrd_path \"", BoundedEcho(spec.initrd_path), "\"")};
   }
-  VMMD_ASSIGN_OR_RETURN(
-      a64::DirectBootLayout layout,
-      a64::LoadKernelAndInitrd(*memory_, kernel, files.initrd.has_value() ? &initrd : nullptr));
+  return a64::LoadKernelAndInitrd(*memory_, kernel, files.initrd.has_value() ? &initrd : nullptr);
+}
+
+absl::Status Machine::LoadDirectBoot(const VmSpec& spec, VmSpecFiles& files) {
+  VMMD_ASSIGN_OR_RETURN(a64::DirectBootLayout layout, LoadKernel(spec, files));
   a64::BoardFdtConfig fdt = FdtConfig();
   fdt.cmdline = spec.cmdline;
   if (layout.initrd_size != 0) fdt.initrd = a64::FdtInitrd{layout.initrd_addr, layout.initrd_size};

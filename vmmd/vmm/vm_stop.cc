@@ -54,9 +54,9 @@ absl::Status Vm::Stop(StopOptions options) {
   absl::StatusOr<PowerOffRequest> request = RequestPowerOff(options.grace);
   if (!request.ok()) return request.status();
   if (request->machine == nullptr) {
-    // Not running (FinishStop says so), or a direct boot: a device tree has no power button.
+    // Not running (FinishStop says so), or a device-tree boot: a DT has no power button.
     return FinishStop(/*pressed=*/false,
-                      "stopped by request (at once: a direct-boot VM has no ACPI power button)");
+                      "stopped by request (at once: a device-tree boot has no ACPI power button)");
   }
   const bool powered_off = AwaitPowerOff(*std::move(request), absl::Now() + options.grace);
   return FinishStop(

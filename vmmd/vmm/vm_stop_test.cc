@@ -163,7 +163,7 @@ TEST_F(VmStopTest, ADirectBootVmHasNoButtonAndStopsAtOnce) {
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->state, VmState::kStopped);
   EXPECT_EQ(info->state_reason,
-            "stopped by request (at once: a direct-boot VM has no ACPI power button)");
+            "stopped by request (at once: a device-tree boot has no ACPI power button)");
 }
 
 // A forced stop (or a delete) during a graceful one ends the wait at once.

@@ -238,12 +238,24 @@ create_vm() {
     --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib 256 --vcpus "$v" --max-vcpus "$m" "$@"
 }
 
-# create_uefi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL]: a UEFI + ACPI test guest: stock
-# edk2 (/guest/QEMU_EFI.fd) boots KERNEL (default /guest/Image) with the test initramfs and
-# vmmd's ACPI tables; 512 MiB; console in $(console_file NAME).
-create_uefi_vm() {
+# How create_acpi_vm boots its guests: uefi (stock edk2 loads the kernel and installs vmmd's
+# ACPI tables) or acpi-direct (vmmd loads the kernel and hands it the tables itself, no
+# firmware). l1-run's L1_SCENARIO_ENV sets it for a whole group (/e2e/scenario-env).
+E2E_ACPI_BOOT=uefi
+[ -f /e2e/scenario-env ] && . /e2e/scenario-env
+
+# create_acpi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL]: a test guest with ACPI (vCPU
+# hotplug, the power button), booted as E2E_ACPI_BOOT says: KERNEL (default /guest/Image) with
+# the test initramfs and vmmd's ACPI tables; 512 MiB (edk2 needs more than the DT guests' 256);
+# console in $(console_file NAME).
+create_acpi_vm() {
   local n=$1 v=$2 m=$3 x=${4:-} k=${5:-$GUEST_KERNEL}
-  ctl create "$n" --firmware "$GUEST_FIRMWARE" --kernel "$k" --initrd "$GUEST_INITRD" \
+  case "$E2E_ACPI_BOOT" in
+    uefi) set -- --firmware "$GUEST_FIRMWARE" ;;
+    acpi-direct) set -- --boot=acpi-direct ;;
+    *) fail "E2E_ACPI_BOOT is '$E2E_ACPI_BOOT', expected uefi or acpi-direct" ;;
+  esac
+  ctl create "$n" "$@" --kernel "$k" --initrd "$GUEST_INITRD" \
     --cmdline "$GUEST_CMDLINE${x:+ $x}" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus "$v" \
     --max-vcpus "$m"
 }

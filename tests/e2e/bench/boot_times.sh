@@ -40,7 +40,7 @@ one_run() {
       --cmdline "$GUEST_CMDLINE $CMD" --memory-mib "$GUEST_MEMORY_UEFI_MIB" --vcpus 2 \
       --max-vcpus 6 >/dev/null
   else
-    create_uefi_vm "$vm" 2 6 "$CMD" >/dev/null
+    create_acpi_vm "$vm" 2 6 "$CMD" >/dev/null
   fi
   t1=$(now_ms)
   ctl start "$vm" >/dev/null

@@ -29,7 +29,7 @@ vmmd --socket "$VMMD_SOCK" --log_level=debug >"$LOG" 2>&1 &
 VMMD_PID=$!
 until vmmctl --socket "$VMMD_SOCK" list >/dev/null 2>&1; do check_vmmd; sleep 0.1; done
 
-create_uefi_vm lat 1 2
+create_acpi_vm lat 1 2
 ctl start lat
 wait_for_line "$(console_file lat)" '^@@GUEST-UP ' 240 lat >/dev/null
 

@@ -15,10 +15,11 @@
 #   /e2e/workload-lib.sh      the start of every Debian workload script
 #   /e2e/bench-lib.sh         the side-by-side benchmarks' helpers (tests/e2e/bench/)
 #   /e2e/scenarios/NN-NAME.sh the scenarios, run in this order by /init (one L1 boot for all)
+#   /e2e/scenario-env         $L1_SCENARIO_ENV, one NAME=VALUE a line, sourced by lib.sh
 #   /extra/...                the contents of $L1_EXTRA_DIR, if set
 # usage: mk-initramfs.sh OUT_CPIO SCRIPT [SCRIPT...]
 # env:   E2E_ASSETS (default <repo>/build/e2e), VMMD_BIN_DIR (default <repo>/build/arm64/bin),
-#        L1_EXTRA_DIR, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing),
+#        L1_EXTRA_DIR, L1_SCENARIO_ENV, L1_ALLOW_NO_VMMD=1 (pack without vmmd/vmmctl when they are missing),
 #        L1_EXTRA_BINS (space-separated paths of more arm64 programs, e.g. crun),
 #        L1_EXTRA_LIBDIRS (colon-separated dirs searched first for their libraries)
 set -euo pipefail
@@ -95,6 +96,15 @@ for script in "${scripts[@]}"; do
 done
 # Each scenario's own time limit inside L1 (s): a hung one is killed and the next one runs.
 echo "${L1_SCENARIO_TIMEOUT:-600}" >"$root/e2e/scenario-timeout"
+# Variables every scenario of this boot sees (lib.sh sources the file), e.g.
+# E2E_ACPI_BOOT=acpi-direct: NAME=VALUE words, no spaces or quotes in a value.
+if [ -n "${L1_SCENARIO_ENV:-}" ]; then
+  for kv in $L1_SCENARIO_ENV; do
+    [[ "$kv" =~ ^[A-Z_][A-Z0-9_]*=[A-Za-z0-9_./:,-]*$ ]] ||
+      { echo "mk-initramfs: L1_SCENARIO_ENV: '$kv' is not NAME=VALUE" >&2; exit 2; }
+    echo "$kv"
+  done >"$root/e2e/scenario-env"
+fi
 if [ -n "${L1_EXTRA_DIR:-}" ]; then
   [ -d "$L1_EXTRA_DIR" ] || die "L1_EXTRA_DIR=$L1_EXTRA_DIR is not a directory"
   cp -a "$L1_EXTRA_DIR"/. "$root/extra/"

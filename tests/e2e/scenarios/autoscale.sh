@@ -25,7 +25,7 @@ vmm-autoscaler --socket "$VMMD_SOCK" --interval=2s --max_steal=0.6 --startup_del
 AUTOSCALER_PID=$!
 ifconfig lo 127.0.0.1 up 2>/dev/null || true
 
-create_uefi_vm grow 1 4 "vmmd.e2e.burst=30,60,3"
+create_acpi_vm grow 1 4 "vmmd.e2e.burst=30,60,3"
 ctl autoscale grow --mode=auto --min=1 --max=4 --target-utilization=0.6 \
   --scale-down-stabilization=20 --step-period=5 >/dev/null
 ctl start grow
@@ -97,7 +97,7 @@ echo "$m" | grep -q '^vmm_autoscaler_decisions_total{direction="up",result="ok",
 pass "the decisions are in GetVm (recommendation 1, last scale ok) and in the autoscaler's /metrics; it is ready"
 
 # RECOMMEND: a busy loop on CPU 0 of a 1-of-4 VM: recommended 2 (ceil(1.0 / 0.6)), nothing scaled.
-create_uefi_vm rec 1 4 "vmmd.e2e.load=0"
+create_acpi_vm rec 1 4 "vmmd.e2e.load=0"
 ctl autoscale rec --mode=recommend --min=1 --max=4 --target-utilization=0.6 >/dev/null
 ctl start rec
 wait_for_line "$(console_file rec)" '^@@LOAD cpus=0' 240 rec >/dev/null

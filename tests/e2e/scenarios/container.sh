@@ -94,7 +94,7 @@ log "crun exec $CT vmmctl list: $out"
 pass "/dev/kvm works inside (/readyz 200); the image's vmmctl answers inside the container"
 
 # A resizable guest, driven from outside through the shared socket.
-create_uefi_vm ct 2 4
+create_acpi_vm ct 2 4
 ctl start ct
 up=$(wait_for_line "$(console_file ct)" '^@@GUEST-UP ' 240 ct)
 log "guest: $up"

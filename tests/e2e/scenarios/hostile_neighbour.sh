@@ -7,8 +7,8 @@
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm bad 2 4 "iomem=relaxed vmmd.e2e.hostile=20"
-create_uefi_vm good 1 4
+create_acpi_vm bad 2 4 "iomem=relaxed vmmd.e2e.hostile=20"
+create_acpi_vm good 1 4
 ctl start bad >/dev/null
 ctl start good >/dev/null
 wait_for_line "$(console_file good)" '@@GUEST-UP' 240 good >/dev/null

@@ -7,7 +7,7 @@ set -eu
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm hp 1 4
+create_acpi_vm hp 1 4
 ctl start hp
 up=$(wait_for_line "$(console_file hp)" '^@@GUEST-UP ' 240 hp)
 log "guest: $up"

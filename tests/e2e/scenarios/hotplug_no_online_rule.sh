@@ -6,7 +6,7 @@ set -eu
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm nr 1 4 "vmmd.e2e.autoonline=0"
+create_acpi_vm nr 1 4 "vmmd.e2e.autoonline=0"
 ctl start nr
 wait_for_line "$(console_file nr)" '^@@GUEST-UP ' 240 nr >/dev/null
 

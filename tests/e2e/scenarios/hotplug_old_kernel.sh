@@ -6,7 +6,7 @@ set -eu
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm old 1 3 "" "$GUEST_KERNEL_61"
+create_acpi_vm old 1 3 "" "$GUEST_KERNEL_61"
 ctl start old
 up=$(wait_for_line "$(console_file old)" '^@@GUEST-UP ' 240 old)
 log "guest: $up"

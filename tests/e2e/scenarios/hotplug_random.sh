@@ -6,7 +6,7 @@ set -eu
 
 MAX=4
 start_vmmd
-create_uefi_vm rnd 1 $MAX
+create_acpi_vm rnd 1 $MAX
 ctl start rnd
 wait_for_line "$(console_file rnd)" '^@@GUEST-UP ' 240 rnd >/dev/null
 seed=$(now_ms)

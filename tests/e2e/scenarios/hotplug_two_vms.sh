@@ -5,8 +5,8 @@ set -eu
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm a 1 3
-create_uefi_vm b 1 3
+create_acpi_vm a 1 3
+create_acpi_vm b 1 3
 ctl start a
 ctl start b
 wait_for_line "$(console_file a)" '^@@GUEST-UP ' 240 a >/dev/null

@@ -28,7 +28,7 @@ pass "vmmd runs as uid 991, gid 990 (kvm), no other group, no capability"
 [ "$(stat -c '%u %a' /run/vmmd/vmmd.sock)" = "991 600" ] ||
   fail "the socket is $(stat -c '%u %a' /run/vmmd/vmmd.sock), expected 991 600"
 
-create_uefi_vm nr 1 2
+create_acpi_vm nr 1 2
 ctl start nr >/dev/null
 con=$(console_file nr)
 wait_for_line "$con" '@@GUEST-UP' 240 nr >/dev/null

@@ -24,7 +24,7 @@ prom_wait 'up{job="vmmd"}' 1 60
 prom_wait 'vmmd_host_wfi_trapped' 1 10
 pass "the host's Prometheus scrapes vmmd in L1; KVM traps WFI"
 
-create_uefi_vm load 2 4 "vmmd.e2e.load=0,1"
+create_acpi_vm load 2 4 "vmmd.e2e.load=0,1"
 ctl start load
 wait_for_line "$(console_file load)" '^@@GUEST-UP ' 240 load >/dev/null
 wait_for_line "$(console_file load)" '^@@LOAD cpus=0,1' 30 load >/dev/null

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A guest reboot keeps the vCPUs the VM was scaled to: a UEFI 6.12 guest with 1 of 4 is scaled to
+# A guest reboot keeps the vCPUs the VM was scaled to: an ACPI (create_acpi_vm) 6.12 guest with 1 of 4 is scaled to
 # 3 and then reboots itself (reboot -f: PSCI SYSTEM_RESET, vmmd.e2e.reboot_on=0-2). vmmd builds
 # the new machine with vCPUs 1-2 enabled from the start: the guest boots with online=enabled=0-2
 # (its own sysfs), vmmctl shows 0-2 ONLINE and 3 PARKED, target 3, restarts 1; and the vCPUs
@@ -7,7 +7,7 @@
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm rb 1 4 "vmmd.e2e.reboot_on=0-2"
+create_acpi_vm rb 1 4 "vmmd.e2e.reboot_on=0-2"
 ctl start rb >/dev/null
 con=$(console_file rb)
 wait_for_line "$con" '@@GUEST-UP' 240 rb >/dev/null

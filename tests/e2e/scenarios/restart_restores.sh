@@ -1,6 +1,6 @@
 #!/bin/sh
 # vmmd killed with SIGKILL and started again brings its VMs back as they were asked to be (each
-# VM's record in its state directory): a UEFI 6.12 guest with 1 of 4 scaled to 3, with an
+# VM's record in its state directory): an ACPI (create_acpi_vm) 6.12 guest with 1 of 4 scaled to 3, with an
 # autoscaling policy, boots again with online=enabled=0-2 (its own sysfs) and target 3; a VM
 # that was never started stays CREATED, one a client stopped stays down; a corrupt record makes
 # that VM alone FAILED with the reason, and deleting it frees the name. Guest memory does not
@@ -8,7 +8,7 @@
 . /e2e/lib.sh
 
 start_vmmd
-create_uefi_vm big 1 4
+create_acpi_vm big 1 4
 ctl autoscale big --mode=recommend --min=1 --max=4 --target-utilization=0.5 >/dev/null
 ctl start big >/dev/null
 con=$(console_file big)

@@ -9,7 +9,7 @@
 CALLS=500
 CALLERS=4
 start_vmmd
-create_uefi_vm soak 1 4
+create_acpi_vm soak 1 4
 ctl start soak >/dev/null
 wait_for_line "$(console_file soak)" '@@GUEST-UP' 240 soak >/dev/null
 

@@ -12,7 +12,7 @@ set -eu
 start_vmmd --log_level=debug
 
 time_start create
-create_uefi_vm u1 2 6 "vmmd.e2e=idle vmmd.e2e.dmesg=1 vmmd.e2e.acpi=1"
+create_acpi_vm u1 2 6 "vmmd.e2e=idle vmmd.e2e.dmesg=1 vmmd.e2e.acpi=1"
 time_end create
 fw=$(vm_field u1 firmware)
 [ "$fw" = "$GUEST_FIRMWARE" ] || fail "vmmctl get u1: firmware is '$fw', expected $GUEST_FIRMWARE"

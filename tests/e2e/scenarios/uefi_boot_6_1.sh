@@ -9,7 +9,7 @@ set -eu
 
 start_vmmd --log_level=debug
 
-create_uefi_vm old 2 6 "vmmd.e2e=idle vmmd.e2e.dmesg=1 vmmd.e2e.acpi=1" "$GUEST_KERNEL_61"
+create_acpi_vm old 2 6 "vmmd.e2e=idle vmmd.e2e.dmesg=1 vmmd.e2e.acpi=1" "$GUEST_KERNEL_61"
 fw=$(vm_field old firmware)
 [ "$fw" = "$GUEST_FIRMWARE" ] || fail "vmmctl get old: firmware is '$fw', expected $GUEST_FIRMWARE"
 k=$(vm_field old kernel)

@@ -1,0 +1,84 @@
+#!/bin/sh
+# ACPI direct boot (boot_mode ACPI_DIRECT): no firmware; vmmd loads the 6.12 guest and its
+# initramfs itself and hands the kernel an EFI system table whose one configuration table is the
+# RSDP of vmmd's ACPI tables, plus an EFI memory map. A VM with 2 of 6 vCPUs. From the guest
+# itself: the kernel found the system table ("efi: EFI v2.7 by vmmd", "efi: ACPI 2.0=<addr>"),
+# took the RSDP and XSDT and enabled the ACPI interpreter, with no "Unable to load" or
+# acpi_os_ioremap complaint; possible=0-5, enabled=0-1, online=0-1; the ACPI tables are exactly
+# APIC DSDT FACP GTDT PPTT SPCR; no "ACPI Error", "ACPI BIOS Error" or "Firmware Bug". From
+# vmmd: `vmmctl get` says boot acpi-direct and no firmware, the guest's boot-time CPU_ON got
+# SUCCESS for vCPU 1 and DENIED for 2-5, `vmmctl cpus` is 0-1 ONLINE (ACPI yes) and 2-5 PARKED.
+# Then it is scaled 2 -> 6 -> 3 live, the guest's own sysfs following. Times create -> start ->
+# @@GUEST-UP.
+set -eu
+. /e2e/lib.sh
+
+start_vmmd --log_level=debug
+
+time_start create
+ctl create ad --boot=acpi-direct --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+  --cmdline "$GUEST_CMDLINE vmmd.e2e=idle vmmd.e2e.dmesg=1 vmmd.e2e.acpi=1 vmmd.e2e.bootfw=1" \
+  --memory-mib 256 --vcpus 2 --max-vcpus 6
+time_end create
+[ "$(vm_field ad boot)" = acpi-direct ] || fail "vmmctl get ad: boot is '$(vm_field ad boot)', expected acpi-direct"
+[ "$(vm_field ad firmware)" = - ] || fail "vmmctl get ad: firmware is '$(vm_field ad firmware)', expected -"
+pass "vmmctl get ad: boot: acpi-direct, firmware: -"
+
+t_start=$(now_ms)
+time_start start
+ctl start ad
+time_end start
+up=$(wait_for_line "$(console_file ad)" '^@@GUEST-UP ' 300 ad)
+time_since start_to_guest_up "$t_start"
+log "guest: $up"
+for kv in possible=0-5 enabled=0-1 online=0-1; do
+  k=${kv%%=*}
+  v=$(field "$up" "$k")
+  [ "$v" = "${kv#*=}" ] || fail "guest sees $k=$v, expected ${kv#*=} ($up)"
+done
+pass "guest sees possible=0-5 enabled=0-1 online=0-1"
+
+# What the kernel says it was handed (@@BOOTFW lines, up to @@BOOTFW-END).
+wait_for_line "$(console_file ad)" '^@@BOOTFW-END' 30 ad >/dev/null
+bootfw=$(grep -a '^@@BOOTFW ' "$(console_file ad)" | tr -d '\r')
+log "$bootfw"
+for want in 'efi: EFI v2\.7 by vmmd' 'efi: ACPI 2\.0=0x[0-9a-f]+' 'ACPI: RSDP 0x[0-9A-F]+ 000024 \(v02 VMMD' \
+  'ACPI: XSDT 0x[0-9A-F]+ ' 'ACPI: Interpreter enabled'; do
+  echo "$bootfw" | grep -qE "$want" || fail "the guest's dmesg has no line matching /$want/"
+done
+bad=$(echo "$bootfw" | grep -E 'Unable|acpi_os_ioremap|System Description' || true)
+[ -z "$bad" ] || fail "the guest's kernel complains about its ACPI tables:
+$bad"
+pass "guest kernel: EFI system table by vmmd, ACPI 2.0 RSDP, XSDT, interpreter enabled"
+
+tables=$(wait_for_line "$(console_file ad)" '^@@ACPI-TABLES' 30 ad)
+[ "$tables" = "@@ACPI-TABLES APIC DSDT FACP GTDT PPTT SPCR" ] ||
+  fail "guest's /sys/firmware/acpi/tables: '$tables', expected 'APIC DSDT FACP GTDT PPTT SPCR'"
+pass "guest's ACPI tables: ${tables#@@ACPI-TABLES }"
+bad=$(grep -a '^@@DMESG ' "$(console_file ad)" | grep -aE 'ACPI Error|ACPI BIOS Error|Firmware Bug' || true)
+[ -z "$bad" ] || fail "guest dmesg has ACPI/firmware errors:
+$bad"
+pass "guest dmesg: no 'ACPI Error', 'ACPI BIOS Error' or 'Firmware Bug'"
+if grep -a '^@@DMESG ' "$(console_file ad)" >/dev/null; then
+  log "other guest kernel warnings (not failing):"
+  grep -a '^@@DMESG ' "$(console_file ad)" >&9
+fi
+
+cpu_on=$(cpu_on_verdicts ad)
+[ "$cpu_on" = "0x1:SUCCESS 0x2:DENIED 0x3:DENIED 0x4:DENIED 0x5:DENIED " ] ||
+  fail "guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 SUCCESS, 0x2-0x5 DENIED once each"
+pass "vmmd: boot-time CPU_ON 0x1 -> SUCCESS, 0x2..0x5 -> DENIED"
+c=$(cpu_acpi_states ad)
+[ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no" ] ||
+  fail "vmmctl cpus ad (id:STATE:ACPI): '$c', expected 0-1 ONLINE/yes, 2-5 PARKED/no"
+pass "vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
+[ "$(vm_field ad unmapped_mmio)" = 0 ] || fail "the guest touched $(vm_field ad unmapped_mmio) unmapped MMIO addresses"
+pass "no unmapped MMIO access"
+
+scale_to ad 6
+check_scaled ad 6 6
+scale_to ad 3
+check_scaled ad 3 6
+row=$(list_row ad)
+[ "$row" = "RUNNING 3/6 256" ] || fail "vmmctl list row for ad is '$row', expected 'RUNNING 3/6 256'"
+pass "vmmctl list: ad RUNNING 3/6 256"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Live vCPU hot-add and hot-remove with a stock Linux 6.12 guest (UEFI + ACPI): boot 1 of 4 ->
-# scale to 4 (wait online) -> the guest's own enabled and online read 0-3 -> scale to 2 -> both
+# Live vCPU hot-add and hot-remove with a stock Linux 6.12 guest (ACPI: UEFI, or ACPI direct in
+# e2e_acpi_direct): boot 1 of 4 -> scale to 4 (wait online) -> the guest's own enabled and
+# online read 0-3 -> scale to 2 -> both
 # read 0-1 (the ejected CPUs really left) -> scale to 4 again -> 0-3. Removing below the boot
 # count is refused; a direct-boot VM cannot hotplug.
 set -eu

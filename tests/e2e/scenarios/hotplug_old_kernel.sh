@@ -1,5 +1,5 @@
 #!/bin/sh
-# Debian bookworm's Linux 6.1 (no arm64 vCPU hotplug) booted through the same UEFI + ACPI path:
+# Debian bookworm's Linux 6.1 (no arm64 vCPU hotplug) booted with ACPI (create_acpi_vm):
 # ScaleVCPUs gets a clear FAILED_PRECONDITION naming the kernel requirement, well before its
 # own deadline (not a hang), the VM stays healthy, and the vCPU can be withdrawn.
 set -eu

@@ -1,6 +1,5 @@
 #include "core/common/event_loop.h"
 
-#include <pthread.h>
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -50,7 +49,8 @@ absl::Status EventLoop::Watch(int fd, absl::AnyInvocable<void()> on_readable, Tr
 
 absl::Status EventLoop::Start(const std::string& name, ThreadRole role) {
   if (started_) return absl::FailedPreconditionError("the event loop was started before");
-  absl::StatusOr<std::thread> t = StartThread(name, [this, name, role] { Run(name, role); });
+  absl::StatusOr<std::thread> t = StartThread(
+      name, [this, name, role] { Run(name, role); }, name);
   if (!t.ok()) return t.status();
   thread_ = *std::move(t);
   started_ = true;
@@ -58,7 +58,6 @@ absl::Status EventLoop::Start(const std::string& name, ThreadRole role) {
 }
 
 void EventLoop::Run(std::string name, ThreadRole role) {
-  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
   if (absl::Status s = EnterThreadSandbox(role); !s.ok()) {
     // Unconfined, it must not serve the guest: its devices stay silent (their VM stalls on I/O,
     // nothing else does).

@@ -1,8 +1,11 @@
 #include "core/common/thread.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cerrno>
 #include <new>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -38,14 +41,22 @@ bool TakeInjectedFailure() {
 
 }  // namespace
 
-absl::StatusOr<std::thread> StartThread(std::string_view what, absl::AnyInvocable<void()> body) {
+void SetCurrentThreadName(std::string_view name) {
+  const std::string truncated(name.substr(0, 15));
+  pthread_setname_np(pthread_self(), truncated.c_str());
+}
+
+absl::StatusOr<std::thread> StartThread(std::string_view what, absl::AnyInvocable<void()> body,
+                                        std::string_view thread_name) {
   if (TakeInjectedFailure()) {
     const int error = g_fail_errno.load();
     return ThreadError(what, error, std::generic_category().message(error));
   }
   try {
     // The new thread inherits its creator's confinement (thread_sandbox.h): it knows it.
-    return std::thread([role = CurrentThreadRole(), body = std::move(body)]() mutable {
+    return std::thread([role = CurrentThreadRole(), name = std::string(thread_name),
+                        body = std::move(body)]() mutable {
+      if (!name.empty()) SetCurrentThreadName(name);
       internal::AdoptThreadRole(role);
       body();
     });

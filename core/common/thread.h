@@ -16,7 +16,13 @@ namespace vmmd {
 
 // Runs `body` on a new thread. RESOURCE_EXHAUSTED when the host refuses the thread (or the
 // memory for it), INTERNAL for any other refusal; `what` names the thread in the message.
-absl::StatusOr<std::thread> StartThread(std::string_view what, absl::AnyInvocable<void()> body);
+// `thread_name`, if given, is the thread's name in ps/top/proc (SetCurrentThreadName).
+absl::StatusOr<std::thread> StartThread(std::string_view what, absl::AnyInvocable<void()> body,
+                                        std::string_view thread_name = {});
+
+// Names the calling thread for ps, top and /proc/PID/task/TID/comm: the first 15 bytes of
+// `name` (the kernel's limit).
+void SetCurrentThreadName(std::string_view name);
 
 // Test seam: while it lives, after `skip` more StartThread calls in the process succeed, the
 // next `count` fail as the host does when it is out of threads (errno `error`, EAGAIN by

@@ -1,6 +1,5 @@
 #include "core/vcpu/vcpu_manager.h"
 
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -354,8 +353,7 @@ VcpuManager::LoopAction VcpuManager::HandleHypercall(Slot* slot, const Hypercall
 
 void VcpuManager::RunLoop(Slot* slot) {
   const uint32_t id = slot->id;
-  std::string thread_name = absl::StrFormat("%s/%u", name_.substr(0, 10), id);
-  pthread_setname_np(pthread_self(), thread_name.c_str());
+  SetCurrentThreadName(absl::StrFormat("%s/%u", name_.substr(0, 10), id));
 
   bool keep_running = true;
   bool powered_off = false;

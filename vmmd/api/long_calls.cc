@@ -1,11 +1,11 @@
 #include "vmmd/api/long_calls.h"
 
 #include <algorithm>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/common/log.h"
+#include "core/common/thread.h"
 
 namespace vmmd::api {
 
@@ -90,14 +90,14 @@ absl::Status LongCalls::RunBlocking(std::function<void()> body) {
     absl::MutexLock lock(&mu_);
     --blocking_;
   };
-  // std::thread reports a refused thread by throwing; that must not end the daemon.
-  try {
-    std::thread(std::move(run)).detach();
-  } catch (const std::system_error& e) {
+  absl::StatusOr<std::thread> thread =
+      StartThread("a waiting ScaleVCPUs call", std::move(run), "api-scale-wait");
+  if (!thread.ok()) {
     absl::MutexLock lock(&mu_);
     --blocking_;
-    return absl::ResourceExhaustedError(absl::StrCat("cannot create a thread: ", e.what()));
+    return thread.status();
   }
+  thread->detach();
   return absl::OkStatus();
 }
 
@@ -105,13 +105,19 @@ absl::Status LongCalls::RunBlocking(std::function<void()> body) {
 // then it lets every stream write what it has queued. EventHub::Publish fills its subscribers
 // in the order they subscribed, so the pump re-subscribes after each new stream (Wake) to be
 // filled last: by the time it wakes, every stream's queue has the event. The periodic wake-up
-// (poll_period) also covers a stream admitted since the last re-subscription.
+// (poll_period) also covers a stream admitted since the last re-subscription. With no call
+// open it sleeps until one is admitted: an idle vmmd has no thread waking up.
 void LongCalls::Pump() {
+  SetCurrentThreadName("api-pump");
   std::unique_ptr<vmm::EventHub::Subscription> wakeups = hub_->Subscribe("", 1);
   while (true) {
     std::vector<LongCall*> calls;
     {
       absl::MutexLock lock(&mu_);
+      auto busy = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stop_pump_ || wake_ || !calls_.empty();
+      };
+      mu_.Await(absl::Condition(&busy));
       if (stop_pump_) return;
       if (wake_) {
         wake_ = false;

@@ -123,7 +123,8 @@ void Controller::Wake() {
 
 void Controller::Run() {
   // Without the watcher (a host out of threads), the periodic ticks still see every change.
-  if (absl::StatusOr<std::thread> t = StartThread("autoscaler watch", [this] { Watch(); });
+  if (absl::StatusOr<std::thread> t = StartThread(
+          "autoscaler watch", [this] { Watch(); }, "watch");
       t.ok()) {
     watcher_ = *std::move(t);
   } else {
@@ -261,13 +262,15 @@ void Controller::StartScale(const std::string& name, Tracker& t, uint32_t from, 
   const absl::Duration timeout = options_.scale_timeout;
   request.mutable_timeout()->set_seconds(absl::ToInt64Seconds(timeout));
   ScaleJob* raw = job.get();
-  absl::StatusOr<std::thread> thread =
-      StartThread(absl::StrFormat("ScaleVCPUs of %s", name), [this, raw, request] {
+  absl::StatusOr<std::thread> thread = StartThread(
+      absl::StrFormat("ScaleVCPUs of %s", name),
+      [this, raw, request] {
         v1::ScaleVCPUsResponse response;
         raw->status = stub_->ScaleVCPUs(&raw->context, request, &response);
         raw->done.store(true);
         Wake();
-      });
+      },
+      absl::StrFormat("%s/scale", name.substr(0, 9)));
   if (thread.ok()) {
     job->thread = *std::move(thread);
   } else {  // the job fails like a refused call, and is retried with a back-off

@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
   }
   vmmd::LogInfo("vmm-autoscaler: watching %s every %s%s", socket,
                 absl::FormatDuration(options.interval), options.dry_run ? " (dry run)" : "");
-  absl::StatusOr<std::thread> loop =
-      vmmd::StartThread("autoscaler loop", [&controller] { controller.Run(); });
+  absl::StatusOr<std::thread> loop = vmmd::StartThread(
+      "autoscaler loop", [&controller] { controller.Run(); }, "loop");
   if (!loop.ok()) {
     std::fprintf(stderr, "vmm-autoscaler: %s\n", loop.status().ToString().c_str());
     return 1;

@@ -98,13 +98,16 @@ absl::Status Vm::EnsureControllerLocked() {
   // The thread confines itself (no sockets) before it handles anything; a thread that cannot
   // is not used.
   auto confined = std::make_shared<std::pair<absl::Notification, absl::Status>>();
-  absl::StatusOr<std::thread> thread =
-      StartThread(absl::StrFormat("controller of VM %s", spec_.name), [this, channel, confined] {
+  absl::StatusOr<std::thread> thread = StartThread(
+      absl::StrFormat("controller of VM %s", spec_.name),
+      [this, channel, confined] {
         const absl::Status sandbox = EnterThreadSandbox(ThreadRole::kController);
         confined->second = sandbox;
         confined->first.Notify();
         if (sandbox.ok()) ControllerLoop(channel);
-      });
+      },
+      // As the vCPU threads ("<vm>/<n>"): "<vm>/ctl".
+      absl::StrFormat("%s/ctl", spec_.name.substr(0, 10)));
   if (!thread.ok()) return thread.status();
   confined->first.WaitForNotification();
   if (!confined->second.ok()) {

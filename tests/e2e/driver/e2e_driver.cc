@@ -10,10 +10,15 @@
 //     N create/start/delete cycles of a 64 MiB, 1-of-2-vCPU direct-boot VM; prints vmmd's
 //     threads, open fds and RSS (from /proc/VMMD_PID) after half of the cycles and at the end:
 //     "@@CYCLES n=N threads=A->B fds=A->B rss_kib=A->B". Exit 1 if a call failed.
+//   e2e-driver rtt SOCKET VM N
+//     N GetCPUState calls, one after the other, on one channel (connected by one call first,
+//     not timed): "@@RTT n=N median_us=.. min_us=.. max_us=.." (steady clock around each call).
+//     Exit 1 if a call failed.
 #include <dirent.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -240,6 +245,34 @@ int Cycles(const std::string& socket, int pid, int n, const std::string& kernel,
 
 }  // namespace
 
+int Rtt(const std::string& socket, const std::string& vm, int n) {
+  std::unique_ptr<v1::Vmm::Stub> stub = Connect(socket);
+  v1::GetCPUStateRequest request;
+  request.set_name(vm);
+  std::vector<int64_t> us;
+  for (int i = 0; i <= n; ++i) {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, 30);
+    v1::GetCPUStateResponse response;
+    const auto t0 = std::chrono::steady_clock::now();
+    const grpc::Status st = stub->GetCPUState(&ctx, request, &response);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!st.ok()) {
+      std::printf("@@RTT-ERROR %s %s\n", CodeName(st.error_code()), st.error_message().c_str());
+      return 1;
+    }
+    if (i > 0) {  // the first call connects
+      us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
+    }
+  }
+  if (us.empty()) return 1;
+  std::sort(us.begin(), us.end());
+  std::printf("@@RTT n=%zu median_us=%lld min_us=%lld max_us=%lld\n", us.size(),
+              static_cast<long long>(us[us.size() / 2]), static_cast<long long>(us.front()),
+              static_cast<long long>(us.back()));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   if (a.size() == 5 && a[0] == "soak") {
@@ -248,8 +281,10 @@ int main(int argc, char** argv) {
   if (a.size() == 7 && a[0] == "cycles") {
     return Cycles(a[1], std::atoi(a[2].c_str()), std::atoi(a[3].c_str()), a[4], a[5], a[6]);
   }
+  if (a.size() == 4 && a[0] == "rtt") return Rtt(a[1], a[2], std::max(1, std::atoi(a[3].c_str())));
   std::fprintf(stderr,
                "usage: e2e-driver soak SOCKET VM CALLS CALLERS\n"
-               "       e2e-driver cycles SOCKET VMMD_PID N KERNEL INITRD CMDLINE\n");
+               "       e2e-driver cycles SOCKET VMMD_PID N KERNEL INITRD CMDLINE\n"
+               "       e2e-driver rtt SOCKET VM N\n");
   return 2;
 }

@@ -194,6 +194,14 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
     return absl::InvalidArgumentError(absl::StrFormat(
         "memory_mib (%u) must be at least %u", spec.memory_mib, kMinMemoryMib));
   }
+  if (spec.memory_mib < kMinMemoryMibPerPossibleVcpu * max_vcpus) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "memory_mib (%u) is too small for max_vcpus %u: a Linux guest sets aside memory for "
+        "every possible vCPU while it boots and stalls without enough; give at least %u MiB "
+        "(%u MiB per possible vCPU) or a smaller max_vcpus",
+        spec.memory_mib, max_vcpus, kMinMemoryMibPerPossibleVcpu * max_vcpus,
+        kMinMemoryMibPerPossibleVcpu));
+  }
   const uint64_t max_mib = core::aarch64::kMaxRamSize >> 20;
   if (spec.memory_mib > max_mib) {
     return absl::InvalidArgumentError(absl::StrFormat(

@@ -67,7 +67,15 @@ TEST(VmSpecValidationTest, VcpuCounts) {
   EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
                                  HasSubstr("max_vcpus (100000) exceeds the 512 vCPUs")));
   s.max_vcpus = 512;
+  s.memory_mib = 1024;  // 2 MiB per possible vCPU
   EXPECT_THAT(Check(s), IsOk());
+  s.memory_mib = 1023;
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "memory_mib (1023) is too small for max_vcpus 512: a Linux guest sets "
+                       "aside memory for every possible vCPU while it boots and stalls without "
+                       "enough; give at least 1024 MiB (2 MiB per possible vCPU) or a smaller "
+                       "max_vcpus"));
   s.max_vcpus = 0;  // defaults to boot_vcpus
   EXPECT_THAT(Check(s), IsOk());
   EXPECT_EQ(EffectiveMaxVcpus(s), 2u);

@@ -18,6 +18,11 @@ pass "good VM created"
 expect_error INVALID_ARGUMENT create b1 $(good) --vcpus 2 --max-vcpus 1
 expect_error INVALID_ARGUMENT create b2 $(good) --vcpus 0 --max-vcpus 1
 expect_error INVALID_ARGUMENT create b3 $(good) --vcpus 1 --max-vcpus 100000
+# 2 MiB of guest RAM per possible vCPU at least (the guest would stall at boot)
+expect_error INVALID_ARGUMENT create b3m --kernel "$GUEST_KERNEL" --memory-mib 256 --vcpus 1 \
+  --max-vcpus 129
+grep -q 'give at least 258 MiB (2 MiB per possible vCPU)' /tmp/.expect.err ||
+  fail "the memory floor's message does not name the minimum: $(cat /tmp/.expect.err)"
 # files
 expect_error NOT_FOUND create b4 --kernel /guest/no-such-Image --memory-mib 256 --vcpus 1 --max-vcpus 1
 # only under --image_dir (/guest here), never through a symlink, regular files only

@@ -51,7 +51,9 @@ launch() {
     # shellcheck disable=SC2086
     ctl create "$name" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" --cmdline "$CMD" \
       --memory-mib "$MEM" --vcpus "$vcpus" --max-vcpus "$max" $opts >/dev/null
+    TS=$(now_ms)
     ctl start "$name" >/dev/null
+    record vmmd "start_$kind" $(($(now_ms) - TS))
   else
     [ "$kind" = uefi ] && opts="-bios $GUEST_FIRMWARE"
     CON=/tmp/qemu-$name.con
@@ -176,5 +178,8 @@ ROWS
 table BR-VMMD "$RUNS" <<'ROWS'
 boot_acpi|vmmd boot ACPI direct (2 of 4), launch->@@GUEST-UP|ms
 uptime_boot_acpi|guest uptime at @@GUEST-UP, ACPI direct|s
+start_dt|vmmctl start (DT), the whole call|ms
+start_uefi|vmmctl start (UEFI), the whole call|ms
+start_acpi|vmmctl start (ACPI direct), the whole call|ms
 ROWS
 log "@@BENCH done; L1 load $(cut -d' ' -f1-3 /proc/loadavg)"

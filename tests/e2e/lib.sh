@@ -260,6 +260,49 @@ create_acpi_vm() {
     --max-vcpus "$m"
 }
 
+# expect_acpi_tables VM: the guest's @@ACPI-TABLES line (vmmd.e2e.acpi=1) names exactly the
+# tables vmmd gives an ACPI guest.
+expect_acpi_tables() {
+  local tables
+  tables=$(wait_for_line "$(console_file "$1")" '^@@ACPI-TABLES' 30 "$1")
+  [ "$tables" = "@@ACPI-TABLES APIC DSDT FACP GTDT PPTT SPCR" ] ||
+    fail "$1: guest's /sys/firmware/acpi/tables: '$tables', expected 'APIC DSDT FACP GTDT PPTT SPCR'"
+  pass "$1: guest's ACPI tables: ${tables#@@ACPI-TABLES }"
+}
+
+# expect_clean_acpi_dmesg VM: the guest's @@DMESG lines (vmmd.e2e.dmesg=1: kernel errors and
+# warnings, printed before @@DMESG-END) have no ACPI Error, ACPI BIOS Error or Firmware Bug;
+# the other lines are shown.
+expect_clean_acpi_dmesg() {
+  local con bad
+  con=$(console_file "$1")
+  grep -a '^@@DMESG-END' "$con" >/dev/null || fail "$1: no @@DMESG-END in the console"
+  bad=$(grep -a '^@@DMESG ' "$con" | grep -aE 'ACPI Error|ACPI BIOS Error|Firmware Bug' || true)
+  [ -z "$bad" ] || fail "$1: guest dmesg has ACPI/firmware errors:
+$bad"
+  pass "$1: guest dmesg: no 'ACPI Error', 'ACPI BIOS Error' or 'Firmware Bug'"
+  if grep -a '^@@DMESG ' "$con" >/dev/null; then
+    log "other guest kernel warnings (not failing):"
+    grep -a '^@@DMESG ' "$con" >&9
+  fi
+}
+
+# expect_boot_2_of_6 VM: a 2-of-6 6.12 guest's boot-time CPU_ON calls got SUCCESS for 0x1 and
+# DENIED for 0x2..0x5 once each (vmmd --log_level=debug), and `vmmctl cpus` is exactly 0-1
+# ONLINE (ACPI yes), 2-5 PARKED (ACPI no).
+expect_boot_2_of_6() {
+  local cpu_on c
+  cpu_on=$(cpu_on_verdicts "$1")
+  [ "$cpu_on" = "0x1:SUCCESS 0x2:DENIED 0x3:DENIED 0x4:DENIED 0x5:DENIED " ] ||
+    fail "$1: guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 SUCCESS, 0x2-0x5 DENIED once each"
+  pass "$1: boot-time CPU_ON 0x1 -> SUCCESS, 0x2..0x5 -> DENIED"
+  expect_cpu_states "$1" "0:ONLINE 1:ONLINE 2:PARKED 3:PARKED 4:PARKED 5:PARKED" 10
+  c=$(cpu_acpi_states "$1")
+  [ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no" ] ||
+    fail "vmmctl cpus $1 (id:STATE:ACPI): '$c', expected 0-1 ONLINE/yes, 2-5 PARKED/no"
+  pass "$1: vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
+}
+
 # ---- vCPU hotplug -------------------------------------------------------------------------
 
 # cpu_range N: the kernel's list notation for CPUs 0..N-1 ("0", "0-3").

@@ -49,6 +49,17 @@ wait_console() {
     sleep 0.1
   done
 }
+# stop_vm VMM NAME: vmmd deletes the VM (it may still run); QEMU ($QPID) gets SIGTERM, unless
+# it exited, and is reaped.
+stop_vm() {
+  if [ "$1" = vmmd ]; then
+    ctl delete "$2" >/dev/null
+  else
+    kill "$QPID" 2>/dev/null || true
+    wait "$QPID" 2>/dev/null || true
+    QPID=
+  fi
+}
 # line REGEX: the first console line that matches, without its carriage return.
 line() { grep -aE -m1 -- "$1" "$CON" | tr -d '\r'; }
 

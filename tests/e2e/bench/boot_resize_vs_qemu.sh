@@ -68,16 +68,6 @@ launch() {
   fi
 }
 
-# stop VMM NAME: vmmd deletes the VM; QEMU gets SIGTERM and is reaped.
-stop() {
-  if [ "$1" = vmmd ]; then
-    ctl delete "$2" >/dev/null
-  else
-    kill "$QPID" 2>/dev/null || true
-    wait "$QPID" 2>/dev/null || true
-    QPID=
-  fi
-}
 
 # boot_up VMM KEY ONLINE: waits for @@GUEST-UP (fails unless it shows online=ONLINE), records
 # KEY (ms since T0) and uptime_KEY; prints "KEY_ms=.. guest_up_s=..".
@@ -129,23 +119,23 @@ one() {
     launch vmmd "dt$n" dt 2 2
     b=$(boot_up vmmd boot_dt 0-1)
     log "@@BR vmmd $n dt $b"
-    stop vmmd "dt$n"
+    stop_vm vmmd "dt$n"
     for k in uefi acpi; do
       launch vmmd "$k$n" "$k" 2 4
       b=$(boot_up vmmd "boot_$k" 0-1)
       r=$(hot_add "$k$n" "resize_$k")
       log "@@BR vmmd $n $k $b $r"
-      stop vmmd "$k$n"
+      stop_vm vmmd "$k$n"
     done
   else
     for k in dt uefi; do
       launch qemu "$k$n" "$k" 2 2
       b=$(boot_up qemu "boot_$k" 0-1)
-      stop qemu "$k$n"
+      stop_vm qemu "$k$n"
       launch qemu "$k${n}b" "$k" 4 4
       r=$(boot_up qemu "resize_$k" 0-3)
       log "@@BR qemu $n $k $b restart_with_4: $r"
-      stop qemu "$k${n}b"
+      stop_vm qemu "$k${n}b"
     done
   fi
 }

@@ -105,17 +105,6 @@ launch() {
   fi
 }
 
-# stop VMM NAME: vmmd: delete the VM (it may still run); QEMU: SIGTERM (unless it exited) and
-# reap it.
-stop() {
-  if [ "$1" = vmmd ]; then
-    ctl delete "$2" >/dev/null
-  else
-    kill "$QPID" 2>/dev/null || true
-    wait "$QPID" 2>/dev/null || true
-    QPID=
-  fi
-}
 
 # net_counters: the TAP's packet and drop counters (L1's side: rx = from the guest), L1's TCP
 # retransmissions (/proc/net/snmp RetransSegs) and what they were (/proc/net/netstat: tail loss
@@ -172,7 +161,7 @@ disk_vm() {
     out="$out $k=$v"
   done
   log "@@VQ $vmm $n disk $b$out"
-  stop "$vmm" "disk$n"
+  stop_vm "$vmm" "disk$n"
   rm -f "$IMG"
 }
 
@@ -213,7 +202,7 @@ net_vm() {
   record "$vmm" net_upload "$ul"
   log "@@VQ $vmm $n net $b download_MBps=$dl upload_MBps=$ul $cpu $k"
   [ "$vmm" = qemu ] || log "@@VQ $vmm $n net vmmd: $(ctl get "net$n" | grep -a '^nic0:')"
-  stop "$vmm" "net$n"
+  stop_vm "$vmm" "net$n"
 }
 
 uefi_vm() {
@@ -222,7 +211,7 @@ uefi_vm() {
   b=$(boot_up "$vmm" "$n" uefi)
   log "@@VQ $vmm $n uefi $b"
   if [ "$vmm" = vmmd ]; then wait_for_state "uefi$n" STOPPED 60; fi
-  stop "$vmm" "uefi$n"
+  stop_vm "$vmm" "uefi$n"
 }
 
 one() {

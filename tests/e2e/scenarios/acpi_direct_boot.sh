@@ -51,27 +51,9 @@ bad=$(echo "$bootfw" | grep -E 'Unable|acpi_os_ioremap|System Description' || tr
 $bad"
 pass "guest kernel: EFI system table by vmmd, ACPI 2.0 RSDP, XSDT, interpreter enabled"
 
-tables=$(wait_for_line "$(console_file ad)" '^@@ACPI-TABLES' 30 ad)
-[ "$tables" = "@@ACPI-TABLES APIC DSDT FACP GTDT PPTT SPCR" ] ||
-  fail "guest's /sys/firmware/acpi/tables: '$tables', expected 'APIC DSDT FACP GTDT PPTT SPCR'"
-pass "guest's ACPI tables: ${tables#@@ACPI-TABLES }"
-bad=$(grep -a '^@@DMESG ' "$(console_file ad)" | grep -aE 'ACPI Error|ACPI BIOS Error|Firmware Bug' || true)
-[ -z "$bad" ] || fail "guest dmesg has ACPI/firmware errors:
-$bad"
-pass "guest dmesg: no 'ACPI Error', 'ACPI BIOS Error' or 'Firmware Bug'"
-if grep -a '^@@DMESG ' "$(console_file ad)" >/dev/null; then
-  log "other guest kernel warnings (not failing):"
-  grep -a '^@@DMESG ' "$(console_file ad)" >&9
-fi
-
-cpu_on=$(cpu_on_verdicts ad)
-[ "$cpu_on" = "0x1:SUCCESS 0x2:DENIED 0x3:DENIED 0x4:DENIED 0x5:DENIED " ] ||
-  fail "guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 SUCCESS, 0x2-0x5 DENIED once each"
-pass "vmmd: boot-time CPU_ON 0x1 -> SUCCESS, 0x2..0x5 -> DENIED"
-c=$(cpu_acpi_states ad)
-[ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no" ] ||
-  fail "vmmctl cpus ad (id:STATE:ACPI): '$c', expected 0-1 ONLINE/yes, 2-5 PARKED/no"
-pass "vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
+expect_acpi_tables ad
+expect_clean_acpi_dmesg ad
+expect_boot_2_of_6 ad
 [ "$(vm_field ad unmapped_mmio)" = 0 ] || fail "the guest touched $(vm_field ad unmapped_mmio) unmapped MMIO addresses"
 pass "no unmapped MMIO access"
 

@@ -269,6 +269,8 @@ CpuHotplugStatus VcpuManager::ReadStatus(uint32_t cpu) {
   // In the same critical section as the answer: no request can withdraw what the guest read.
   if (status.insert_pending || status.remove_pending) {
     (void)ApplyLocked(s, {.event = VcpuEvent::kStatusRead}, "guest read the event");
+  } else if (AwaitingGuestAcpi(s->life)) {
+    (void)ApplyLocked(s, {.event = VcpuEvent::kStatusRead}, "guest ACPI read it");
   }
   return status;
 }

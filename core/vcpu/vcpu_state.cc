@@ -45,6 +45,8 @@ std::string_view VcpuStepName(VcpuStep step) {
       return "eject taken";
     case VcpuStep::kRefused:
       return "refused";
+    case VcpuStep::kUnseen:
+      return "unseen";
   }
   return "unknown";
 }
@@ -102,7 +104,7 @@ VcpuLife InitialVcpuLife(bool boot, absl::Time now, bool plugged) {
   life.boot = boot;
   life.state = boot ? VcpuState::kOffline : plugged ? VcpuState::kEnabled : VcpuState::kParked;
   if (!boot && plugged) {
-    life.step = VcpuStep::kRegistered;
+    life.step = VcpuStep::kUnseen;
     life.step_at = now;
   }
   life.since = now;
@@ -143,6 +145,9 @@ VcpuLife Settle(VcpuLife life) {
 
 absl::StatusOr<VcpuLife> PowerOn(const VcpuLife& life, const VcpuInput& in) {
   if (life.powered) return Refuse(life, in.event, "already on");
+  if (AwaitingGuestAcpi(life)) {
+    return Refuse(life, in.event, "the guest's ACPI has not seen it yet (early boot)");
+  }
   switch (life.state) {
     case VcpuState::kEnabling:  // the guest raced ahead of its own registration
     case VcpuState::kEnabled:
@@ -238,6 +243,11 @@ absl::StatusOr<VcpuLife> Unplug(const VcpuLife& life, const VcpuInput& in) {
       }
       break;
     case VcpuState::kEnabled:
+      if (AwaitingGuestAcpi(life)) {  // the guest has not seen it: nothing to eject
+        next.change = VcpuChange::kNone;
+        return Step(Enter(next, VcpuState::kParked, in.now), VcpuStep::kNone, in.now);
+      }
+      break;
     case VcpuState::kOnline:
     case VcpuState::kOffline:
       break;
@@ -282,6 +292,7 @@ absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& in)
       return Step(life, VcpuStep::kEjectTaken, in.now);
     case VcpuEvent::kStatusRead:
       if (life.step == VcpuStep::kOffered) return Step(life, VcpuStep::kInsertSeen, in.now);
+      if (life.step == VcpuStep::kUnseen) return Step(life, VcpuStep::kRegistered, in.now);
       if (life.step == VcpuStep::kEjectRequested) return Step(life, VcpuStep::kEjectSeen, in.now);
       return life;
     case VcpuEvent::kOst:

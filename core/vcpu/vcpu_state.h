@@ -32,6 +32,10 @@
 // withdrew the change between the read and the clear would leave the guest ejecting a vCPU vmmd
 // kept (its _EJ0 refused, the CPU gone from the guest) or registering one vmmd parked.
 //   kRefused         the guest's _OST reported failure for the change
+//   kUnseen          enabled before this boot (a restart at a scaled size, or start_vcpus): the
+//                    guest's ACPI has not read its status yet, so CPU_ON is refused — the
+//                    kernel's early serial bring-up passes it by; its ACPI scan registers it
+//                    (StatusRead: kRegistered) and user space powers it on as after a hot-add
 //
 // Boot vCPUs are OFFLINE or ONLINE only, always enabled: the hotplug events change nothing for
 // them, and Unplug and Ejected are refused.
@@ -58,6 +62,7 @@ enum class VcpuStep {
   kEjectSeen,
   kEjectTaken,
   kRefused,
+  kUnseen,
 };
 
 // The change a ScaleVCPUs request asked of this vCPU, while it is in progress: a hot-add until
@@ -108,8 +113,9 @@ struct VcpuInput {
 };
 
 // A boot vCPU starts OFFLINE (vmmd powers vCPU 0 on with CpuOn), any other PARKED, or with
-// `plugged` (hot-added before this boot of the VM) ENABLED: registered as far as vmmd is
-// concerned, waiting for the guest's CPU_ON, removable like any hot-added vCPU.
+// `plugged` (available before this boot of the VM) ENABLED in step kUnseen: its CPU_ON is
+// refused until the guest's ACPI has read its status, then it waits for the guest's CPU_ON;
+// removable like any hot-added vCPU.
 VcpuLife InitialVcpuLife(bool boot, absl::Time now, bool plugged = false);
 
 // FAILED_PRECONDITION (naming the state, the event and why) when the event is not allowed. An
@@ -119,6 +125,8 @@ absl::StatusOr<VcpuLife> NextVcpuLife(const VcpuLife& life, const VcpuInput& inp
 
 // What the CPU-hotplug register block shows the guest for this vCPU.
 inline bool AcpiEnabled(const VcpuLife& l) { return l.boot || l.state != VcpuState::kParked; }
+// Enabled, but the guest's ACPI has not read that yet: CPU_ON is refused.
+inline bool AwaitingGuestAcpi(const VcpuLife& l) { return l.step == VcpuStep::kUnseen; }
 inline bool InsertPending(const VcpuLife& l) {
   return l.step == VcpuStep::kOffered || l.step == VcpuStep::kInsertSeen;
 }

@@ -259,6 +259,8 @@ bool Consistent(const VcpuLife& l) {
     return false;
   }
   if (l.step == St::kUnsupported && l.state != S::kEnabling) return false;
+  // Unseen: enabled at boot and never powered (its CPU_ON is refused until the guest reads it).
+  if (l.step == St::kUnseen && (l.state != S::kEnabled || l.powered)) return false;
   if (l.boot && (l.state != S::kOnline && l.state != S::kOffline)) return false;
   if (l.change == VcpuChange::kAdd && l.state != S::kEnabling && l.state != S::kEnabled) {
     return false;
@@ -272,7 +274,7 @@ TEST(VcpuStateTest, EveryEventKeepsEveryLifeConsistent) {
   const S states[] = {S::kParked, S::kEnabling, S::kEnabled, S::kOnline, S::kOffline, S::kRemoving};
   const St steps[] = {St::kNone,       St::kOffered,     St::kInsertSeen,     St::kTaken,
                       St::kRegistered, St::kUnsupported, St::kEjectRequested, St::kEjectSeen,
-                      St::kEjectTaken, St::kRefused};
+                      St::kEjectTaken, St::kRefused,     St::kUnseen};
   const E events[] = {E::kPlug,  E::kUnplug, E::kInsertTaken, E::kRemoveTaken,  E::kOst,
                       E::kCpuOn, E::kCpuOff, E::kEjected,     E::kGraceExpired, E::kStatusRead};
   const std::pair<uint32_t, uint32_t> osts[] = {
@@ -371,24 +373,39 @@ TEST(VcpuStateTest, NamesAreStable) {
   EXPECT_EQ(VcpuEventName(E::kStatusRead), "StatusRead");
   EXPECT_EQ(VcpuStepName(St::kInsertSeen), "insert seen");
   EXPECT_EQ(VcpuStepName(St::kEjectSeen), "eject seen");
+  EXPECT_EQ(VcpuStepName(St::kUnseen), "unseen");
 }
 
-// A vCPU the VM was scaled to before this boot starts ENABLED and registered: the guest's
-// CPU_ON brings it online, and it can be removed like any hot-added vCPU.
-TEST(VcpuStateTest, APluggedVcpuStartsEnabled) {
+// A vCPU available before this boot (start_vcpus, or a size the VM was scaled to) starts ENABLED
+// but unseen: its CPU_ON is refused until the guest's ACPI has read its status (the kernel's
+// early bring-up passes it by), then the guest's CPU_ON brings it online, and it can be removed
+// like any hot-added vCPU.
+TEST(VcpuStateTest, APluggedVcpuStartsEnabledAndUnseen) {
   const absl::Time t0 = absl::FromUnixSeconds(10);
   const VcpuLife plugged = InitialVcpuLife(false, t0, /*plugged=*/true);
   EXPECT_EQ(plugged.state, S::kEnabled);
   EXPECT_FALSE(plugged.boot);
   EXPECT_FALSE(plugged.powered);
-  EXPECT_EQ(plugged.step, VcpuStep::kRegistered);
+  EXPECT_EQ(plugged.step, VcpuStep::kUnseen);
   EXPECT_TRUE(AcpiEnabled(plugged));
+  EXPECT_TRUE(AwaitingGuestAcpi(plugged));
   EXPECT_FALSE(InsertPending(plugged));
   EXPECT_TRUE(Plugged(plugged));
   // A boot vCPU ignores `plugged`.
   EXPECT_EQ(InitialVcpuLife(true, t0, true).state, S::kOffline);
 
-  absl::StatusOr<VcpuLife> on = NextVcpuLife(plugged, {.event = E::kCpuOn, .now = t0});
+  EXPECT_THAT(NextVcpuLife(plugged, {.event = E::kCpuOn, .now = t0}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("the guest's ACPI has not seen it yet")));
+  const absl::Time t1 = t0 + absl::Seconds(2);
+  absl::StatusOr<VcpuLife> seen = NextVcpuLife(plugged, {.event = E::kStatusRead, .now = t1});
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->state, S::kEnabled);
+  EXPECT_EQ(seen->step, VcpuStep::kRegistered);
+  EXPECT_EQ(seen->step_at, t1);
+  EXPECT_FALSE(AwaitingGuestAcpi(*seen));
+
+  absl::StatusOr<VcpuLife> on = NextVcpuLife(*seen, {.event = E::kCpuOn, .now = t1});
   ASSERT_TRUE(on.ok());
   EXPECT_EQ(on->state, S::kOnline);
   EXPECT_TRUE(on->powered);
@@ -397,6 +414,22 @@ TEST(VcpuStateTest, APluggedVcpuStartsEnabled) {
   ASSERT_TRUE(unplug.ok());
   EXPECT_EQ(unplug->state, S::kRemoving);
   EXPECT_TRUE(RemovePending(*unplug));
+}
+
+// Removed before the guest's ACPI has read it: the guest never had it, so it is parked at once
+// (its scan then reads _STA 0xD) — no eject request.
+TEST(VcpuStateTest, AnUnseenVcpuIsParkedWithoutAnEject) {
+  const absl::Time t0 = absl::FromUnixSeconds(10);
+  const VcpuLife plugged = InitialVcpuLife(false, t0, /*plugged=*/true);
+  absl::StatusOr<VcpuLife> unplug =
+      NextVcpuLife(plugged, {.event = E::kUnplug, .now = t0, .generation = 3});
+  ASSERT_TRUE(unplug.ok());
+  EXPECT_EQ(unplug->state, S::kParked);
+  EXPECT_EQ(unplug->step, VcpuStep::kNone);
+  EXPECT_EQ(unplug->change, VcpuChange::kNone);
+  EXPECT_EQ(unplug->generation, 3u);
+  EXPECT_FALSE(AcpiEnabled(*unplug));
+  EXPECT_FALSE(RemovePending(*unplug));
 }
 
 }  // namespace

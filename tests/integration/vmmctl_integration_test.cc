@@ -66,9 +66,9 @@ TEST_F(VmmctlTest, FullLifecycleWithExactOutput) {
   EXPECT_THAT(
       Lines(r.out),
       ElementsAre("name: vm1", "state: CREATED", "reason: -", "vcpus: 2", "max_vcpus: 4",
-                  "online_vcpus: 0", "target_vcpus: 2", "memory_mib: 128", "kernel: " + kernel_,
-                  "initrd: " + initrd_, "cmdline: console=ttyAMA0 quiet", "firmware: -", "boot: dt",
-                  "console_log: -",
+                  "start_vcpus: 2", "online_vcpus: 0", "target_vcpus: 2", "memory_mib: 128",
+                  "kernel: " + kernel_, "initrd: " + initrd_, "cmdline: console=ttyAMA0 quiet",
+                  "firmware: -", "boot: dt", "console_log: -",
                   MatchesRegex("created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
                                "[0-9]{2}Z"),
                   "started: -", "stopped: -", "restarts: 0", "unmapped_mmio: 0",

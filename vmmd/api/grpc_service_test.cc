@@ -126,6 +126,7 @@ TEST_F(VmmServiceTest, MaxVcpusDefaultsToBootVcpus) {
   v1::Vm vm;
   ASSERT_TRUE(service_.CreateVm(&context_, &request, &vm).ok());
   EXPECT_EQ(vm.spec().max_vcpus(), 2u);
+  EXPECT_EQ(vm.spec().start_vcpus(), 2u);  // defaults to boot_vcpus too
 }
 
 TEST_F(VmmServiceTest, ErrorsKeepTheManagersCodeAndMessage) {

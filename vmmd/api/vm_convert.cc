@@ -156,6 +156,7 @@ vmm::VmSpec VmSpecFromProto(const v1::VmSpec& spec) {
   out.memory_mib = spec.memory_mib();
   out.boot_vcpus = spec.boot_vcpus();
   out.max_vcpus = spec.max_vcpus();
+  out.start_vcpus = spec.start_vcpus();
   for (const v1::Disk& d : spec.disks()) {
     out.disks.push_back(
         vmm::DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});
@@ -177,6 +178,7 @@ v1::VmSpec VmSpecToProto(const vmm::VmSpec& spec) {
   out.set_memory_mib(spec.memory_mib);
   out.set_boot_vcpus(spec.boot_vcpus);
   out.set_max_vcpus(spec.max_vcpus);
+  out.set_start_vcpus(spec.start_vcpus);
   for (const vmm::DiskSpec& d : spec.disks) {
     v1::Disk* disk = out.add_disks();
     disk->set_path(d.path);

@@ -54,6 +54,7 @@ vmm::VmSpec FullSpec() {
   spec.memory_mib = 256;
   spec.boot_vcpus = 2;
   spec.max_vcpus = 4;
+  spec.start_vcpus = 3;
   spec.disks = {{.path = "/d/root.img", .read_only = false, .serial = "root"},
                 {.path = "/d/data.img", .read_only = true, .serial = ""}};
   spec.nics = {{.tap = "tap-vm1", .mac = "02:00:5e:10:00:01"}, {.tap = "tap-vm1b", .mac = ""}};
@@ -72,6 +73,7 @@ TEST(VmConvertTest, SpecCopiesEveryField) {
   EXPECT_EQ(proto.memory_mib(), 256u);
   EXPECT_EQ(proto.boot_vcpus(), 2u);
   EXPECT_EQ(proto.max_vcpus(), 4u);
+  EXPECT_EQ(proto.start_vcpus(), 3u);
   const vmm::VmSpec back = VmSpecFromProto(proto);
   EXPECT_EQ(back.name, spec.name);
   EXPECT_EQ(back.kernel_path, spec.kernel_path);
@@ -81,6 +83,7 @@ TEST(VmConvertTest, SpecCopiesEveryField) {
   EXPECT_EQ(back.memory_mib, spec.memory_mib);
   EXPECT_EQ(back.boot_vcpus, spec.boot_vcpus);
   EXPECT_EQ(back.max_vcpus, spec.max_vcpus);
+  EXPECT_EQ(back.start_vcpus, spec.start_vcpus);
   ASSERT_EQ(proto.disks_size(), 2);
   EXPECT_EQ(proto.disks(0).path(), "/d/root.img");
   EXPECT_EQ(proto.disks(0).serial(), "root");

@@ -185,5 +185,36 @@ TEST_F(MachineAcpiBootTest, ItsVcpusCanBeHotPlugged) {
   EXPECT_EQ(spis.back(), std::make_pair(9u, false));
 }
 
+// start_vcpus: the VM's first size. The vCPUs above boot_vcpus start ENABLED (removable, the
+// MADT unchanged: only the boot vCPUs are GICC Enabled), and no hot-add event is raised.
+TEST_F(MachineAcpiBootTest, StartVcpusAreEnabledFromTheFirstStart) {
+  absl::StatusOr<VmInfo> ad = mgr_->GetVm("ad");
+  ASSERT_THAT(ad, IsOk());
+  EXPECT_EQ(ad->spec.start_vcpus, 2u);  // the effective value: boot_vcpus
+  EXPECT_EQ(ad->target_vcpus, 2u);
+  VmSpec s = ad->spec;
+  s.name = "grow";
+  s.start_vcpus = 4;
+  ASSERT_THAT(mgr_->CreateVm(s), IsOk());
+  EXPECT_EQ(mgr_->GetVm("grow")->target_vcpus, 4u);
+  ASSERT_THAT(mgr_->StartVm("grow"), IsOk());
+  absl::StatusOr<std::vector<core::VcpuInfo>> cpus = mgr_->GetCpuState("grow");
+  ASSERT_THAT(cpus, IsOk());
+  ASSERT_EQ(cpus->size(), 6u);
+  EXPECT_TRUE(cpus->at(1).boot);
+  for (uint32_t cpu : {2u, 3u}) {
+    EXPECT_EQ(cpus->at(cpu).state, core::VcpuState::kEnabled) << cpu;
+    EXPECT_TRUE(cpus->at(cpu).acpi_enabled) << cpu;
+    EXPECT_FALSE(cpus->at(cpu).boot) << cpu;
+  }
+  EXPECT_EQ(cpus->at(4).state, core::VcpuState::kParked);
+  EXPECT_TRUE(hv_.vms().back()->spi_changes().empty());  // no GED event
+  // Removable before the guest has seen them: parked at once.
+  auto down = mgr_->ScaleVcpus("grow", 3, core::ScaleWait::kNone, absl::Now() + kWait);
+  ASSERT_THAT(down, IsOk());
+  EXPECT_EQ(down->previous, 4u);
+  EXPECT_EQ(down->vcpus[3].state, core::VcpuState::kParked);
+}
+
 }  // namespace
 }  // namespace vmmd::vmm

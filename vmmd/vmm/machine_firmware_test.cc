@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "core/vcpu/psci.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_hypervisor.h"
 #include "tests/support/firmware_vm_files.h"
@@ -233,8 +234,9 @@ TEST_F(MachineFirmwareTest, ScaleUpRaisesTheGedAndTheGuestScans) {
 }
 
 // A guest reset rebuilds the machine at the size the VM was scaled to: the hot-added vCPUs are
-// ENABLED from the start (_STA enabled, no event pending) and the booting guest's CPU_ON on them
-// succeeds, as for a boot vCPU; they stay removable.
+// ENABLED from the start (_STA enabled, no event pending); the kernel's early CPU_ON on them is
+// DENIED until its ACPI scan has read their status, then the online rule's CPU_ON succeeds; they
+// stay removable.
 TEST_F(MachineFirmwareTest, AGuestResetKeepsTheScaledVcpus) {
   ASSERT_THAT(mgr_->ScaleVcpus("fw", 4, core::ScaleWait::kNone, absl::Now() + kWait), IsOk());
   const size_t machines = hv_.vms().size();
@@ -265,19 +267,25 @@ TEST_F(MachineFirmwareTest, AGuestResetKeepsTheScaledVcpus) {
   EXPECT_EQ(cpus->at(2).state, core::VcpuState::kEnabled);
   EXPECT_EQ(cpus->at(3).state, core::VcpuState::kEnabled);
   EXPECT_EQ(cpus->at(4).state, core::VcpuState::kParked);
+  // The kernel's early bring-up (before its ACPI runs) tries vCPU 3: DENIED, it stays ENABLED.
+  auto cpu_on_3 = [&] {
+    const uint64_t runs = v0_->run_count();
+    v0_->PushExit(
+        ScriptedExit{core::HypercallExit{0xC400'0003, false},
+                     {{core::Reg::kX1, 3}, {core::Reg::kX2, 0x4100'0000}, {core::Reg::kX3, 0}}});
+    EXPECT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
+    return v0_->reg(core::Reg::kX0);
+  };
+  EXPECT_EQ(cpu_on_3(), core::psci::EncodeReturn(core::psci::Return::kDenied));
+  EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, core::VcpuState::kEnabled);
   // What the guest's boot-time scan reads: present | enabled, no insert event, for 2 and 3.
   for (uint32_t cpu = 0; cpu < 6; ++cpu) {
     Store(0x090C'0000, 4, cpu);
     EXPECT_EQ(Load(0x090C'0004, 1), cpu < 4 ? 0x21u : 0x20u) << "vCPU " << cpu;
   }
   EXPECT_EQ(Load(0x0908'0000, 4), 0u);  // no GED event pending
-  // The booting guest powers vCPU 3 on: SUCCESS, and a wait for ONLINE sees it.
-  const uint64_t runs = v0_->run_count();
-  v0_->PushExit(
-      ScriptedExit{core::HypercallExit{0xC400'0003, false},
-                   {{core::Reg::kX1, 3}, {core::Reg::kX2, 0x4100'0000}, {core::Reg::kX3, 0}}});
-  ASSERT_TRUE(v0_->WaitForRunCount(runs + 1, kWait));
-  EXPECT_EQ(v0_->reg(core::Reg::kX0), 0u);
+  // Its scan has seen vCPU 3: the online rule powers it on, SUCCESS.
+  EXPECT_EQ(cpu_on_3(), 0u);
   EXPECT_EQ(mgr_->GetCpuState("fw")->at(3).state, core::VcpuState::kOnline);
   // Still removable: a scale down takes the highest hot-added one away.
   absl::StatusOr<ScaleResult> down =

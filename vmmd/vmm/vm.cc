@@ -32,7 +32,7 @@ Vm::Vm(VmSpec spec, AutoscalePolicy autoscale, VmContext context, VmResume resum
       created_at_(resume.created_at == absl::InfinitePast() ? absl::Now() : resume.created_at),
       restart_policy_(context.restart) {
   absl::MutexLock lock(&mu_);
-  target_vcpus_ = resume.target_vcpus != 0 ? resume.target_vcpus : spec_.boot_vcpus;
+  target_vcpus_ = resume.target_vcpus != 0 ? resume.target_vcpus : EffectiveStartVcpus(spec_);
   autoscale_ = autoscale;
   should_run_ = resume.should_run;
   carried_cpu_.resize(spec_.max_vcpus == 0 ? spec_.boot_vcpus : spec_.max_vcpus);

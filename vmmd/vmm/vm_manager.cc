@@ -41,6 +41,7 @@ absl::Status VmManager::CreateVm(const VmSpec& spec, const AutoscalePolicy& auto
   if (absl::Status s = OpenVmSpecFiles(spec, image_dirs).status(); !s.ok()) return s;
   VmSpec stored = spec;
   stored.max_vcpus = EffectiveMaxVcpus(spec);
+  stored.start_vcpus = EffectiveStartVcpus(spec);
   stored.boot_mode = EffectiveBootMode(spec);
   absl::StatusOr<AutoscalePolicy> policy = ResolveAutoscalePolicy(autoscale, stored);
   if (!policy.ok()) return policy.status();

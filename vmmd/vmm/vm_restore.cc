@@ -30,6 +30,7 @@ std::shared_ptr<Vm> VmManager::FromRecord(const std::string& name,
       ValidateVmSpecFields(spec, hypervisor_->capabilities(), HostPhysicalMemoryBytes());
   VmSpec stored = spec;
   stored.max_vcpus = EffectiveMaxVcpus(spec);
+  stored.start_vcpus = EffectiveStartVcpus(spec);
   stored.boot_mode = EffectiveBootMode(spec);
   absl::StatusOr<AutoscalePolicy> policy =
       valid.ok() ? ResolveAutoscalePolicy(record->autoscale, stored) : valid;

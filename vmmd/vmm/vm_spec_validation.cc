@@ -183,6 +183,23 @@ absl::Status ValidateVmSpecFields(const VmSpec& spec, const core::HostCapabiliti
     return absl::InvalidArgumentError(absl::StrFormat(
         "max_vcpus (%u) must be >= vcpus (%u)", max_vcpus, spec.boot_vcpus));
   }
+  if (spec.start_vcpus != 0) {
+    if (spec.start_vcpus < spec.boot_vcpus) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "start_vcpus (%u) must be >= vcpus (%u): the boot vCPUs are always available",
+          spec.start_vcpus, spec.boot_vcpus));
+    }
+    if (spec.start_vcpus > max_vcpus) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("start_vcpus (%u) exceeds max_vcpus (%u)", spec.start_vcpus, max_vcpus));
+    }
+    if (spec.start_vcpus > spec.boot_vcpus && !CanHotplugVcpus(spec)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "start_vcpus (%u) above vcpus (%u) needs an ACPI boot (boot_mode UEFI or ACPI_DIRECT): "
+          "a device-tree boot cannot add vCPUs; give vcpus %u instead",
+          spec.start_vcpus, spec.boot_vcpus, spec.start_vcpus));
+    }
+  }
   const uint32_t host_limit = caps.max_vcpus < kMaxVcpusPerVm ? caps.max_vcpus : kMaxVcpusPerVm;
   if (max_vcpus > host_limit) {
     return absl::InvalidArgumentError(absl::StrFormat(

@@ -70,6 +70,11 @@ inline uint32_t EffectiveMaxVcpus(const VmSpec& spec) {
   return spec.max_vcpus == 0 ? spec.boot_vcpus : spec.max_vcpus;
 }
 
+// start_vcpus with its default applied (0 means "same as boot_vcpus").
+inline uint32_t EffectiveStartVcpus(const VmSpec& spec) {
+  return spec.start_vcpus == 0 ? spec.boot_vcpus : spec.start_vcpus;
+}
+
 // The boot mode with its default applied (kUefi with a firmware_path, else kDeviceTree).
 inline BootMode EffectiveBootMode(const VmSpec& spec) {
   if (spec.boot_mode != BootMode::kUnspecified) return spec.boot_mode;

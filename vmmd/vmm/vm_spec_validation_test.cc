@@ -87,6 +87,32 @@ TEST(VmSpecValidationTest, VcpuCounts) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exceeds the 8 vCPUs")));
 }
 
+TEST(VmSpecValidationTest, StartVcpus) {
+  VmSpec s = Good();
+  s.boot_mode = BootMode::kAcpiDirect;
+  s.start_vcpus = 4;
+  EXPECT_THAT(Check(s), IsOk());
+  EXPECT_EQ(EffectiveStartVcpus(s), 4u);
+  s.start_vcpus = 0;  // defaults to boot_vcpus
+  EXPECT_THAT(Check(s), IsOk());
+  EXPECT_EQ(EffectiveStartVcpus(s), 2u);
+  s.start_vcpus = 1;
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 "start_vcpus (1) must be >= vcpus (2): the boot vCPUs are always "
+                                 "available"));
+  s.start_vcpus = 5;
+  EXPECT_THAT(Check(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                 "start_vcpus (5) exceeds max_vcpus (4)"));
+  s = Good();  // a device-tree boot
+  s.start_vcpus = 2;
+  EXPECT_THAT(Check(s), IsOk());
+  s.start_vcpus = 3;
+  EXPECT_THAT(Check(s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "start_vcpus (3) above vcpus (2) needs an ACPI boot (boot_mode UEFI or "
+                       "ACPI_DIRECT): a device-tree boot cannot add vCPUs; give vcpus 3 instead"));
+}
+
 TEST(VmSpecValidationTest, Memory) {
   VmSpec s = Good();
   s.memory_mib = 0;

@@ -48,6 +48,7 @@ struct VmSpec {
   uint64_t memory_mib = 0;
   uint32_t boot_vcpus = 0;       // vCPUs online at boot (ids 0..boot_vcpus-1)
   uint32_t max_vcpus = 0;        // possible vCPUs, all created in KVM at start
+  uint32_t start_vcpus = 0;      // available at the first start (0: boot_vcpus)
   std::vector<DiskSpec> disks;   // virtio-blk, in order (the first is the guest's vda)
   std::vector<NicSpec> nics;     // virtio-net, in order (the guest's eth0, eth1, ...)
   bool entropy = false;          // a virtio-rng device
@@ -129,7 +130,7 @@ struct VmInfo {
   absl::Time started_at = absl::InfinitePast();
   absl::Time stopped_at = absl::InfinitePast();
   uint32_t online_vcpus = 0;
-  uint32_t target_vcpus = 0;  // the last accepted ScaleVCPUs target (boot_vcpus after a start)
+  uint32_t target_vcpus = 0;  // the last accepted ScaleVCPUs target (start_vcpus before the first)
   uint32_t restarts = 0;  // guest-requested resets
   uint64_t unmapped_mmio = 0;
   AutoscalePolicy autoscale;         // effective values

@@ -135,6 +135,7 @@ absl::Status PrepareCreate(const FlagValues& flags, const std::string& cwd, Invo
   spec.set_memory_mib(flags.memory_mib);
   spec.set_boot_vcpus(flags.vcpus);
   spec.set_max_vcpus(flags.max_vcpus);
+  spec.set_start_vcpus(flags.start_vcpus);
   for (const std::string& d : flags.disks) {
     // PATH[,ro][,serial=ID]: the options after the first comma.
     std::vector<std::string> parts = absl::StrSplit(d, ',');
@@ -263,6 +264,7 @@ std::vector<Command> BuildTable() {
                 "memory_mib",
                 "vcpus",
                 "max_vcpus",
+                "start_vcpus",
                 "autoscale",
                 "min",
                 "max",
@@ -282,6 +284,8 @@ std::vector<Command> BuildTable() {
           "              [--net=tap=NAME[,mac=MAC] ...] (virtio NICs on host TAPs: eth0, ...)\n"
           "              [--entropy] (a virtio-rng device)\n"
           "              --memory-mib=N --vcpus=N --max-vcpus=N\n"
+          "              [--start-vcpus=N] (available at the first start: the vCPUs above\n"
+          "              --vcpus come up as hot-added ones, removable; uefi and acpi-direct)\n"
           "              [--autoscale=MODE [POLICY FLAGS]]   (as for autoscale)\n",
       .prepare = PrepareCreate,
       .run =

@@ -41,6 +41,7 @@ struct FlagValues {
   uint64_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t max_vcpus = 0;
+  uint32_t start_vcpus = 0;
   // autoscale (--mode) and create (--autoscale): the policy
   std::string mode, autoscale;
   uint32_t min = 0, max = 0, scale_up_step = 0, scale_down_step = 0;

@@ -112,6 +112,7 @@ std::string FormatVmDetails(const v1::Vm& vm) {
   line("reason", vm.state_reason());
   line("vcpus", absl::StrCat(spec.boot_vcpus()));
   line("max_vcpus", absl::StrCat(spec.max_vcpus()));
+  line("start_vcpus", absl::StrCat(spec.start_vcpus()));
   line("online_vcpus", absl::StrCat(vm.online_vcpus()));
   line("target_vcpus", absl::StrCat(vm.target_vcpus()));
   line("memory_mib", absl::StrCat(spec.memory_mib()));

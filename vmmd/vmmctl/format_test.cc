@@ -17,6 +17,7 @@ v1::Vm SampleVm() {
   spec->set_memory_mib(256);
   spec->set_boot_vcpus(2);
   spec->set_max_vcpus(4);
+  spec->set_start_vcpus(3);
   spec->set_boot_mode(v1::BOOT_MODE_ACPI_DIRECT);
   vm.set_state(v1::VM_STATE_RUNNING);
   vm.mutable_created_at()->set_seconds(1700000000);
@@ -104,6 +105,7 @@ TEST(FormatTest, VmDetails) {
             "reason: -\n"
             "vcpus: 2\n"
             "max_vcpus: 4\n"
+            "start_vcpus: 3\n"
             "online_vcpus: 2\n"
             "target_vcpus: 3\n"
             "memory_mib: 256\n"

@@ -38,6 +38,8 @@ ABSL_FLAG(uint32_t, vcpus, 0, "create: vCPUs online at boot; scale: the target")
 ABSL_FLAG(std::string, wait, "online", "scale: online, enabled or none");
 ABSL_FLAG(bool, force, false, "stop: at once, without asking the guest");
 ABSL_FLAG(uint32_t, max_vcpus, 0, "create: possible vCPUs");
+ABSL_FLAG(uint32_t, start_vcpus, 0,
+          "create: vCPUs available at the first start (above --vcpus: removable, ACPI boots)");
 ABSL_FLAG(std::string, mode, "", "autoscale: auto, recommend or off");
 ABSL_FLAG(std::string, autoscale, "", "create: autoscale mode (auto, recommend or off)");
 ABSL_FLAG(uint32_t, min, 0, "autoscale: fewest vCPUs");
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   flags.memory_mib = absl::GetFlag(FLAGS_memory_mib);
   flags.vcpus = absl::GetFlag(FLAGS_vcpus);
   flags.max_vcpus = absl::GetFlag(FLAGS_max_vcpus);
+  flags.start_vcpus = absl::GetFlag(FLAGS_start_vcpus);
   flags.mode = absl::GetFlag(FLAGS_mode);
   flags.autoscale = absl::GetFlag(FLAGS_autoscale);
   flags.min = absl::GetFlag(FLAGS_min);

@@ -138,6 +138,7 @@ std::string SerializeVmRecord(const VmRecord& in) {
   }
   spec->set_entropy(in.spec.entropy);
   spec->set_boot_mode(static_cast<uint32_t>(in.spec.boot_mode));
+  spec->set_start_vcpus(in.spec.start_vcpus);
   out.set_desired_vcpus(in.desired_vcpus);
   out.set_running(in.running);
   PolicyToRecord(in.autoscale, out.mutable_autoscale());
@@ -169,6 +170,7 @@ absl::StatusOr<VmRecord> ParseVmRecord(absl::string_view bytes) {
   out.spec.memory_mib = in.spec().memory_mib();
   out.spec.boot_vcpus = in.spec().boot_vcpus();
   out.spec.max_vcpus = in.spec().max_vcpus();
+  out.spec.start_vcpus = in.spec().start_vcpus();
   for (const record::DiskRecord& d : in.spec().disks()) {
     out.spec.disks.push_back(
         DiskSpec{.path = d.path(), .read_only = d.read_only(), .serial = d.serial()});

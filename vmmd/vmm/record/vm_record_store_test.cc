@@ -37,6 +37,7 @@ VmRecord Sample(const std::string& name) {
   r.spec.entropy = true;
   r.spec.boot_vcpus = 2;
   r.spec.max_vcpus = 8;
+  r.spec.start_vcpus = 3;
   r.desired_vcpus = 5;
   r.running = true;
   r.autoscale.mode = AutoscaleMode::kAuto;

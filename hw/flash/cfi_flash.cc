@@ -15,7 +15,7 @@ constexpr uint64_t kMaxLogged = 16;
 
 }  // namespace
 
-CfiFlash::CfiFlash(std::unique_ptr<FlashStorage> storage, const core::DevicePlacement& at,
+CfiFlash::CfiFlash(std::shared_ptr<FlashStorage> storage, const core::DevicePlacement& at,
                    bool read_only)
     : storage_(std::move(storage)),
       base_(at.base),

@@ -81,8 +81,9 @@ class CfiFlash final : public core::BusDevice {
   };
 
   // `at` is the bank's window (its base names it in logs). `read_only`: a code bank (see
-  // above). The bank size is storage->size(), a multiple of cfi::kSectorSize.
-  CfiFlash(std::unique_ptr<FlashStorage> storage, const core::DevicePlacement& at, bool read_only);
+  // above), whose storage may be shared with other VMs' banks (FlashImageCache): it is never
+  // written. The bank size is storage->size(), a multiple of cfi::kSectorSize.
+  CfiFlash(std::shared_ptr<FlashStorage> storage, const core::DevicePlacement& at, bool read_only);
   CfiFlash(const CfiFlash&) = delete;
   CfiFlash& operator=(const CfiFlash&) = delete;
 
@@ -120,7 +121,7 @@ class CfiFlash final : public core::BusDevice {
   void SyncMapping() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CallHook(bool map) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::unique_ptr<FlashStorage> storage_;
+  const std::shared_ptr<FlashStorage> storage_;
   const uint64_t base_;
   const bool read_only_;
 

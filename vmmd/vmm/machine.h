@@ -29,6 +29,7 @@
 
 namespace vmmd::hw {
 class CfiFlash;
+class FlashImageCache;
 class ConsoleLog;
 class Ged;
 class Pl011;
@@ -53,6 +54,9 @@ struct MachineOptions {
   // was scaled to before (core::VcpuSetup::plugged). At most max_vcpus; below boot_vcpus (0)
   // means boot_vcpus. Only a firmware-booted VM can have more than its boot vCPUs.
   uint32_t plugged_vcpus = 0;
+  // Where a firmware-booted VM gets its flash0 image, shared with the other VMs that boot the
+  // same file (not owned; outlives the machine). Null: a private copy.
+  hw::FlashImageCache* firmware_images = nullptr;
 };
 
 class Machine {

@@ -13,6 +13,7 @@
 #include "core/common/bounded_echo.h"
 #include "core/common/status_macros.h"
 #include "hw/flash/cfi_flash.h"
+#include "hw/flash/flash_image_cache.h"
 #include "hw/flash/flash_storage.h"
 #include "hw/fw_cfg/fw_cfg.h"
 #include "hw/fw_cfg/fw_cfg_items.h"
@@ -34,11 +35,15 @@ constexpr uint64_t kFirmwareFdtMaxSize = 1 << 20;
 absl::Status Machine::LoadFirmwareBoot(const VmSpec& spec, VmSpecFiles& files,
                                        const MachineOptions& options) {
   // flash0: the firmware, executed in place from a read-only memslot; stray stores trap.
-  VMMD_ASSIGN_OR_RETURN(
-      std::unique_ptr<hw::FlashStorage> code,
-      hw::FlashStorage::LoadImage(std::move(files.firmware->fd),
-                                  absl::StrCat("\"", BoundedEcho(spec.firmware_path), "\""),
-                                  board::kFlash0.size));
+  const std::string firmware_name = absl::StrCat("\"", BoundedEcho(spec.firmware_path), "\"");
+  std::shared_ptr<hw::FlashStorage> code;
+  if (options.firmware_images != nullptr) {
+    VMMD_ASSIGN_OR_RETURN(code, options.firmware_images->Load(std::move(files.firmware->fd),
+                                                              firmware_name, board::kFlash0.size));
+  } else {
+    VMMD_ASSIGN_OR_RETURN(code, hw::FlashStorage::LoadImage(std::move(files.firmware->fd),
+                                                            firmware_name, board::kFlash0.size));
+  }
   VMMD_ASSIGN_OR_RETURN(std::shared_ptr<hw::CfiFlash> flash0,
                         devices_->Add(board::kFlash0, [&code](const DeviceSite& at) {
                           return std::make_shared<hw::CfiFlash>(std::move(code), at.placement,

@@ -294,6 +294,28 @@ TEST_F(MachineFirmwareTest, AGuestResetKeepsTheScaledVcpus) {
   EXPECT_EQ(down->vcpus[3].state, core::VcpuState::kRemoving);
 }
 
+// Every VM that boots the same firmware file executes it from the same host pages: flash0 is a
+// read-only bank, so one copy serves them all (hw::FlashImageCache). Each VM's variable store
+// stays its own.
+TEST_F(MachineFirmwareTest, VmsShareOneCopyOfTheirFirmware) {
+  auto flash_slots = [](const std::shared_ptr<::vmmd::testing::FakeVmRecord>& vm) {
+    std::pair<const void*, const void*> banks{nullptr, nullptr};
+    for (const auto& r : vm->regions()) {
+      if (r.gpa == 0 && r.size != 0) banks.first = r.host;
+      if (r.gpa == 0x0400'0000 && r.size != 0) banks.second = r.host;
+    }
+    return banks;
+  };
+  const auto first = flash_slots(hv_.vms().back());
+  ASSERT_NE(first.first, nullptr);
+  ASSERT_THAT(mgr_->CreateVm(files_.Spec("fw2", 1, 2)), IsOk());
+  ASSERT_THAT(mgr_->StartVm("fw2"), IsOk());
+  const auto second = flash_slots(hv_.vms().back());
+  EXPECT_EQ(second.first, first.first);  // flash0: the same image
+  EXPECT_NE(second.second, nullptr);
+  EXPECT_NE(second.second, first.second);  // flash1: each VM's own variables
+}
+
 TEST_F(MachineFirmwareTest, ScaleRefusals) {
   EXPECT_THAT(mgr_->ScaleVcpus("fw", 1, core::ScaleWait::kNone, absl::Now()),
               ::vmmd::testing::StatusIs(absl::StatusCode::kInvalidArgument));

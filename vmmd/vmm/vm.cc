@@ -28,6 +28,7 @@ Vm::Vm(VmSpec spec, AutoscalePolicy autoscale, VmContext context, VmResume resum
       hub_(context.events),
       image_dirs_(std::move(context.image_dirs)),
       records_(context.records),
+      firmware_images_(std::move(context.firmware_images)),
       unusable_(std::move(resume.unusable)),
       created_at_(resume.created_at == absl::InfinitePast() ? absl::Now() : resume.created_at),
       restart_policy_(context.restart) {
@@ -272,6 +273,7 @@ absl::Status Vm::BootLocked() {
     absl::MutexLock lock(&mu_);
     options.plugged_vcpus = target_vcpus_;
   }
+  options.firmware_images = firmware_images_.get();
   absl::StatusOr<std::unique_ptr<Machine>> machine =
       status.ok() ? Machine::Build(spec_, std::move(*files), hypervisor_, std::move(sink), options)
                   : status;

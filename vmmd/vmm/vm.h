@@ -22,6 +22,7 @@
 #include "core/common/confined_dir.h"
 #include "core/hypervisor/hypervisor.h"
 #include "core/vcpu/vcpu_manager.h"
+#include "hw/flash/flash_image_cache.h"
 #include "vmmd/vmm/event_hub.h"
 #include "vmmd/vmm/record/vm_record_store.h"
 #include "vmmd/vmm/vm_restart.h"
@@ -61,6 +62,8 @@ struct VmContext {
   RestartPolicy restart;  // what a guest reset leads to (vm_restart.h)
   // Where the VM's record is kept across vmmd restarts (vm_persist.cc); null: nowhere.
   VmRecordStore* records = nullptr;
+  // Firmware images shared between the VMs that boot the same file; null: a copy per VM.
+  std::shared_ptr<hw::FlashImageCache> firmware_images;
 };
 
 // A VM brought back from its record when vmmd starts (VmManager::Restore).
@@ -224,6 +227,7 @@ class Vm {
   EventHub* const hub_;  // may be null
   const std::shared_ptr<const ConfinedDirs> image_dirs_;
   VmRecordStore* const records_;  // may be null
+  const std::shared_ptr<hw::FlashImageCache> firmware_images_;  // may be null
   const absl::Status unusable_;   // a record that could not be used (VmResume)
 
   absl::Mutex op_mu_ ABSL_ACQUIRED_BEFORE(record_mu_, mu_);

@@ -74,6 +74,7 @@ VmContext VmManager::ContextFor(const std::string& name) {
   context.image_dirs = options_.image_dirs;
   context.restart = options_.restart;
   context.records = options_.records.get();
+  context.firmware_images = firmware_images_;
   return context;
 }
 

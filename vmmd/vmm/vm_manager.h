@@ -130,6 +130,9 @@ class VmManager {
   core::Hypervisor* const hypervisor_;
   const VmManagerOptions options_;
   EventHub events_;  // outlives every Vm (declared before vms_)
+  // flash0 images, one per firmware file, shared by the VMs that boot it.
+  const std::shared_ptr<hw::FlashImageCache> firmware_images_ =
+      std::make_shared<hw::FlashImageCache>();
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Vm>> vms_ ABSL_GUARDED_BY(mu_);
   // Names CreateVm is recording (outside mu_): taken, not listed yet.

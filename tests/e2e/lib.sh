@@ -244,15 +244,16 @@ create_vm() {
 E2E_ACPI_BOOT=uefi
 [ -f /e2e/scenario-env ] && . /e2e/scenario-env
 
-# create_acpi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL]: a test guest with ACPI (vCPU
-# hotplug, the power button), booted as E2E_ACPI_BOOT says: KERNEL (default /guest/Image) with
-# the test initramfs and vmmd's ACPI tables; 512 MiB (edk2 needs more than the DT guests' 256);
-# console in $(console_file NAME).
+# create_acpi_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [KERNEL] [CREATE_FLAG...]: a test guest
+# with ACPI (vCPU hotplug, the power button), booted as E2E_ACPI_BOOT says: KERNEL (default
+# /guest/Image) with the test initramfs and vmmd's ACPI tables; 512 MiB (edk2 needs more than
+# the DT guests' 256); console in $(console_file NAME). CREATE_FLAGs go to `vmmctl create`.
 create_acpi_vm() {
   local n=$1 v=$2 m=$3 x=${4:-} k=${5:-$GUEST_KERNEL}
+  shift $(($# < 5 ? $# : 5))
   case "$E2E_ACPI_BOOT" in
-    uefi) set -- --firmware "$GUEST_FIRMWARE" ;;
-    acpi-direct) set -- --boot=acpi-direct ;;
+    uefi) set -- --firmware "$GUEST_FIRMWARE" "$@" ;;
+    acpi-direct) set -- --boot=acpi-direct "$@" ;;
     *) fail "E2E_ACPI_BOOT is '$E2E_ACPI_BOOT', expected uefi or acpi-direct" ;;
   esac
   ctl create "$n" "$@" --kernel "$k" --initrd "$GUEST_INITRD" \

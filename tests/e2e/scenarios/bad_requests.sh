@@ -23,6 +23,11 @@ expect_error INVALID_ARGUMENT create b3m --kernel "$GUEST_KERNEL" --memory-mib 2
   --max-vcpus 129
 grep -q 'give at least 258 MiB (2 MiB per possible vCPU)' /tmp/.expect.err ||
   fail "the memory floor's message does not name the minimum: $(cat /tmp/.expect.err)"
+# start_vcpus: within vcpus..max_vcpus, and above vcpus only for an ACPI boot (this is DT)
+expect_error INVALID_ARGUMENT create b3s $(good) --vcpus 2 --max-vcpus 4 --start-vcpus 5
+expect_error INVALID_ARGUMENT create b3t $(good) --vcpus 2 --max-vcpus 4 --start-vcpus 3
+grep -q 'needs an ACPI boot (boot_mode UEFI or ACPI_DIRECT)' /tmp/.expect.err ||
+  fail "start_vcpus on a device-tree boot: the message does not say why: $(cat /tmp/.expect.err)"
 # files
 expect_error NOT_FOUND create b4 --kernel /guest/no-such-Image --memory-mib 256 --vcpus 1 --max-vcpus 1
 # only under --image_dir (/guest here), never through a symlink, regular files only

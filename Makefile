@@ -77,7 +77,8 @@ unit-test: build
 # fake hypervisor (native), then vmmd against Debian's QEMU in the nested bed, one L1 boot each:
 # boot and resize (~15 min on a quiet host), devices with the busybox test guest (~10 min),
 # what vmmd costs beside its guests (idle CPU, memory with 1 and 20 VMs, leaks, API round
-# trip; ~15 min), what each UEFI VM costs (~3 min), vmmctl's start-up (~1 min), many possible
+# trip; ~15 min), what each UEFI VM costs (~3 min), vmmctl's start-up (~1 min), where a direct
+# boot's seconds go before the guest's clock starts (~3 min), many possible
 # vCPUs and a 1 -> 32 step (~10 min), boot on N vs boot on 1 and grow vs start_vcpus (~10 min),
 # then the Debian image (~25 min). Each keeps going if one before it failed; the make fails at the end if any did.
 # The other nested-bed benchmarks: tests/e2e/bench/*.sh.
@@ -90,6 +91,7 @@ bench: build debian-image
 	L1_MEM=6G L1_TIMEOUT=2400 L1_SCENARIO_TIMEOUT=2100 tests/e2e/l1-run tests/e2e/bench/footprint.sh || rc=1; \
 	L1_MEM=4G tests/e2e/l1-run tests/e2e/bench/uefi_memory.sh || rc=1; \
 	tests/e2e/l1-run tests/e2e/bench/vmmctl_start.sh || rc=1; \
+	L1_MEM=4G tests/e2e/l1-run tests/e2e/bench/boot_breakdown.sh || rc=1; \
 	L1_TIMEOUT=1800 L1_SCENARIO_TIMEOUT=1500 tests/e2e/l1-run tests/e2e/bench/vcpu_counts.sh || rc=1; \
 	L1_TIMEOUT=1800 L1_SCENARIO_TIMEOUT=1500 tests/e2e/l1-run tests/e2e/bench/boot_then_grow.sh || rc=1; \
 	L1_TIMEOUT=3600 L1_SCENARIO_TIMEOUT=3300 tests/e2e/l1-run tests/e2e/bench/debian_vs_qemu.sh || rc=1; \

@@ -215,6 +215,13 @@ cpu_acpi_states() {
   ctl cpus "$1" 2>/dev/null | awk 'NR > 1 && NF { printf "%s%s:%s:%s", sep, $1, $3, $5; sep = " " } END { print "" }'
 }
 
+# expect_cpu_acpi VM "id:STATE:ACPI ...": vmmctl cpus VM shows exactly that (cpu_acpi_states).
+expect_cpu_acpi() {
+  local c
+  c=$(cpu_acpi_states "$1")
+  [ "$c" = "$2" ] || fail "vmmctl cpus $1 (id:STATE:ACPI): '$c', expected '$2'"
+}
+
 # list_row VM: "STATE ONLINE/MAX MEMORY_MIB" from `vmmctl list` (empty when not listed).
 list_row() {
   ctl list 2>/dev/null | awk -v n="$1" 'NR > 1 && $1 == n { print $2, $3, $4; exit }'
@@ -227,6 +234,27 @@ list_names() {
 
 # field LINE KEY: the value of "KEY=value" in a marker line.
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+# expect_fields LINE WHO KEY=VALUE...: each KEY of the marker LINE has exactly VALUE; else fails
+# naming WHO ("guest", "6.1 guest") and the line.
+expect_fields() {
+  local line=$1 who=$2 kv v
+  shift 2
+  for kv in "$@"; do
+    v=$(field "$line" "${kv%%=*}")
+    [ "$v" = "${kv#*=}" ] || fail "$who sees ${kv%%=*}=$v, expected ${kv#*=} ($line)"
+  done
+}
+
+# cmdline_arg KEY DEFAULT: the value of KEY=value on L1's kernel command line (l1-run's
+# L1_APPEND), else DEFAULT.
+cmdline_arg() {
+  local a v=$2
+  for a in $(cat /proc/cmdline); do
+    case "$a" in "$1"=*) v=${a#"$1"=} ;; esac
+  done
+  echo "$v"
+}
 
 # create_vm NAME VCPUS MAX_VCPUS [EXTRA_CMDLINE] [vmmctl create options...]: a DT-booted test
 # guest (256 MiB, console in $(console_file NAME)).
@@ -298,9 +326,7 @@ expect_boot_2_of_6() {
     fail "$1: guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 SUCCESS, 0x2-0x5 DENIED once each"
   pass "$1: boot-time CPU_ON 0x1 -> SUCCESS, 0x2..0x5 -> DENIED"
   expect_cpu_states "$1" "0:ONLINE 1:ONLINE 2:PARKED 3:PARKED 4:PARKED 5:PARKED" 10
-  c=$(cpu_acpi_states "$1")
-  [ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no" ] ||
-    fail "vmmctl cpus $1 (id:STATE:ACPI): '$c', expected 0-1 ONLINE/yes, 2-5 PARKED/no"
+  expect_cpu_acpi "$1" "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no"
   pass "$1: vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
 }
 

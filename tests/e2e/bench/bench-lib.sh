@@ -11,13 +11,7 @@ IPERF=/extra/qemu/iperf3
 
 # bench_runs DEFAULT: how many runs of each VMM: vmmd_bench.runs=N on L1's command line
 # (l1-run's L1_APPEND), else DEFAULT.
-bench_runs() {
-  local a n=$1
-  for a in $(cat /proc/cmdline); do
-    case "$a" in vmmd_bench.runs=*) n=${a#vmmd_bench.runs=} ;; esac
-  done
-  echo "$n"
-}
+bench_runs() { cmdline_arg vmmd_bench.runs "$1"; }
 
 # alternate RUNS FUNC: FUNC vmmd N and FUNC qemu N for N = 1..RUNS, vmmd first in odd runs and
 # QEMU first in even ones (so neither always runs on a fresher L1).

@@ -18,10 +18,7 @@
 set -eu
 . /e2e/lib.sh
 
-RUNS=5
-for a in $(cat /proc/cmdline); do
-  case "$a" in vmmd_bench.runs=*) RUNS=${a#vmmd_bench.runs=} ;; esac
-done
+RUNS=$(cmdline_arg vmmd_bench.runs 5)
 CMD="$GUEST_CMDLINE vmmd.e2e=idle"
 DATA=/tmp/grow.txt
 rm -f "$DATA"

@@ -27,10 +27,7 @@ IDLE_S=30
 MEM_MIB=128
 GUEST_KIB=$((MEM_MIB * 1024))
 CMD="$GUEST_CMDLINE vmmd.e2e=idle"
-N=20
-for a in $(cat /proc/cmdline); do
-  case "$a" in vmmd_bench.vms=*) N=${a#vmmd_bench.vms=} ;; esac
-done
+N=$(cmdline_arg vmmd_bench.vms 20)
 
 # own_rss_kib PID: resident KiB outside mappings of exactly GUEST_KIB (the guests' RAM).
 own_rss_kib() {

@@ -13,10 +13,7 @@
 set -eu
 . /e2e/lib.sh
 
-N=4
-for a in $(cat /proc/cmdline); do
-  case "$a" in vmmd_bench.vms=*) N=${a#vmmd_bench.vms=} ;; esac
-done
+N=$(cmdline_arg vmmd_bench.vms 4)
 GUEST_KIB=$((GUEST_MEMORY_UEFI_MIB * 1024))
 BANK_KIB=$((64 * 1024))
 

@@ -10,10 +10,7 @@
 set -eu
 . /e2e/lib.sh
 
-RUNS=20
-for a in $(cat /proc/cmdline); do
-  case "$a" in vmmd_bench.runs=*) RUNS=${a#vmmd_bench.runs=} ;; esac
-done
+RUNS=$(cmdline_arg vmmd_bench.runs 20)
 
 # measure WHAT CMD...: runs CMD RUNS times, prints the @@VMMCTL line.
 measure() {

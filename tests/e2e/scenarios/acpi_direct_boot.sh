@@ -31,11 +31,7 @@ time_end start
 up=$(wait_for_line "$(console_file ad)" '^@@GUEST-UP ' 300 ad)
 time_since start_to_guest_up "$t_start"
 log "guest: $up"
-for kv in possible=0-5 enabled=0-1 online=0-1; do
-  k=${kv%%=*}
-  v=$(field "$up" "$k")
-  [ "$v" = "${kv#*=}" ] || fail "guest sees $k=$v, expected ${kv#*=} ($up)"
-done
+expect_fields "$up" guest possible=0-5 enabled=0-1 online=0-1
 pass "guest sees possible=0-5 enabled=0-1 online=0-1"
 
 # What the kernel says it was handed (@@BOOTFW lines, up to @@BOOTFW-END).

@@ -20,11 +20,7 @@ ctl start sv
 up=$(wait_for_line "$(console_file sv)" '^@@GUEST-UP ' 300 sv)
 time_since start_to_guest_up "$t0"
 log "guest: $up"
-for kv in possible=0-3 enabled=0-2 online=0-2; do
-  k=${kv%%=*}
-  v=$(field "$up" "$k")
-  [ "$v" = "${kv#*=}" ] || fail "guest sees $k=$v at @@GUEST-UP, expected ${kv#*=} ($up)"
-done
+expect_fields "$up" guest possible=0-3 enabled=0-2 online=0-2
 pass "the guest came up with possible=0-3 enabled=0-2 online=0-2 (its own sysfs)"
 
 cpu_on=$(cpu_on_verdicts sv)
@@ -32,9 +28,7 @@ cpu_on=$(cpu_on_verdicts sv)
   fail "guest CPU_ON calls (target:verdict) in vmmd's log: '$cpu_on', expected 0x1 and 0x2 DENIED then SUCCESS, 0x3 DENIED"
 pass "vmmd refused the early CPU_ON of vCPUs 1-2 and granted the online rule's"
 expect_cpu_states sv "0:ONLINE 1:ONLINE 2:ONLINE 3:PARKED" 20
-c=$(cpu_acpi_states sv)
-[ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:ONLINE:yes 3:PARKED:no" ] ||
-  fail "vmmctl cpus sv (id:STATE:ACPI): '$c', expected 0-2 ONLINE/yes, 3 PARKED/no"
+expect_cpu_acpi sv "0:ONLINE:yes 1:ONLINE:yes 2:ONLINE:yes 3:PARKED:no"
 pass "vmmctl cpus sv: 0-2 ONLINE (ACPI yes), 3 PARKED"
 
 scale_to sv 1

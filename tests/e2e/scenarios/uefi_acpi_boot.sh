@@ -29,11 +29,7 @@ log "guest: $up"
 # only the Enabled ones (0-1). Recorded, not asserted.
 log "guest present=$(field "$up" present) (recorded, not asserted)"
 
-for kv in possible=0-5 enabled=0-1 online=0-1; do
-  k=${kv%%=*}
-  v=$(field "$up" "$k")
-  [ "$v" = "${kv#*=}" ] || fail "guest sees $k=$v, expected ${kv#*=} ($up)"
-done
+expect_fields "$up" guest possible=0-5 enabled=0-1 online=0-1
 pass "guest sees possible=0-5 enabled=0-1 online=0-1"
 
 expect_acpi_tables u1

@@ -22,11 +22,7 @@ up=$(wait_for_line "$(console_file old)" '^@@GUEST-UP ' 300 old)
 time_since start_to_guest_up "$t0"
 log "guest: $up"
 
-for kv in online=0-1 possible=0-1 present=0-1 enabled=-; do
-  k=${kv%%=*}
-  v=$(field "$up" "$k")
-  [ "$v" = "${kv#*=}" ] || fail "6.1 guest sees $k=$v, expected ${kv#*=} ($up)"
-done
+expect_fields "$up" "6.1 guest" online=0-1 possible=0-1 present=0-1 enabled=-
 pass "6.1 guest sees online=0-1 possible=0-1 present=0-1 (and has no cpu/enabled)"
 
 # The same ACPI path as 6.12 (not a DT fallback).
@@ -48,9 +44,7 @@ cpu_on=$(cpu_on_verdicts old)
 pass "vmmd: the 6.1 guest's only CPU_ON was 0x1 -> SUCCESS"
 
 expect_cpu_states old "0:ONLINE 1:ONLINE 2:PARKED 3:PARKED 4:PARKED 5:PARKED" 10
-c=$(cpu_acpi_states old)
-[ "$c" = "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no" ] ||
-  fail "vmmctl cpus old (id:STATE:ACPI): '$c', expected 0-1 ONLINE/yes, 2-5 PARKED/no"
+expect_cpu_acpi old "0:ONLINE:yes 1:ONLINE:yes 2:PARKED:no 3:PARKED:no 4:PARKED:no 5:PARKED:no"
 pass "vmmctl cpus: 0-1 ONLINE (ACPI yes), 2-5 PARKED (ACPI no)"
 
 row=$(list_row old)

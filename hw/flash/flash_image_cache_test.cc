@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 
@@ -66,10 +67,7 @@ TEST_F(FlashImageCacheTest, ARewrittenFileIsANewImageAndTheOldOneStaysWithItsVms
   absl::StatusOr<std::shared_ptr<FlashStorage>> old_image = Load(fw);
   ASSERT_THAT(old_image, IsOk());
   // Rewritten in place (same inode): its status-change time moves.
-  struct timespec pause {
-    0, 20'000'000
-  };
-  nanosleep(&pause, nullptr);
+  absl::SleepFor(absl::Milliseconds(20));
   Write("fw.fd", "new!");
   absl::StatusOr<std::shared_ptr<FlashStorage>> new_image = Load(fw);
   ASSERT_THAT(new_image, IsOk());
